@@ -1,0 +1,29 @@
+# Two set-up commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= results/demo
+
+.PHONY: demo test install bench clean
+
+$(BIN)/zerosim: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test,dask]"
+	@touch $(BIN)/zerosim
+
+install: $(BIN)/zerosim
+
+demo: install
+	$(BIN)/zerosim run demo --out $(OUT) --force
+	@echo "results and figures: $(OUT)/"
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" -q
+
+bench: install
+	$(BIN)/pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) results build src/*.egg-info

@@ -1,0 +1,1 @@
+"""zerosim.behaviour layer (see the modules' docstrings)."""

@@ -1,0 +1,1 @@
+"""zerosim.cli layer (see the modules' docstrings)."""

@@ -1,0 +1,152 @@
+"""CLI layer: the Typer app. Commands only; each is a thin shell over the Python API.
+
+Turns every :class:`~zerosim.errors.ZerosimError` into ``error: <one line>`` on stderr and its
+exit code. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from zerosim.errors import ZerosimError
+
+app = typer.Typer(
+    name="zerosim",
+    help="Simulate zero-COVID containment in a Chinese megacity, and what it costs the people who live under it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(error: ZerosimError) -> None:
+    errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _overrides(population: int | None, days: int | None, seed: int | None, assignments: list[str]) -> dict:
+    from zerosim.io.scenario import parse_set
+
+    overrides: dict = {}
+    for assignment in assignments:
+        key, value = parse_set(assignment)
+        overrides[key] = value
+    if population is not None:
+        overrides["population.size"] = population
+    if days is not None:
+        overrides["duration_days"] = days
+    if seed is not None:
+        overrides["seed"] = seed
+    return overrides
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name (see `zerosim scenarios`) or a YAML file.")] = "demo",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the results.")] = Path("results/run"),
+    population: Annotated[Optional[int], typer.Option("--population", "-n", help="Number of people (population.size).")] = None,
+    days: Annotated[Optional[int], typer.Option("--days", "-d", help="Days to simulate (duration_days).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="Random seed.")] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="Override any field: dotted.path=value (repeatable).")
+    ] = [],  # noqa: B006 - Typer needs a literal default
+    force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.")] = False,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
+) -> None:
+    """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
+    from zerosim.api import run as run_scenario
+    from zerosim.io.scenario import load_scenario
+
+    try:
+        resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+        progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+            TimeElapsedColumn(), console=errors, disable=quiet, transient=False,
+        )
+        with progress:
+            task = progress.add_task("building population", total=resolved.duration_days)
+            results = run_scenario(
+                resolved, out=out, force=force, figures=figures,
+                on_phase=lambda phase: progress.update(task, description=phase),
+                on_day=lambda day: progress.update(task, completed=day + 1),
+            )
+    except ZerosimError as error:
+        _fail(error)
+        return
+    if not quiet:
+        _print_summary(results.summary)
+    console.print(f"results: {results.out_dir}/", highlight=False)
+    for figure in results.figures:
+        console.print(f"figure:  {figure}", highlight=False)
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title=f"zerosim · {summary['scenario']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("people", f"{summary['population']:,}"),
+        ("days", f"{summary['days']}"),
+        ("infections", f"{summary['infections']:,} ({100 * summary['attack_rate']:.1f}%)"),
+        ("deaths", f"{summary['deaths']:,}"),
+        ("peak infectious", f"{summary['peak_infectious']:,} on day {summary['peak_infectious_day']}"),
+        ("runtime", f"{summary['runtime_seconds']:.1f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the built-in scenarios."""
+    from zerosim.io.scenario import builtin_names, load_scenario
+
+    table = Table("name", "people", "days", "variant", "description", title="built-in scenarios", title_justify="left")
+    for name in builtin_names():
+        s = load_scenario(name)
+        table.add_row(name, f"{s.population.size:,}", str(s.duration_days), s.disease.variant, s.description)
+    console.print(table)
+
+
+@app.command()
+def validate(
+    file: Annotated[str, typer.Argument(help="Scenario YAML file (or built-in name) to check.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
+) -> None:
+    """Check a scenario file without running it; print the resolved scenario summary."""
+    from zerosim.io.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(file, _overrides(None, None, None, set_))
+    except ZerosimError as error:
+        _fail(error)
+        return
+    console.print(
+        f"ok: {scenario.name}: {scenario.population.size:,} people, {scenario.duration_days} days, "
+        f"{scenario.disease.variant}, policy {scenario.policy}",
+        highlight=False,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""zerosim.disease layer (see the modules' docstrings)."""

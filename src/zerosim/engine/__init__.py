@@ -1,0 +1,1 @@
+"""zerosim.engine layer (see the modules' docstrings)."""

@@ -1,0 +1,21 @@
+"""Engine layer: the explicit registry from a config ``kind`` to its component class.
+
+Classes are named by dotted path and imported only when a scenario asks for them, so the engine
+never imports ``policy``, ``behaviour`` or ``ledger`` itself.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+#: kind -> "module:Class". Later layers add their rows here.
+COMPONENTS: dict[str, str] = {
+    "transmission": "zerosim.transmission.components:Transmission",
+    "disease": "zerosim.disease.components:NaturalHistory",
+}
+
+
+def component_class(kind: str) -> type:
+    """The class registered for ``kind`` (KeyError if none)."""
+    module, _, name = COMPONENTS[kind].partition(":")
+    return getattr(import_module(module), name)

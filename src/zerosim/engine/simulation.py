@@ -1,0 +1,124 @@
+"""Engine layer: the daily loop and the Recorder.
+
+The Simulation orders components once (by phase, then by the scenario's order), checks what they
+declare against the state schema, gives each its own random stream, and loops over days. It names
+no particular policy and holds no model logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zerosim.engine.component import Component
+from zerosim.engine.rng import component_rng
+from zerosim.errors import ScenarioError, StateError
+from zerosim.population.state import PopulationState
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Preallocated per-day buffers, one per named metric, filled from components' reports.
+
+    ``scalars[name]`` has shape ``(days,)``; ``by_district[name]`` has shape ``(days, districts)``;
+    a metric reported as ``"age_band/<name>"`` goes to ``by_age_band[name]``, shape ``(days, bands)``.
+    """
+
+    days: int
+    district_count: int
+    scalars: dict[str, np.ndarray] = field(default_factory=dict)
+    by_district: dict[str, np.ndarray] = field(default_factory=dict)
+    by_age_band: dict[str, np.ndarray] = field(default_factory=dict)
+    days_recorded: int = 0
+
+    def record(self, day: int, metrics: dict[str, float | np.ndarray]) -> None:
+        for name, value in metrics.items():
+            if name.startswith("age_band/"):
+                key = name.removeprefix("age_band/")
+                buffer = self.by_age_band.get(key)
+                if buffer is None:
+                    buffer = self.by_age_band[key] = np.zeros((self.days, len(value)), dtype=np.float64)
+                buffer[day, :] = value
+            elif np.ndim(value) == 0:
+                buffer = self.scalars.get(name)
+                if buffer is None:
+                    buffer = self.scalars[name] = np.zeros(self.days, dtype=np.float64)
+                buffer[day] = value
+            else:
+                buffer = self.by_district.get(name)
+                if buffer is None:
+                    buffer = self.by_district[name] = np.zeros((self.days, self.district_count), dtype=np.float64)
+                buffer[day, :] = value
+        self.days_recorded = max(self.days_recorded, day + 1)
+
+
+class Simulation:
+    """Runs registered components over ``days`` days in a fixed, declared order.
+
+    Parameters
+    ----------
+    state : PopulationState
+        The population; components mutate it.
+    components : sequence of Component
+        In the scenario's order; they are stably sorted by phase.
+    days : int
+        Number of simulated days.
+    seed : int
+        Scenario seed; each component's Generator derives from it and the component's name.
+    """
+
+    def __init__(self, state: PopulationState, components: Sequence[Component], days: int, seed: int):
+        self.state = state
+        self.days = int(days)
+        self.seed = int(seed)
+        ordered = sorted(components, key=lambda c: int(c.phase))
+        self._check_declarations(state, ordered)
+        self.plan: list[tuple[Component, np.random.Generator]] = [
+            (component, component_rng(self.seed, component.name)) for component in ordered
+        ]
+        self.recorder = Recorder(days=self.days, district_count=state.district_count)
+        self._set_up = False
+
+    @staticmethod
+    def _check_declarations(state: PopulationState, components: Sequence[Component]) -> None:
+        names = [c.name for c in components]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ScenarioError(f"components: name {sorted(duplicates)[0]!r} used twice; give each component a unique name")
+        writers: dict[str, str] = {}
+        for component in components:
+            for array in component.reads | component.writes:
+                if not state.has_array(array):
+                    raise StateError(f"component {component.name!r} declares unknown state array {array!r}")
+            for array in component.writes:
+                if array in writers:
+                    raise StateError(
+                        f"state array {array!r} is written by both {writers[array]!r} and {component.name!r}; "
+                        "give it a single owner"
+                    )
+                writers[array] = component.name
+
+    def setup(self) -> None:
+        """Let each component initialise its state arrays (seeding, vaccination, ...)."""
+        if not self._set_up:
+            for component, rng in self.plan:
+                component.setup(self.state, rng)
+            self._set_up = True
+
+    def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0) -> Recorder:
+        """Run from ``start_day`` to the end; call ``on_day(day)`` after each day (progress bars)."""
+        self.setup()
+        for day in range(start_day, self.days):
+            self.step(day)
+            if on_day is not None:
+                on_day(day)
+        return self.recorder
+
+    def step(self, day: int) -> None:
+        """One day: every component's step in plan order, then every component's report."""
+        for component, rng in self.plan:
+            component.step(self.state, day, rng)
+        for component, _ in self.plan:
+            self.recorder.record(day, component.report(self.state, day))

@@ -1,0 +1,43 @@
+"""The whole zerosim exception tree. Imports nothing from zerosim.
+
+Exception tree::
+
+    ZerosimError            -- catch this to handle any expected failure of zerosim (exit code 1)
+      + ScenarioError       -- a scenario file, override or parameter is bad or inconsistent (exit 2)
+      + StateError          -- an invariant broke during a run: a bug, please report it (exit 3)
+      + OutputError         -- results cannot be read or written (exit 4 for reads; 2 for a bad --out)
+
+Every message is one line: the field, what was wrong, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ZerosimError(Exception):
+    """Base of every error zerosim raises on purpose. The CLI prints it as one line."""
+
+    exit_code = 1
+
+
+class ScenarioError(ZerosimError):
+    """Bad or inconsistent configuration: malformed YAML, unknown field, impossible value, too big."""
+
+    exit_code = 2
+
+
+class StateError(ZerosimError):
+    """An invariant of the simulation state broke during a run (a bug)."""
+
+    exit_code = 3
+
+
+class OutputError(ZerosimError):
+    """A results directory or file cannot be read or written."""
+
+    exit_code = 4
+
+
+class OutputDirError(OutputError):
+    """The requested output directory is unusable (unwritable, or holds results and no --force)."""
+
+    exit_code = 2

@@ -1,0 +1,1 @@
+"""zerosim.io layer (see the modules' docstrings)."""

@@ -1,0 +1,177 @@
+"""IO layer: the run directory contract -- what a run writes and how it refuses to clobber results.
+
+Layer ``io`` -- imports pandas/pyarrow and the layers below; never ``viz`` or ``cli``.
+
+A run directory holds: ``summary.json``, ``timeseries.parquet`` (one row per day),
+``by_district.parquet`` (day x district, long), ``by_age_band.parquet`` (day x age band, long),
+``scenario.yaml`` (the fully resolved scenario) and PNG figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from zerosim.disease.config import AGE_BAND_LOWER_YEARS
+from zerosim.errors import OutputDirError, OutputError
+from zerosim.io.scenario import Scenario
+
+#: Files whose presence marks a directory as holding results (never overwritten without force).
+RESULT_FILES = ("summary.json", "timeseries.parquet", "by_district.parquet", "scenario.yaml")
+#: The timeseries columns the contract fixes, first and in this order.
+TIMESERIES_CONTRACT = (
+    "day", "susceptible", "exposed", "infectious", "recovered", "dead", "new_infections", "new_deaths",
+)
+
+
+@dataclass
+class Results:
+    """Everything a run produced, in memory; ``out_dir`` is set when it was written."""
+
+    scenario: Scenario
+    summary: dict
+    timeseries: pd.DataFrame
+    by_district: pd.DataFrame
+    by_age_band: pd.DataFrame
+    out_dir: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+
+
+def prepare_out_dir(out_dir: Path, force: bool) -> Path:
+    """Create ``out_dir`` or check it is usable, before any work is done.
+
+    Raises OutputDirError if it holds results (and not ``force``) or cannot be written.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
+    present = [name for name in RESULT_FILES if (out_dir / name).exists()]
+    if present and not force:
+        raise OutputDirError(
+            f"--out: '{out_dir}' already holds results ({present[0]}); add --force to overwrite or choose another --out"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".zerosim-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise OutputDirError(
+            f"--out: cannot write to '{out_dir}' ({error.strerror or error.__class__.__name__}); choose a writable directory"
+        ) from None
+    return out_dir
+
+
+def build_tables(
+    scenario: Scenario,
+    scalars: dict[str, np.ndarray],
+    by_district: dict[str, np.ndarray],
+    by_age_band: dict[str, np.ndarray],
+    district_names: tuple[str, ...],
+    days: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Wide timeseries and long by-district / by-age-band tables from the Recorder's buffers."""
+    day = np.arange(days, dtype=np.int32)
+    columns: dict[str, np.ndarray] = {"day": day}
+    if scenario.start_date is not None:
+        columns["date"] = pd.to_datetime([scenario.start_date + timedelta(days=int(d)) for d in day])
+    for name in TIMESERIES_CONTRACT[1:]:
+        columns[name] = scalars[name][:days]
+    for name, values in scalars.items():
+        if name not in columns:
+            columns[name] = values[:days]
+    timeseries = pd.DataFrame(columns)
+    for name in timeseries.columns:
+        if name not in ("day", "date") and np.all(np.mod(timeseries[name].to_numpy(), 1) == 0):
+            timeseries[name] = timeseries[name].astype(np.int64)
+
+    district_count = len(district_names)
+    district_frame: dict[str, np.ndarray] = {
+        "day": np.repeat(day, district_count),
+        "district": np.tile(np.array(district_names, dtype=object), days),
+    }
+    for name, values in by_district.items():
+        district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+    districts = pd.DataFrame(district_frame)
+    if "new_infections" in districts:
+        districts["cumulative_infections"] = districts.groupby("district", sort=False)["new_infections"].cumsum()
+
+    bands = [f"{low}-{low + 9}" if low < AGE_BAND_LOWER_YEARS[-1] else f"{low}+" for low in AGE_BAND_LOWER_YEARS]
+    age_frame: dict[str, np.ndarray] = {
+        "day": np.repeat(day, len(bands)),
+        "age_band": np.tile(np.array(bands, dtype=object), days),
+    }
+    for name, values in by_age_band.items():
+        age_frame[name] = values[:days].reshape(-1).astype(np.int64)
+    return timeseries, districts, pd.DataFrame(age_frame)
+
+
+def summarise(scenario: Scenario, timeseries: pd.DataFrame, population: int, runtime_seconds: float, extra: dict) -> dict:
+    """The summary.json content: contract keys first, then extras."""
+    infectious = timeseries["infectious"].to_numpy()
+    infections = int(timeseries["new_infections"].sum())
+    summary = {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "population": int(population),
+        "days": int(len(timeseries)),
+        "infections": infections,
+        "attack_rate": infections / population,
+        "deaths": int(timeseries["new_deaths"].sum()),
+        "peak_infectious_day": int(np.argmax(infectious)) if infectious.size else 0,
+        "peak_infectious": int(infectious.max(initial=0)),
+        "runtime_seconds": round(float(runtime_seconds), 3),
+    }
+    summary.update(extra)
+    return summary
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def write_results(results: Results, out_dir: Path) -> None:
+    """Write the contract files into ``out_dir`` (already prepared). Each file is replaced atomically."""
+    try:
+        _atomic_write_bytes(out_dir / "scenario.yaml", results.scenario.to_yaml().encode())
+        for name, frame in (
+            ("timeseries.parquet", results.timeseries),
+            ("by_district.parquet", results.by_district),
+            ("by_age_band.parquet", results.by_age_band),
+        ):
+            temporary = out_dir / (name + ".tmp")
+            frame.to_parquet(temporary, index=False, engine="pyarrow")
+            os.replace(temporary, out_dir / name)
+        _atomic_write_bytes(out_dir / "summary.json", (json.dumps(results.summary, indent=2) + "\n").encode())
+    except OSError as error:
+        raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
+    results.out_dir = out_dir
+
+
+def read_results(run_dir: Path) -> Results:
+    """Read a run directory written by :func:`write_results`."""
+    from zerosim.io.scenario import validate_mapping
+    import yaml
+
+    run_dir = Path(run_dir)
+    missing = [name for name in RESULT_FILES if not (run_dir / name).exists()]
+    if missing:
+        raise OutputError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
+    scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
+    age_path = run_dir / "by_age_band.parquet"
+    return Results(
+        scenario=scenario,
+        summary=json.loads((run_dir / "summary.json").read_text()),
+        timeseries=pd.read_parquet(run_dir / "timeseries.parquet"),
+        by_district=pd.read_parquet(run_dir / "by_district.parquet"),
+        by_age_band=pd.read_parquet(age_path) if age_path.exists() else pd.DataFrame(),
+        out_dir=run_dir,
+    )

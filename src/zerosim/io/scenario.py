@@ -1,0 +1,249 @@
+"""IO layer: scenario files (YAML) validated by pydantic, built-ins, ``extends:`` and overrides.
+
+Layer ``io`` -- imports the config models of the layers below; validation happens here once, and
+every failure becomes a one-line :class:`~zerosim.errors.ScenarioError` naming the field.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from zerosim.disease.config import DiseaseConfig, preset, preset_names
+from zerosim.errors import ScenarioError
+from zerosim.population.config import PopulationConfig
+from zerosim.transmission.config import SeedingConfig, TransmissionConfig
+
+SCHEMA_VERSION = 1
+
+
+class DiseaseSelection(BaseModel):
+    """A variant preset plus overrides of any of its fields (nested mapping or dotted keys)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    variant: str = Field("omicron_ba2", description="Variant preset: ancestral, delta, omicron_ba2, omicron_ba5.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="Fields of the preset to change.")
+
+    @field_validator("variant")
+    @classmethod
+    def _known_variant(cls, value: str) -> str:
+        if value not in preset_names():
+            raise ValueError(f"unknown variant {value!r}; choose one of {', '.join(preset_names())}")
+        return value
+
+    def resolve(self) -> DiseaseConfig:
+        """The preset with the overrides applied, validated."""
+        data = preset(self.variant).model_dump()
+        for key, value in self.overrides.items():
+            _set_dotted(data, key, value)
+        return DiseaseConfig.model_validate(data)
+
+    @model_validator(mode="after")
+    def _overrides_valid(self) -> "DiseaseSelection":
+        self.resolve()
+        return self
+
+
+class OutputConfig(BaseModel):
+    """What a run writes besides the fixed contract files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    figures: bool = Field(True, description="Write PNG figures.")
+
+
+class Scenario(BaseModel):
+    """A complete, validated zerosim scenario."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str = Field("custom", description="Scenario name, recorded in the outputs.")
+    description: str = Field("", description="One or two sentences on what the scenario is.")
+    seed: int = Field(1, ge=0, le=2**63 - 1, description="The single seed of every random stream.")
+    duration_days: int = Field(120, ge=1, le=3650, description="Days to simulate.")
+    start_date: date | None = Field(None, description="Calendar date of day 0 (for labels).")
+    population: PopulationConfig = Field(default_factory=PopulationConfig)
+    disease: DiseaseSelection = Field(default_factory=DiseaseSelection)
+    transmission: TransmissionConfig = Field(default_factory=TransmissionConfig)
+    seeding: list[SeedingConfig] = Field(default_factory=lambda: [SeedingConfig()])
+    policy: Literal["none"] = Field("none", description="Containment preset ('none' until issue 3's presets).")
+    outputs: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scenario":
+        for index, seeding in enumerate(self.seeding):
+            if seeding.day >= self.duration_days:
+                raise ValueError(
+                    f"seeding.{index}.day is {seeding.day} but the run lasts {self.duration_days} days; seed earlier"
+                )
+        return self
+
+    def digest(self) -> str:
+        """A short hash of the resolved scenario (recorded in summary.json)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+# -- built-in scenarios --------------------------------------------------------------------------
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped in the package."""
+    folder = resources.files("zerosim.io").joinpath("scenarios")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _builtin_text(name: str) -> str:
+    return resources.files("zerosim.io").joinpath(f"scenarios/{name}.yaml").read_text(encoding="utf-8")
+
+
+# -- loading -------------------------------------------------------------------------------------
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``dotted = "a.b.c"``; list items by index (``seeding.0.day``)."""
+    keys = dotted.split(".")
+    node: Any = data
+    for position, key in enumerate(keys[:-1]):
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ScenarioError(f"{'.'.join(keys[: position + 1])}: no list item {key}; use an index below {len(node)}")
+            node = node[int(key)]
+            continue
+        if key not in node or node[key] is None:
+            node[key] = {}
+        elif not isinstance(node[key], (dict, list)):
+            raise ScenarioError(f"{'.'.join(keys[: position + 1])}: is a value, not a section; cannot set {dotted}")
+        node = node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ScenarioError(f"{dotted}: no list item {last}; use an index below {len(node)}")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def _parse_yaml(text: str, origin: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise ScenarioError(f"{origin}:{where}: {problem}; fix the YAML syntax there") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{origin}: a scenario must be a YAML mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
+    """The raw mapping of a built-in name or a file, with ``extends:`` resolved."""
+    text_source = str(source)
+    if text_source in builtin_names() and not Path(text_source).suffix:
+        origin, text, base_dir = f"built-in '{text_source}'", _builtin_text(text_source), None
+    else:
+        path = Path(text_source)
+        if not path.exists():
+            raise ScenarioError(
+                f"scenario: '{text_source}' is neither a file nor a built-in; give an existing YAML file or one of "
+                f"{', '.join(builtin_names())}"
+            )
+        if path.is_dir():
+            raise ScenarioError(f"scenario: '{text_source}' is a directory; give a YAML scenario file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
+        origin, base_dir = str(path), path.parent
+    data = _parse_yaml(text, origin)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if parent in seen:
+        raise ScenarioError(f"extends: '{parent}' extends itself through {' -> '.join(seen)}; break the cycle")
+    if base_dir is not None and not str(parent) in builtin_names():
+        parent = str((base_dir / str(parent)))
+    base = _load_raw(parent, seen + (text_source,))
+    return _merge(base, data)
+
+
+def _merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if "." in key:
+            _set_dotted(merged, key, value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_set(assignment: str) -> tuple[str, Any]:
+    """``"a.b=value"`` -> ("a.b", value parsed as YAML: numbers, booleans, lists)."""
+    if "=" not in assignment:
+        raise ScenarioError(f"--set {assignment}: expected dotted.path=value, e.g. --set transmission.r0=2.5")
+    key, _, raw = assignment.partition("=")
+    key = key.strip()
+    if not key:
+        raise ScenarioError(f"--set {assignment}: the field name is empty; use dotted.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def load_scenario(source: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Load a built-in name or YAML file, apply dotted ``overrides``, validate.
+
+    Raises
+    ------
+    ScenarioError
+        With the field path and the fix, for anything wrong.
+    """
+    data = _load_raw(source)
+    if "name" not in data:
+        data["name"] = Path(str(source)).stem
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    return validate_mapping(data)
+
+
+def validate_mapping(data: dict) -> Scenario:
+    """Validate a raw mapping into a Scenario; errors become one-line ScenarioErrors."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The first problem of a pydantic error as 'field: what is wrong, got X; how to fix'."""
+    first = error.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"]) or "scenario"
+    kind = first["type"]
+    given = first.get("input")
+    context = first.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"{location}: unknown field; remove it or check the spelling (zerosim validate lists fields in errors)"
+    if kind == "missing":
+        return f"{location}: required field is missing; add it"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}", "less_than": "< {lt}", "less_than_equal": "<= {le}"}[kind]
+        return f"{location}: must be {bound.format(**context)}, got {given!r}; give a value in range"
+    if kind == "value_error":
+        message = str(context.get("error", first["msg"]))
+        return f"{location}: {message}" if location != "scenario" else message
+    if kind == "literal_error":
+        return f"{location}: got {given!r}; expected {context.get('expected')}"
+    return f"{location}: {first['msg'].lower()}, got {given!r}; fix the value"

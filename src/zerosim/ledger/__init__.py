@@ -1,0 +1,1 @@
+"""zerosim.ledger layer (see the modules' docstrings)."""

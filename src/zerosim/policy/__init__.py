@@ -1,0 +1,1 @@
+"""zerosim.policy layer (see the modules' docstrings)."""

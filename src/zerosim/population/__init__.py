@@ -1,0 +1,1 @@
+"""zerosim.population layer (see the modules' docstrings)."""

@@ -1,0 +1,286 @@
+"""Population layer: the one state schema of a zerosim run, as struct-of-arrays NumPy.
+
+Layer ``population`` -- imports only numpy and ``zerosim.errors``; never a layer above it.
+
+Agents are stored **sorted by residence**: district, then subdistrict, compound, building and
+household. Every residential unit is therefore a contiguous range of agent indices, described
+by an offsets array (``household_start[h] .. household_start[h+1]``), which costs ~2 bytes per
+agent instead of a membership index. Workplaces and schools are not contiguous and use CSR
+indexes (``workplace_offsets`` / ``workplace_members``).
+
+Every per-agent array is declared once in :data:`AGENT_SCHEMA` (name, dtype, fill, meaning) and
+allocated at full size when the state is created; components declare which of these names they
+read and write, and the engine checks the names against this schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+#: Day sentinel meaning "never" in int16 day arrays.
+NEVER = -1
+#: Sentinel for "no such group" in int32 id arrays (no workplace, no school, no facility).
+NO_GROUP = -1
+
+
+class Compartment(IntEnum):
+    """Natural-history state of one agent (int8)."""
+
+    SUSCEPTIBLE = 0
+    EXPOSED = 1
+    PRESYMPTOMATIC = 2
+    ASYMPTOMATIC = 3
+    MILD = 4
+    SEVERE = 5
+    CRITICAL = 6
+    RECOVERED = 7
+    DEAD = 8
+
+
+COMPARTMENT_COUNT = len(Compartment)
+#: 10-year age bands 0-9 ... 80+ used by every age-specific table and output.
+AGE_BAND_COUNT = 9
+#: Compartments counted as "infectious" in outputs (infectiousness itself follows viral load).
+INFECTIOUS_COMPARTMENTS = (
+    Compartment.PRESYMPTOMATIC,
+    Compartment.ASYMPTOMATIC,
+    Compartment.MILD,
+    Compartment.SEVERE,
+    Compartment.CRITICAL,
+)
+
+
+class Mobility(IntEnum):
+    """How far an agent may go today (int8). Policies set it; contact layers consult it."""
+
+    FREE = 0
+    COMPOUND = 1  # may not leave the residential compound (管控区 controlled zone)
+    HOME = 2  # may not leave home (封控区 sealed zone, home quarantine)
+    FACILITY = 3  # in a centralized isolation / quarantine facility
+
+
+class Sex(IntEnum):
+    FEMALE = 0
+    MALE = 1
+
+
+class Sector(IntEnum):
+    """What an agent does by day (int8): a workplace sector, a school type, or neither."""
+
+    NONE = 0  # neither works nor studies (young children, retired, not employed)
+    RETAIL = 1
+    CATERING = 2
+    MANUFACTURING = 3
+    OFFICE = 4
+    LOGISTICS = 5
+    HEALTH = 6
+    PUBLIC_SERVICE = 7
+    KINDERGARTEN = 8
+    PRIMARY_SCHOOL = 9
+    JUNIOR_SECONDARY = 10
+    SENIOR_SECONDARY = 11
+
+
+WORK_SECTORS = tuple(Sector(s) for s in range(Sector.RETAIL, Sector.PUBLIC_SERVICE + 1))
+SCHOOL_SECTORS = tuple(Sector(s) for s in range(Sector.KINDERGARTEN, Sector.SENIOR_SECONDARY + 1))
+
+
+class HealthCode(IntEnum):
+    """Health-code colour (int8). Green by default; policies change it."""
+
+    GREEN = 0
+    YELLOW = 1
+    RED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySpec:
+    """One per-agent array of the schema."""
+
+    name: str
+    dtype: np.dtype
+    fill: int | float
+    meaning: str
+
+
+def _spec(name: str, dtype: str, fill: int | float, meaning: str) -> ArraySpec:
+    return ArraySpec(name, np.dtype(dtype), fill, meaning)
+
+
+#: The per-agent schema. Bytes per agent = sum of item sizes (see :func:`bytes_per_agent`).
+AGENT_SCHEMA: tuple[ArraySpec, ...] = (
+    # -- who and where (population layer, written once at build) --
+    _spec("age", "uint8", 0, "age in whole years (0-100)"),
+    _spec("sex", "int8", 0, "Sex code"),
+    _spec("household_id", "int32", 0, "household index; households are contiguous agent ranges"),
+    _spec("building_id", "int32", 0, "residential building index (contiguous)"),
+    _spec("compound_id", "int32", 0, "residential compound (小区) index (contiguous)"),
+    _spec("subdistrict_id", "int16", 0, "subdistrict / town (街道/镇) index (contiguous)"),
+    _spec("district_id", "int8", 0, "district (区) index (contiguous)"),
+    _spec("workplace_id", "int32", NO_GROUP, "workplace index, -1 if the agent does not work"),
+    _spec("school_id", "int32", NO_GROUP, "school or kindergarten index, -1 if not a pupil"),
+    _spec("sector", "int8", 0, "Sector code: work sector or school type"),
+    _spec("vaccine_doses", "int8", 0, "vaccine doses received (0-3)"),
+    _spec("day_last_dose", "int16", -32768, "day of the last dose relative to day 0 (negative = before)"),
+    # -- disease layer --
+    _spec("compartment", "int8", 0, "Compartment code"),
+    _spec("day_infected", "int16", NEVER, "day of infection, -1 if never infected"),
+    _spec("infected_by", "int32", NO_GROUP, "index of the infector, -1 for seeds and the uninfected"),
+    _spec("day_infectious", "int16", NEVER, "first day with viral load above the infectious threshold"),
+    _spec("day_symptomatic", "int16", NEVER, "day of symptom onset, -1 if asymptomatic"),
+    _spec("day_severe", "int16", NEVER, "day of severe onset, -1 if never severe"),
+    _spec("day_critical", "int16", NEVER, "day of critical onset, -1 if never critical"),
+    _spec("day_outcome", "int16", NEVER, "day of recovery or death"),
+    _spec("is_fatal", "int8", 0, "1 if the infection ends in death"),
+    _spec("day_viral_detectable", "int16", NEVER, "first day viral load reaches the PCR limit of detection"),
+    _spec("day_viral_peak", "int16", NEVER, "day of peak viral load"),
+    _spec("day_viral_clear", "int16", NEVER, "day viral load falls back to the limit of detection"),
+    _spec("viral_peak_log10", "float32", 0.0, "peak viral load, log10 copies/mL"),
+    _spec("infectiousness_scale", "float32", 0.0, "relative infectiousness / sum of daily viral weights"),
+    # -- what policy and behaviour set; the contact layers only read these --
+    _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today"),
+    _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none"),
+    _spec("health_code", "int8", 0, "HealthCode colour"),
+)
+
+SCHEMA_BY_NAME: dict[str, ArraySpec] = {spec.name: spec for spec in AGENT_SCHEMA}
+
+
+def bytes_per_agent() -> int:
+    """State bytes per agent from the schema (group indexes excluded; see :meth:`PopulationState.nbytes`)."""
+    return sum(spec.dtype.itemsize for spec in AGENT_SCHEMA)
+
+
+@dataclass(slots=True)
+class GroupIndex:
+    """Membership of the non-agent units.
+
+    Residential units are contiguous agent ranges: ``*_start`` arrays have length units + 1 (int64).
+    Workplaces and schools use CSR: ``*_offsets`` (int64, units + 1) into ``*_members`` (int32).
+    """
+
+    household_start: np.ndarray
+    building_start: np.ndarray
+    compound_start: np.ndarray
+    subdistrict_start: np.ndarray
+    district_start: np.ndarray
+    workplace_offsets: np.ndarray
+    workplace_members: np.ndarray
+    workplace_sector: np.ndarray  # int8 Sector per workplace
+    workplace_district: np.ndarray  # int8 district per workplace
+    school_offsets: np.ndarray
+    school_members: np.ndarray
+    school_sector: np.ndarray  # int8 Sector per school (school type)
+    compound_subdistrict: np.ndarray  # int16 subdistrict of each compound
+    subdistrict_district: np.ndarray  # int8 district of each subdistrict
+
+    @property
+    def household_count(self) -> int:
+        return self.household_start.size - 1
+
+    @property
+    def building_count(self) -> int:
+        return self.building_start.size - 1
+
+    @property
+    def compound_count(self) -> int:
+        return self.compound_start.size - 1
+
+    @property
+    def subdistrict_count(self) -> int:
+        return self.subdistrict_start.size - 1
+
+    @property
+    def district_count(self) -> int:
+        return self.district_start.size - 1
+
+    @property
+    def workplace_count(self) -> int:
+        return self.workplace_offsets.size - 1
+
+    @property
+    def school_count(self) -> int:
+        return self.school_offsets.size - 1
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.__slots__)
+
+
+class PopulationState:
+    """All mutable per-agent data of a run, one NumPy array per schema row, plus group indexes.
+
+    Access arrays as attributes (``state.compartment``). Per-unit arrays (e.g. ``is_open`` per
+    workplace) are added by :meth:`add_unit_array` at build time, never during the daily loop.
+
+    Attributes
+    ----------
+    size : int
+        Number of agents.
+    groups : GroupIndex
+        Residential ranges and workplace / school memberships.
+    district_names : tuple[str, ...]
+        English names of the districts, indexed by ``district_id``.
+    """
+
+    def __init__(self, size: int, groups: GroupIndex, district_names: tuple[str, ...]):
+        self.size = int(size)
+        self.groups = groups
+        self.district_names = tuple(district_names)
+        self.arrays: dict[str, np.ndarray] = {}
+        for spec in AGENT_SCHEMA:
+            self.arrays[spec.name] = np.full(self.size, spec.fill, dtype=spec.dtype)
+        self.unit_arrays: dict[str, np.ndarray] = {
+            "workplace_is_open": np.ones(groups.workplace_count, dtype=np.int8),
+            "school_is_open": np.ones(groups.school_count, dtype=np.int8),
+            # compartment counts kept up to date by the disease layer (no daily O(N) recount)
+            "count_by_district": np.zeros((groups.district_count, COMPARTMENT_COUNT), dtype=np.int64),
+            "count_by_age_band": np.zeros((AGE_BAND_COUNT, COMPARTMENT_COUNT), dtype=np.int64),
+            "entered_by_district": np.zeros((groups.district_count, COMPARTMENT_COUNT), dtype=np.int64),
+        }
+        self.events = DayEvents(self.size)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # Only called when normal lookup fails: expose schema arrays as attributes.
+        try:
+            arrays = object.__getattribute__(self, "arrays")
+            if name in arrays:
+                return arrays[name]
+            return object.__getattribute__(self, "unit_arrays")[name]
+        except KeyError:
+            raise AttributeError(f"PopulationState has no array {name!r}") from None
+
+    def add_unit_array(self, name: str, array: np.ndarray) -> None:
+        """Register a per-unit array (e.g. one value per compound). Build time only."""
+        if name in self.arrays or name in self.unit_arrays:
+            raise ValueError(f"state array {name!r} already exists")
+        self.unit_arrays[name] = array
+
+    def has_array(self, name: str) -> bool:
+        return name in self.arrays or name in self.unit_arrays
+
+    def nbytes(self) -> int:
+        """Bytes held by the state, group indexes included."""
+        per_agent = sum(a.nbytes for a in self.arrays.values())
+        return per_agent + sum(a.nbytes for a in self.unit_arrays.values()) + self.groups.nbytes()
+
+    @property
+    def district_count(self) -> int:
+        return self.groups.district_count
+
+
+@dataclass(slots=True)
+class DayEvents:
+    """Per-day event buffers, preallocated: today's new infections (agent ids) and their count.
+
+    The transmission layer appends to it; the disease layer consumes it the same day.
+    """
+
+    capacity: int
+    new_infected: np.ndarray = field(init=False)
+    new_infected_count: int = 0
+
+    def __post_init__(self) -> None:
+        self.new_infected = np.empty(max(self.capacity, 1), dtype=np.int32)

@@ -1,0 +1,496 @@
+"""Population layer: vectorised generation of a synthetic city from the shipped, sourced tables.
+
+Layer ``population`` -- imports numpy and this layer only. No per-agent Python loop: loops run over
+districts, school types and sectors (tens of iterations), never over people.
+
+Agents come out sorted by residence (district > subdistrict > compound > building > household),
+so every residential unit is a contiguous index range (see ``state.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from zerosim.errors import ScenarioError
+from zerosim.population.config import PopulationConfig
+from zerosim.population.state import (
+    NO_GROUP,
+    GroupIndex,
+    PopulationState,
+    Sector,
+    bytes_per_agent,
+)
+
+#: School types in the order of ``schools.csv`` rows, mapped to sector codes.
+SCHOOL_TYPE_SECTOR = {
+    "kindergarten": Sector.KINDERGARTEN,
+    "primary": Sector.PRIMARY_SCHOOL,
+    "junior_secondary": Sector.JUNIOR_SECONDARY,
+    "senior_secondary": Sector.SENIOR_SECONDARY,
+}
+WORK_SECTOR_CODE = {
+    "retail": Sector.RETAIL,
+    "catering": Sector.CATERING,
+    "manufacturing": Sector.MANUFACTURING,
+    "office": Sector.OFFICE,
+    "logistics": Sector.LOGISTICS,
+    "health": Sector.HEALTH,
+    "public_service": Sector.PUBLIC_SERVICE,
+}
+#: Temporary bytes per agent while building (sort keys, household slots, random draws), measured
+#: by bench/bench_foundation.py; added to the state's own bytes in the memory estimate.
+BUILD_OVERHEAD_BYTES_PER_AGENT = 96
+
+
+# -- shipped tables ------------------------------------------------------------------------------
+def _read_table(name: str) -> list[dict[str, str]]:
+    text = resources.files("zerosim.population").joinpath(f"data/{name}").read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@dataclass(frozen=True)
+class CityTables:
+    """The sourced tables a synthetic city is drawn from (see data/SOURCES.md)."""
+
+    district_names: tuple[str, ...]
+    district_population: np.ndarray  # real resident population per district
+    district_subdistricts: np.ndarray  # real number of subdistricts / towns per district
+    age_low: np.ndarray
+    age_high: np.ndarray
+    age_share: np.ndarray
+    household_size: np.ndarray
+    household_share: np.ndarray
+    sector_names: tuple[str, ...]
+    sector_share: np.ndarray
+    sector_size_mean: np.ndarray
+    sector_size_sd: np.ndarray
+    employment_low: np.ndarray
+    employment_high: np.ndarray
+    employment_rate: np.ndarray
+    school_types: tuple[str, ...]
+    school_age_low: np.ndarray
+    school_age_high: np.ndarray
+    school_enrollment: np.ndarray
+    school_size: np.ndarray
+    vaccine_low: np.ndarray
+    vaccine_high: np.ndarray
+    vaccine_shares: np.ndarray  # (bands, 4): share with 0..3 doses
+
+    def age_probabilities(self) -> np.ndarray:
+        """P(age = a) for a = 0..100, spreading each band's share evenly over its years."""
+        probabilities = np.zeros(101)
+        for low, high, share in zip(self.age_low, self.age_high, self.age_share):
+            high = min(int(high), 100)
+            probabilities[int(low) : high + 1] += share / (high - int(low) + 1)
+        return probabilities / probabilities.sum()
+
+
+@cache
+def city_tables(city: str = "shanghai") -> CityTables:
+    """Load and normalise the shipped tables of ``city``."""
+    districts = _read_table(f"{city}_districts.csv")
+    ages = _read_table("age_pyramid.csv")
+    households = _read_table("household_size.csv")
+    sectors = _read_table("sectors.csv")
+    employment = _read_table("employment.csv")
+    schools = _read_table("schools.csv")
+    vaccination = _read_table("vaccination_by_age.csv")
+
+    def column(rows, key, dtype=float):
+        return np.array([dtype(row[key]) for row in rows])
+
+    def normalised(values):
+        return values / values.sum()
+
+    sector_order = [row["sector"] for row in sectors]
+    unknown = set(sector_order) - set(WORK_SECTOR_CODE)
+    if unknown:
+        raise ScenarioError(f"sectors.csv: unknown sector {sorted(unknown)[0]!r}; use {sorted(WORK_SECTOR_CODE)}")
+    return CityTables(
+        district_names=tuple(row["district_en"] for row in districts),
+        district_population=column(districts, "population"),
+        district_subdistricts=column(districts, "subdistrict_count", int),
+        age_low=column(ages, "age_low", int),
+        age_high=column(ages, "age_high", int),
+        age_share=normalised(column(ages, "share")),
+        household_size=column(households, "size", int),
+        household_share=normalised(column(households, "share")),
+        sector_names=tuple(sector_order),
+        sector_share=normalised(column(sectors, "employment_share")),
+        sector_size_mean=column(sectors, "workplace_size_mean"),
+        sector_size_sd=column(sectors, "workplace_size_sd"),
+        employment_low=column(employment, "age_low", int),
+        employment_high=column(employment, "age_high", int),
+        employment_rate=column(employment, "employment_rate"),
+        school_types=tuple(row["school_type"] for row in schools),
+        school_age_low=column(schools, "age_low", int),
+        school_age_high=column(schools, "age_high", int),
+        school_enrollment=column(schools, "enrollment_rate"),
+        school_size=column(schools, "mean_size"),
+        vaccine_low=column(vaccination, "age_low", int),
+        vaccine_high=column(vaccination, "age_high", int),
+        vaccine_shares=np.array(
+            [
+                normalised(np.array([float(row[k]) for k in ("share_0_doses", "share_1_dose", "share_2_doses", "share_3_doses")]))
+                for row in vaccination
+            ]
+        ),
+    )
+
+
+# -- memory -------------------------------------------------------------------------------------
+def estimate_build_bytes(size: int) -> int:
+    """Peak bytes to build and run a city of ``size`` agents (state + build temporaries)."""
+    return size * (bytes_per_agent() + BUILD_OVERHEAD_BYTES_PER_AGENT + 24)
+
+
+def available_memory_bytes() -> int:
+    """Physical memory currently available (Linux ``MemAvailable``; sysconf elsewhere)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits_in_memory(size: int, available: int | None = None) -> None:
+    """Raise ScenarioError naming the largest population that fits if ``size`` does not."""
+    available = available_memory_bytes() if available is None else available
+    needed = estimate_build_bytes(size)
+    if needed > available:
+        largest = int(available // (bytes_per_agent() + BUILD_OVERHEAD_BYTES_PER_AGENT + 24))
+        raise ScenarioError(
+            f"population.size: {size:,} people need about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
+            f"is available; use --population {largest:,} or less"
+        )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Integers proportional to ``weights`` summing to ``total`` (largest remainder)."""
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    remainder = total - counts.sum()
+    if remainder > 0:
+        counts[np.argsort(-(exact - counts), kind="stable")[:remainder]] += 1
+    return counts
+
+
+def _cut_points(unit_sizes: np.ndarray, target_sizes: np.ndarray) -> np.ndarray:
+    """Group consecutive units into blocks of about ``target_sizes``: start index of each block.
+
+    ``unit_sizes`` (n,) are e.g. residents per household; returns sorted start indices into
+    0..n-1 beginning with 0 (each block holds at least one unit).
+    """
+    cumulative = np.cumsum(unit_sizes)
+    boundaries = np.searchsorted(cumulative, np.cumsum(target_sizes), side="left") + 1
+    boundaries = boundaries[boundaries < unit_sizes.size]
+    return np.unique(np.concatenate(([0], boundaries)))
+
+
+def _lognormal(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.ndarray:
+    if sd <= 0:
+        return np.full(size, mean)
+    variance = np.log1p((sd / mean) ** 2)
+    return rng.lognormal(np.log(mean) - variance / 2, np.sqrt(variance), size)
+
+
+def _starts_from_labels(labels: np.ndarray, count: int) -> np.ndarray:
+    """Offsets (count + 1,) of contiguous runs of sorted integer ``labels`` 0..count-1."""
+    starts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(labels, minlength=count), out=starts[1:])
+    return starts
+
+
+def _csr(labels: np.ndarray, members: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(labels, kind="stable")
+    return _starts_from_labels(labels, count), members[order].astype(np.int32)
+
+
+# -- the generator -------------------------------------------------------------------------------
+def build_population(config: PopulationConfig, seed: int, check_memory: bool = True) -> PopulationState:
+    """Generate a synthetic city of ``config.size`` people.
+
+    Parameters
+    ----------
+    config : PopulationConfig
+    seed : int
+        The population gets its own random stream derived from the scenario seed.
+    check_memory : bool
+        Refuse (ScenarioError) before allocating if the city will not fit in available memory.
+
+    Returns
+    -------
+    PopulationState
+        Every schema array allocated; residential, school and work assignments filled in.
+    """
+    if check_memory:
+        check_fits_in_memory(config.size)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x504F50,)))  # "POP"
+    tables = city_tables(config.city)
+    n = config.size
+
+    # 1. People per district, scaled from the real district populations.
+    district_people = _apportion(n, tables.district_population)
+    real_mean_subdistrict = tables.district_population / np.maximum(tables.district_subdistricts, 1)
+
+    # 2. Households per district (sizes from the census table), truncated to fill each exactly.
+    mean_household = float((tables.household_size * tables.household_share).sum())
+    household_sizes: list[np.ndarray] = []
+    household_district: list[np.ndarray] = []
+    for d, people in enumerate(district_people):
+        if people == 0:
+            continue
+        draws = rng.choice(tables.household_size, size=int(people / mean_household * 1.1) + 10, p=tables.household_share)
+        cumulative = np.cumsum(draws)
+        last = int(np.searchsorted(cumulative, people))
+        sizes = draws[: last + 1].copy()
+        sizes[-1] -= cumulative[last] - people
+        household_sizes.append(sizes)
+        household_district.append(np.full(sizes.size, d, dtype=np.int8))
+    hh_size = np.concatenate(household_sizes).astype(np.int64)
+    hh_district = np.concatenate(household_district)
+    households = hh_size.size
+
+    # 3. Buildings, compounds and subdistricts: consecutive households cut into blocks, per district.
+    hh_building = np.empty(households, dtype=np.int64)
+    hh_compound = np.empty(households, dtype=np.int64)
+    compound_subdistrict_parts: list[np.ndarray] = []
+    subdistrict_district_parts: list[int] = []
+    hh_offset = 0
+    buildings = compounds = subdistricts = 0
+    for d, people in enumerate(district_people):
+        count = int((hh_district == d).sum()) if people else 0
+        if count == 0:
+            continue
+        sizes = hh_size[hh_offset : hh_offset + count]
+        # Compounds: resident totals uniform between the configured bounds.
+        targets = rng.integers(config.compound_residents_min, config.compound_residents_max + 1, size=count)
+        compound_starts = _cut_points(sizes, targets)
+        compound_label = np.zeros(count, dtype=np.int64)
+        compound_label[compound_starts[1:]] = 1
+        compound_label = np.cumsum(compound_label)
+        # Buildings: household counts log-normal, never crossing a compound boundary.
+        building_targets = np.maximum(
+            1, np.rint(_lognormal(rng, config.building_households_mean, config.building_households_sd, count))
+        )
+        building_starts = _cut_points(np.ones(count), building_targets)
+        building_break = np.zeros(count, dtype=np.int64)
+        building_break[building_starts[1:]] = 1
+        building_break[compound_starts[1:]] = 1
+        building_label = np.cumsum(building_break)
+        # Subdistricts: about the real mean size (the real count at full scale).
+        n_compounds = int(compound_label[-1]) + 1
+        n_sub = max(1, int(round(people / real_mean_subdistrict[d])))
+        n_sub = min(n_sub, n_compounds)
+        compound_people = np.bincount(compound_label, weights=sizes, minlength=n_compounds)
+        sub_starts = _cut_points(compound_people, np.full(n_sub, people / n_sub))
+        sub_label = np.zeros(n_compounds, dtype=np.int64)
+        sub_label[sub_starts[1:]] = 1
+        sub_label = np.cumsum(sub_label)
+        hh_building[hh_offset : hh_offset + count] = buildings + building_label
+        hh_compound[hh_offset : hh_offset + count] = compounds + compound_label
+        compound_subdistrict_parts.append(subdistricts + sub_label)
+        subdistrict_district_parts.extend([d] * (int(sub_label[-1]) + 1))
+        buildings += int(building_label[-1]) + 1
+        compounds += n_compounds
+        subdistricts += int(sub_label[-1]) + 1
+        hh_offset += count
+    compound_subdistrict = np.concatenate(compound_subdistrict_parts)
+
+    agent_household = np.repeat(np.arange(households, dtype=np.int64), hh_size)
+    household_start = np.zeros(households + 1, dtype=np.int64)
+    np.cumsum(hh_size, out=household_start[1:])
+    position = np.arange(n, dtype=np.int64) - household_start[agent_household]
+
+    groups_building = _starts_from_labels(np.repeat(hh_building, hh_size), buildings)
+    agent_compound = np.repeat(hh_compound, hh_size)
+    agent_subdistrict = compound_subdistrict[agent_compound]
+    district_start = np.zeros(tables.district_names.__len__() + 1, dtype=np.int64)
+    np.cumsum(district_people, out=district_start[1:])
+
+    # 4. Ages: sampled from the pyramid (exact marginal), then matched to household roles by rank.
+    ages = rng.choice(101, size=n, p=tables.age_probabilities()).astype(np.int64)
+    desired = _desired_ages(rng, hh_size, agent_household, position)
+    order_slots = np.argsort(desired, kind="stable")
+    age = np.empty(n, dtype=np.uint8)
+    age[order_slots] = np.sort(ages)
+    del desired, order_slots, ages
+
+    groups = GroupIndex(
+        household_start=household_start,
+        building_start=groups_building,
+        compound_start=_starts_from_labels(agent_compound, compounds),
+        subdistrict_start=_starts_from_labels(agent_subdistrict, subdistricts),
+        district_start=district_start,
+        workplace_offsets=np.zeros(1, dtype=np.int64),
+        workplace_members=np.zeros(0, dtype=np.int32),
+        workplace_sector=np.zeros(0, dtype=np.int8),
+        workplace_district=np.zeros(0, dtype=np.int8),
+        school_offsets=np.zeros(1, dtype=np.int64),
+        school_members=np.zeros(0, dtype=np.int32),
+        school_sector=np.zeros(0, dtype=np.int8),
+        compound_subdistrict=compound_subdistrict.astype(np.int16),
+        subdistrict_district=np.asarray(subdistrict_district_parts, dtype=np.int8),
+    )
+    agent_district = np.repeat(np.arange(district_people.size, dtype=np.int8), district_people)
+
+    # 5. Sex: the partner of a household head has the other sex.
+    sex = (rng.random(n) < config.male_fraction).astype(np.int8)
+    partner = position == 1
+    sex[partner] = 1 - sex[np.flatnonzero(partner) - 1]
+
+    # 6. School and work.
+    sector = np.zeros(n, dtype=np.int8)
+    school_id = np.full(n, NO_GROUP, dtype=np.int32)
+    workplace_id = np.full(n, NO_GROUP, dtype=np.int32)
+    _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, groups)
+    _assign_work(rng, tables, config, age, agent_district, district_people, sector, school_id, workplace_id, groups)
+
+    # 7. Vaccination by age band.
+    doses = np.zeros(n, dtype=np.int8)
+    day_last_dose = np.full(n, -32768, dtype=np.int16)
+    if config.vaccinate:
+        for low, high, shares in zip(tables.vaccine_low, tables.vaccine_high, tables.vaccine_shares):
+            members = np.flatnonzero((age >= low) & (age <= high))
+            doses[members] = rng.choice(4, size=members.size, p=shares)
+        vaccinated = np.flatnonzero(doses > 0)
+        day_last_dose[vaccinated] = -rng.integers(
+            config.last_dose_days_before_start_min, config.last_dose_days_before_start_max + 1, size=vaccinated.size
+        )
+
+    state = PopulationState(n, groups, tables.district_names)
+    state.age[:] = age
+    state.sex[:] = sex
+    state.household_id[:] = agent_household
+    state.building_id[:] = np.repeat(hh_building, hh_size)
+    state.compound_id[:] = agent_compound
+    state.subdistrict_id[:] = agent_subdistrict
+    state.district_id[:] = agent_district
+    state.workplace_id[:] = workplace_id
+    state.school_id[:] = school_id
+    state.sector[:] = sector
+    state.vaccine_doses[:] = doses
+    state.day_last_dose[:] = day_last_dose
+    state.unit_arrays["workplace_is_open"] = np.ones(groups.workplace_count, dtype=np.int8)
+    state.unit_arrays["school_is_open"] = np.ones(groups.school_count, dtype=np.int8)
+    return state
+
+
+def _desired_ages(
+    rng: np.random.Generator, hh_size: np.ndarray, agent_household: np.ndarray, position: np.ndarray
+) -> np.ndarray:
+    """A rough target age for each household slot, used only to rank slots against sampled ages.
+
+    Slot 0 is the reference person, slot 1 a partner of similar age, slots 2-3 children a
+    generation younger, slots 4+ a generation older (three-generation households). The targets are
+    an ASSUMPTION shaping household composition; the age marginal comes from the census table.
+    """
+    head = rng.uniform(22, 88, size=hh_size.size)[agent_household]
+    noise = rng.normal(0, 4, size=position.size)
+    generation = rng.uniform(24, 34, size=position.size)
+    desired = np.where(position == 0, head, 0.0)
+    desired = np.where(position == 1, head - 1.5, desired)
+    desired = np.where((position == 2) | (position == 3), head - generation, desired)
+    desired = np.where(position >= 4, head + generation, desired)
+    return desired + noise
+
+
+def _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, groups: GroupIndex) -> None:
+    """Enrol children by age and rate into schools of their own subdistrict, of about mean size."""
+    labels: list[np.ndarray] = []
+    members: list[np.ndarray] = []
+    school_sectors: list[np.ndarray] = []
+    next_id = 0
+    for kind, low, high, rate, size in zip(
+        tables.school_types, tables.school_age_low, tables.school_age_high, tables.school_enrollment, tables.school_size
+    ):
+        code = SCHOOL_TYPE_SECTOR[kind]
+        pupils = np.flatnonzero((age >= low) & (age <= high))
+        pupils = pupils[rng.random(pupils.size) < rate]
+        if pupils.size == 0:
+            continue
+        sub = agent_subdistrict[pupils].astype(np.int64)  # pupils are sorted by residence
+        first = np.searchsorted(sub, sub, side="left")
+        rank = np.arange(pupils.size) - first
+        per_sub = np.bincount(sub, minlength=groups.subdistrict_count)
+        schools_per_sub = np.maximum(1, np.rint(per_sub / size)).astype(np.int64)
+        local = (rank * schools_per_sub[sub]) // np.maximum(per_sub[sub], 1)
+        offsets = np.zeros(groups.subdistrict_count + 1, dtype=np.int64)
+        np.cumsum(np.where(per_sub > 0, schools_per_sub, 0), out=offsets[1:])
+        ids = next_id + offsets[sub] + local
+        school_id[pupils] = ids
+        sector[pupils] = code
+        count = int(offsets[-1])
+        school_sectors.append(np.full(count, code, dtype=np.int8))
+        labels.append(ids)
+        members.append(pupils)
+        next_id += count
+    if next_id:
+        groups.school_offsets, groups.school_members = _csr(np.concatenate(labels), np.concatenate(members), next_id)
+        groups.school_sector = np.concatenate(school_sectors)
+
+
+def _assign_work(
+    rng, tables, config, age, agent_district, district_people, sector, school_id, workplace_id, groups: GroupIndex
+) -> None:
+    """Employ adults by age-specific rates, give each a sector, and group them into workplaces.
+
+    A worker works in the home district with probability ``local_work_fraction``, otherwise in a
+    district drawn in proportion to population; workers of one sector and district are cut into
+    workplaces whose sizes follow the sector's log-normal size distribution.
+    """
+    employed = np.zeros(age.size, dtype=bool)
+    for low, high, rate in zip(tables.employment_low, tables.employment_high, tables.employment_rate):
+        band = np.flatnonzero((age >= low) & (age <= high) & (school_id < 0))
+        employed[band] = rng.random(band.size) < rate
+    workers = np.flatnonzero(employed)
+    if workers.size == 0:
+        return
+    codes = np.array([WORK_SECTOR_CODE[name] for name in tables.sector_names], dtype=np.int8)
+    choice = rng.choice(codes.size, size=workers.size, p=tables.sector_share)
+    sector[workers] = codes[choice]
+    districts = district_people.size
+    work_district = np.where(
+        rng.random(workers.size) < config.local_work_fraction,
+        agent_district[workers],
+        rng.choice(districts, size=workers.size, p=district_people / district_people.sum()),
+    ).astype(np.int64)
+    key = choice.astype(np.int64) * districts + work_district
+    order = np.argsort(key, kind="stable")
+    sorted_workers = workers[order]
+    sorted_key = key[order]
+    labels = np.empty(workers.size, dtype=np.int64)
+    workplace_sector: list[np.ndarray] = []
+    workplace_district: list[np.ndarray] = []
+    next_id = 0
+    bounds = np.searchsorted(sorted_key, np.arange(codes.size * districts + 1))
+    for k in range(codes.size * districts):
+        lo, hi = bounds[k], bounds[k + 1]
+        if hi == lo:
+            continue
+        s = k // districts
+        mean, sd = tables.sector_size_mean[s], tables.sector_size_sd[s]
+        sizes = np.maximum(1, np.rint(_lognormal(rng, mean, sd, int((hi - lo) / mean) + 10)))
+        starts = _cut_points(np.ones(hi - lo), sizes)
+        local = np.zeros(hi - lo, dtype=np.int64)
+        local[starts[1:]] = 1
+        local = np.cumsum(local)
+        count = int(local[-1]) + 1
+        labels[lo:hi] = next_id + local
+        workplace_sector.append(np.full(count, codes[s], dtype=np.int8))
+        workplace_district.append(np.full(count, k % districts, dtype=np.int8))
+        next_id += count
+    workplace_id[sorted_workers] = labels
+    groups.workplace_offsets, groups.workplace_members = _csr(labels, sorted_workers, next_id)
+    groups.workplace_sector = np.concatenate(workplace_sector)
+    groups.workplace_district = np.concatenate(workplace_district)

@@ -1,0 +1,1 @@
+"""zerosim.transmission layer (see the modules' docstrings)."""

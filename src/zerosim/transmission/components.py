@@ -1,0 +1,200 @@
+"""Transmission layer: the component that seeds infections and draws each day's new ones.
+
+Layer ``transmission`` -- imports ``population``, ``disease`` and the engine protocol only.
+It reads each agent's mobility, facility and health code, which policies set: confining people
+needs no change here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from zerosim.disease.config import DiseaseConfig
+from zerosim.engine.component import Phase
+from zerosim.engine.rng import kernel_seed
+from zerosim.population.state import NO_GROUP, Mobility, PopulationState
+from zerosim.transmission.config import SeedingConfig, TransmissionConfig
+from zerosim.disease.kernels import collect_active
+from zerosim.transmission.kernels import LAYER_NAMES, transmit
+
+#: How far an agent may be confined and still take part in each layer (both ends of a contact).
+MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
+    "household": Mobility.HOME,
+    "building": Mobility.COMPOUND,
+    "compound": Mobility.COMPOUND,
+    "workplace": Mobility.FREE,
+    "school": Mobility.FREE,
+    "community": Mobility.FREE,
+    "citywide": Mobility.FREE,
+    "facility": Mobility.FACILITY,
+}
+#: Layers whose contacts need a green health code (outside the compound).
+GREEN_CODE_LAYERS = frozenset({"workplace", "school", "community", "citywide"})
+
+
+def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: PopulationState) -> np.ndarray:
+    """Per-layer rate of infectious contacts per unit of viral weight: beta x contacts x relative.
+
+    beta is set so that an average agent, in a fully susceptible, unvaccinated and unconfined
+    population, causes ``r0`` infections over its course (repeat contacts in small groups not
+    discounted): r0 = beta * sum_L contacts_L * relative_L * (share of agents in layer L) * (mean
+    susceptibility of layer L's members). In well-mixed mode this makes r0 exact.
+    """
+    layers = config.resolved_layers()
+    r0 = config.r0 if config.r0 is not None else disease.r0
+    susceptibility = np.asarray(config.resolved_susceptibility())
+    agent_susceptibility = susceptibility[np.minimum(state.age // 10, susceptibility.size - 1)]
+    household_sizes = np.diff(state.groups.household_start)
+    in_household = np.repeat(household_sizes >= 2, household_sizes)
+    members = {
+        "household": in_household,
+        "building": None,
+        "compound": None,
+        "workplace": state.workplace_id >= 0,
+        "school": state.school_id >= 0,
+        "community": None,
+        "citywide": None,
+        "facility": np.zeros(state.size, dtype=bool),
+    }
+    raw = np.zeros(len(LAYER_NAMES))
+    expected = 0.0
+    for index, name in enumerate(LAYER_NAMES):
+        layer = layers[name]
+        raw[index] = layer.contacts_per_day * layer.relative_transmissibility
+        mask = members[name]
+        if mask is None:
+            share, mean_susceptibility = 1.0, float(agent_susceptibility.mean())
+        elif mask.any():
+            share, mean_susceptibility = float(mask.mean()), float(agent_susceptibility[mask].mean())
+        else:
+            continue
+        expected += raw[index] * share * mean_susceptibility
+    if expected <= 0:
+        return raw * 0.0
+    return raw * (r0 / expected)
+
+
+@dataclass(slots=True)
+class Transmission:
+    """Seeds infections and draws new ones through the contact layers each day."""
+
+    config: TransmissionConfig
+    disease: DiseaseConfig
+    seeding: tuple[SeedingConfig, ...] = ()
+    name: str = "transmission"
+    phase: ClassVar[Phase] = Phase.TRANSMISSION
+    reads: ClassVar[frozenset[str]] = frozenset(
+        {
+            "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
+            "infectiousness_scale", "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
+            "household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
+            "school_id", "facility_id", "workplace_is_open", "school_is_open",
+        }
+    )
+    writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
+    _rate: np.ndarray = field(init=False, repr=False, default=None)
+    _active: np.ndarray = field(init=False, repr=False, default=None)
+    _by_layer: np.ndarray = field(init=False, repr=False, default=None)
+
+    def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
+        self._rate = layer_rates(self.config, self.disease, state)
+        self._active = np.empty(state.size, dtype=np.int64)
+        self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
+
+    def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
+        events = state.events
+        events.new_infected_count = 0
+        self._by_layer[:] = 0
+        for seeding in self.seeding:
+            if seeding.day == day:
+                self._seed(state, seeding, day, rng)
+        active_count = collect_active(state.compartment, self._active)
+        if active_count == 0:
+            return
+        facility_offsets, facility_members = _facility_index(state)
+        vaccine = self.disease.vaccine
+        g = state.groups
+        events.new_infected_count = transmit(
+            day,
+            kernel_seed(rng),
+            self._active,
+            active_count,
+            self._rate,
+            np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
+            np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
+            self.config.hospitalised_transmit,
+            self.disease.viral_load.detection_limit_log10,
+            self.disease.viral_load.infectious_threshold_log10,
+            state.compartment,
+            state.day_viral_detectable,
+            state.day_viral_peak,
+            state.day_viral_clear,
+            state.viral_peak_log10,
+            state.infectiousness_scale,
+            state.mobility,
+            state.health_code,
+            state.day_infected,
+            state.infected_by,
+            state.age,
+            state.vaccine_doses,
+            state.day_last_dose,
+            np.asarray(self.config.resolved_susceptibility(), dtype=np.float64),
+            np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
+            float(vaccine.waning_half_life_days),
+            state.household_id,
+            g.household_start,
+            state.building_id,
+            g.building_start,
+            state.compound_id,
+            g.compound_start,
+            state.subdistrict_id,
+            g.subdistrict_start,
+            state.workplace_id,
+            g.workplace_offsets,
+            g.workplace_members,
+            state.workplace_is_open,
+            state.school_id,
+            g.school_offsets,
+            g.school_members,
+            state.school_is_open,
+            state.facility_id,
+            facility_offsets,
+            facility_members,
+            events.new_infected,
+            events.new_infected_count,
+            self._by_layer,
+        )
+
+    def _seed(self, state: PopulationState, seeding: SeedingConfig, day: int, rng: np.random.Generator) -> None:
+        if seeding.district is None:
+            lo, hi = 0, state.size
+        else:
+            index = state.district_names.index(seeding.district)
+            lo, hi = state.groups.district_start[index], state.groups.district_start[index + 1]
+        candidates = lo + rng.choice(hi - lo, size=min(hi - lo, 4 * seeding.count + 16), replace=False)
+        candidates = candidates[state.day_infected[candidates] < 0][: seeding.count]
+        events = state.events
+        start = events.new_infected_count
+        state.day_infected[candidates] = day
+        state.infected_by[candidates] = NO_GROUP
+        events.new_infected[start : start + candidates.size] = candidates
+        events.new_infected_count = start + candidates.size
+
+    def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
+        return {f"new_infections_{name}": float(self._by_layer[k]) for k, name in enumerate(LAYER_NAMES)}
+
+
+def _facility_index(state: PopulationState) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of today's facility residents: offsets over facility ids 0..max, members sorted by id."""
+    in_facility = np.flatnonzero(state.facility_id >= 0) if (state.mobility == Mobility.FACILITY).any() else None
+    if in_facility is None or in_facility.size == 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    ids = state.facility_id[in_facility]
+    order = np.argsort(ids, kind="stable")
+    members = in_facility[order].astype(np.int32)
+    offsets = np.zeros(int(ids.max()) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(ids, minlength=int(ids.max()) + 1), out=offsets[1:])
+    return offsets, members

@@ -1,0 +1,118 @@
+"""Transmission layer: validated parameters of the contact layers.
+
+Layer ``transmission`` -- imports ``population`` and ``disease`` only. Sources: docs/parameters.md.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from importlib import resources
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zerosim.transmission.kernels import LAYER_NAMES
+
+NonNegative = Annotated[float, Field(ge=0)]
+
+#: Per-contact transmissibility relative to a community contact. Household 3x, school and work
+#: 0.6x, community 0.3x (normalised here to community = 1 -> 10, 2, 2, 1): Covasim's layer betas
+#: (Kerr et al., PLoS Comput Biol 2021;17:e1009149, doi:10.1371/journal.pcbi.1009149, Table 1).
+#: Building and compound contacts (stairwells, lifts, compound gates) take the community value:
+#: ASSUMPTION, no study measured them. Facility contacts: shared rooms and toilets are
+#: household-like: ASSUMPTION (issue 3 makes crowding a scenario parameter).
+DEFAULT_RELATIVE_TRANSMISSIBILITY: dict[str, float] = {
+    "household": 10.0,
+    "building": 1.0,
+    "compound": 1.0,
+    "workplace": 2.0,
+    "school": 2.0,
+    "community": 1.0,
+    "citywide": 1.0,
+    "facility": 10.0,
+}
+#: Daily contacts in a facility (shared rooms, queues for toilets and meals): ASSUMPTION.
+DEFAULT_FACILITY_CONTACTS_PER_DAY = 5.0
+
+#: Relative susceptibility by 10-year age band (0-9 ... 80+): Zhang et al., Science 2020;368:1481
+#: (doi:10.1126/science.abb8001): 0-14 y OR 0.34, 15-64 y 1, >=65 y OR 1.47. Bands straddling a
+#: cut take the year-weighted mean: 10-19 -> (5*0.34 + 5*1)/10 = 0.67; 60-69 -> (5*1 + 5*1.47)/10 = 1.235.
+DEFAULT_SUSCEPTIBILITY_BY_AGE_BAND: tuple[float, ...] = (0.34, 0.67, 1.0, 1.0, 1.0, 1.0, 1.235, 1.47, 1.47)
+
+
+class LayerConfig(BaseModel):
+    """One contact layer: mean daily contacts per person and per-contact transmissibility."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    contacts_per_day: NonNegative = Field(description="Mean contacts per person per day in this layer.")
+    relative_transmissibility: NonNegative = Field(description="Per-contact transmissibility, community contact = 1.")
+
+
+@cache
+def default_contacts_per_day() -> dict[str, float]:
+    """Mean daily contacts by layer from the shipped contact table (population/data/contact_layers.csv)."""
+    text = resources.files("zerosim.population").joinpath("data/contact_layers.csv").read_text(encoding="utf-8")
+    rows = {row["layer"]: float(row["contacts_per_day"]) for row in csv.DictReader(text.splitlines())}
+    rows.setdefault("facility", DEFAULT_FACILITY_CONTACTS_PER_DAY)
+    return rows
+
+
+def default_layers() -> dict[str, LayerConfig]:
+    contacts = default_contacts_per_day()
+    return {
+        name: LayerConfig(
+            contacts_per_day=contacts[name], relative_transmissibility=DEFAULT_RELATIVE_TRANSMISSIBILITY[name]
+        )
+        for name in LAYER_NAMES
+    }
+
+
+LayerName = Literal["household", "building", "compound", "workplace", "school", "community", "citywide", "facility"]
+
+
+class TransmissionConfig(BaseModel):
+    """How infection spreads: layered (zone-aware) or one well-mixed layer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Literal["layered", "well-mixed"] = Field(
+        "layered", description="'layered': household ... citywide layers; 'well-mixed': one homogeneous layer."
+    )
+    r0: float | None = Field(
+        None, gt=0, le=30, description="Basic reproduction number; default: the variant preset's r0."
+    )
+    layers: dict[LayerName, LayerConfig] = Field(
+        default_factory=dict, description="Per-layer overrides; missing layers take the shipped defaults."
+    )
+    susceptibility_by_age_band: list[Annotated[float, Field(ge=0, le=5)]] | None = Field(
+        None, min_length=9, max_length=9, description="Relative susceptibility by 10-year band (default Zhang 2020)."
+    )
+    hospitalised_transmit: bool = Field(
+        False, description="Whether severe/critical (hospitalised) patients keep infecting in their layers."
+    )
+
+    def resolved_layers(self) -> dict[str, LayerConfig]:
+        """All eight layers: shipped defaults, then this config's overrides; well-mixed keeps one."""
+        if self.mode == "well-mixed":
+            base = {name: LayerConfig(contacts_per_day=0.0, relative_transmissibility=0.0) for name in LAYER_NAMES}
+            base["citywide"] = LayerConfig(contacts_per_day=1.0, relative_transmissibility=1.0)
+        else:
+            base = default_layers()
+        base.update(self.layers)
+        return base
+
+    def resolved_susceptibility(self) -> tuple[float, ...]:
+        if self.susceptibility_by_age_band is not None:
+            return tuple(self.susceptibility_by_age_band)
+        if self.mode == "well-mixed":
+            return (1.0,) * 9
+        return DEFAULT_SUSCEPTIBILITY_BY_AGE_BAND
+
+
+class SeedingConfig(BaseModel):
+    """Infections placed into the population: how many, where and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    day: int = Field(0, ge=0, description="Simulation day of the seeding.")
+    count: int = Field(10, ge=1, description="Number of people infected.")
+    district: str | None = Field(None, description="District name (English); default anywhere in the city.")

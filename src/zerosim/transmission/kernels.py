@@ -1,0 +1,231 @@
+"""Transmission layer: counter-based random numbers and the daily force-of-infection kernel.
+
+Layer ``transmission`` -- imports numpy, numba and the disease kernels only.
+
+Only infectious agents draw contacts, so a day costs in proportion to the number infectious,
+not to N. Every random draw is a hash of (call seed, agent, layer, draw index), so the result does
+not depend on the order of work or on the thread count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from zerosim.disease.kernels import log10_viral_load
+
+#: Layer codes, in the order of the per-layer parameter arrays.
+HOUSEHOLD, BUILDING, COMPOUND, WORKPLACE, SCHOOL, COMMUNITY, CITYWIDE, FACILITY = range(8)
+LAYER_NAMES = ("household", "building", "compound", "workplace", "school", "community", "citywide", "facility")
+LAYER_COUNT = len(LAYER_NAMES)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, nogil=True, inline="always")
+def splitmix64(x):
+    """SplitMix64 finaliser of a uint64 (Steele, Lea & Flood 2014): a well-mixed uint64."""
+    z = x + _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def hash_uniform(seed, a, b, c):
+    """A uniform in [0, 1) determined by (seed, a, b, c); all arguments are non-negative ints."""
+    h = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(a) ^ splitmix64(np.uint64(b) * _GOLDEN + np.uint64(c))))
+    return float(h >> _S11) * _INV53
+
+
+@njit(cache=True, nogil=True)
+def poisson_from_uniforms(lam, seed, a, b):
+    """A Poisson(lam) count from the hash stream (seed, a, b, .): inversion, or normal for lam > 30."""
+    if lam <= 0.0:
+        return 0
+    if lam > 30.0:
+        u1 = max(hash_uniform(seed, a, b, 1_000_001), 1e-300)
+        u2 = hash_uniform(seed, a, b, 1_000_002)
+        z = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+        return max(0, int(lam + math.sqrt(lam) * z + 0.5))
+    u = hash_uniform(seed, a, b, 1_000_000)
+    k = 0
+    p = math.exp(-lam)
+    cumulative = p
+    while u > cumulative and k < 1000:
+        k += 1
+        p *= lam / k
+        cumulative += p
+    return k
+
+
+@njit(cache=True, nogil=True)
+def transmit(
+    day,
+    seed,
+    active,
+    active_count,
+    rate,
+    max_mobility,
+    requires_green,
+    include_hospitalised,
+    detection_limit_log10,
+    threshold_log10,
+    compartment,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    infectiousness_scale,
+    mobility,
+    health_code,
+    day_infected,
+    infected_by,
+    age,
+    vaccine_doses,
+    day_last_dose,
+    susceptibility_by_age_band,
+    vaccine_effectiveness,
+    vaccine_half_life_days,
+    household_id,
+    household_start,
+    building_id,
+    building_start,
+    compound_id,
+    compound_start,
+    subdistrict_id,
+    subdistrict_start,
+    workplace_id,
+    workplace_offsets,
+    workplace_members,
+    workplace_is_open,
+    school_id,
+    school_offsets,
+    school_members,
+    school_is_open,
+    facility_id,
+    facility_offsets,
+    facility_members,
+    out_new,
+    out_count,
+    infections_by_layer,
+):
+    """Draw today's infections from the ``active`` agents (indices, first ``active_count``).
+
+    In each layer L an infectious agent i makes Poisson(rate[L] * w_i) infectious contacts with
+    uniformly chosen members of its group (its household, building, compound, workplace, school,
+    subdistrict, the whole city, or its facility), where w_i is today's viral-load weight.
+    A contact happens only if both agents' mobility is at most ``max_mobility[L]`` (and both have
+    a green health code where ``requires_green[L]``); it infects a not-yet-infected target with
+    probability = the target's susceptibility (age band x (1 - waning vaccine protection)).
+    New infections are appended to ``out_new`` from ``out_count``; returns the new count.
+    """
+    n = compartment.size
+    bands = susceptibility_by_age_band.size
+    count = out_count
+    for a in range(active_count):
+        i = active[a]
+        c = compartment[i]
+        if (c == 5 or c == 6) and not include_hospitalised:  # SEVERE, CRITICAL: in hospital
+            continue
+        vl = log10_viral_load(
+            day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i], detection_limit_log10
+        )
+        weight = (vl - threshold_log10) * infectiousness_scale[i]
+        if weight <= 0.0:
+            continue
+        for layer in range(rate.size):
+            if rate[layer] <= 0.0 or mobility[i] > max_mobility[layer]:
+                continue
+            if requires_green[layer] and health_code[i] != 0:
+                continue
+            # The group of i in this layer, as a contiguous range [lo, hi) or a CSR slice.
+            lo = 0
+            hi = 0
+            csr = False
+            if layer == 0:
+                lo = household_start[household_id[i]]
+                hi = household_start[household_id[i] + 1]
+            elif layer == 1:
+                lo = building_start[building_id[i]]
+                hi = building_start[building_id[i] + 1]
+            elif layer == 2:
+                lo = compound_start[compound_id[i]]
+                hi = compound_start[compound_id[i] + 1]
+            elif layer == 3:
+                w = workplace_id[i]
+                if w < 0 or workplace_is_open[w] == 0:
+                    continue
+                lo = workplace_offsets[w]
+                hi = workplace_offsets[w + 1]
+                csr = True
+            elif layer == 4:
+                s = school_id[i]
+                if s < 0 or school_is_open[s] == 0:
+                    continue
+                lo = school_offsets[s]
+                hi = school_offsets[s + 1]
+                csr = True
+            elif layer == 5:
+                lo = subdistrict_start[subdistrict_id[i]]
+                hi = subdistrict_start[subdistrict_id[i] + 1]
+            elif layer == 6:
+                lo = 0
+                hi = n
+            else:
+                f = facility_id[i]
+                if f < 0 or mobility[i] != 3 or f + 1 >= facility_offsets.size:
+                    continue
+                lo = facility_offsets[f]
+                hi = facility_offsets[f + 1]
+                csr = True
+            size = hi - lo
+            if size < 2:
+                continue
+            draws = poisson_from_uniforms(rate[layer] * weight, seed, i, layer)
+            for k in range(draws):
+                u = hash_uniform(seed, i, layer, 2 * k)
+                if csr:
+                    pick = lo + int(u * size)
+                    if layer == 3:
+                        j = np.int64(workplace_members[pick])
+                    elif layer == 4:
+                        j = np.int64(school_members[pick])
+                    else:
+                        j = np.int64(facility_members[pick])
+                    if j == i:
+                        continue
+                else:
+                    # Uniform among the other size - 1 members of a contiguous range.
+                    j = np.int64(lo + int(u * (size - 1)))
+                    if j >= i:
+                        j += 1
+                if day_infected[j] >= 0 or mobility[j] > max_mobility[layer]:
+                    continue
+                if layer == 7 and facility_id[j] != facility_id[i]:
+                    continue
+                if requires_green[layer] and health_code[j] != 0:
+                    continue
+                band = min(age[j] // 10, bands - 1)
+                protection = 0.0
+                doses = vaccine_doses[j]
+                if doses > 0:
+                    elapsed = max(day - day_last_dose[j], 0)
+                    protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days)
+                susceptibility = susceptibility_by_age_band[band] * (1.0 - protection)
+                if hash_uniform(seed, i, layer, 2 * k + 1) < susceptibility:
+                    day_infected[j] = day
+                    infected_by[j] = i
+                    out_new[count] = j
+                    count += 1
+                    infections_by_layer[layer] += 1
+    return count

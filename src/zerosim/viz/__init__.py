@@ -1,0 +1,1 @@
+"""zerosim.viz layer (see the modules' docstrings)."""

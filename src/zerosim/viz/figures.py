@@ -1,0 +1,98 @@
+"""Viz layer: Matplotlib figures built from the result tables (never from a live simulation).
+
+Layer ``viz`` -- imports pandas and matplotlib (Agg backend) only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+_INK = "#1f2933"
+_MUTED = "#7b8794"
+_COLOURS = {"infections": "#d64545", "infectious": "#f0b429", "deaths": "#1f2933", "exposed": "#8e6c8a"}
+
+
+def _style(ax: plt.Axes) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.spines[["left", "bottom"]].set_color(_MUTED)
+    ax.tick_params(colors=_INK, labelsize=9)
+    ax.grid(axis="y", color="#e4e7eb", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def _x(timeseries: pd.DataFrame) -> tuple[np.ndarray, str]:
+    if "date" in timeseries:
+        return timeseries["date"].to_numpy(), ""
+    return timeseries["day"].to_numpy(), "day"
+
+
+def epidemic_curve(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
+    """New infections and deaths per day, and people infectious, with the headline numbers."""
+    x, xlabel = _x(timeseries)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+    top.fill_between(x, timeseries["infectious"], color=_COLOURS["infectious"], alpha=0.35, linewidth=0, label="infectious (people)")
+    top.plot(x, timeseries["new_infections"], color=_COLOURS["infections"], linewidth=2, label="new infections per day")
+    top.set_ylabel("people", color=_INK)
+    top.legend(frameon=False, loc="upper right", fontsize=9)
+    _style(top)
+    bottom.bar(x, timeseries["new_deaths"], color=_COLOURS["deaths"], width=0.9, label="deaths per day")
+    bottom.set_ylabel("deaths / day", color=_INK)
+    bottom.set_xlabel(xlabel, color=_INK)
+    _style(bottom)
+    if xlabel == "":
+        fig.autofmt_xdate()
+    population = summary.get("population", 0)
+    fig.suptitle(
+        f"{summary.get('scenario', '')}: {summary.get('infections', 0):,} infections "
+        f"({100 * summary.get('attack_rate', 0):.1f}% of {population:,}), {summary.get('deaths', 0):,} deaths",
+        x=0.01, ha="left", fontsize=12, color=_INK, fontweight="bold",
+    )
+    fig.text(0.01, 0.925, f"seed {summary.get('seed')} · peak of infectious on day {summary.get('peak_infectious_day')}",
+             fontsize=9, color=_MUTED)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def infections_by_district(by_district: pd.DataFrame, population_by_district: dict[str, int], path: Path) -> Path:
+    """Heat map of new infections per 100,000 by district and day, with each district's attack rate."""
+    table = by_district.pivot(index="district", columns="day", values="new_infections")
+    order = by_district["district"].drop_duplicates().tolist()
+    table = table.loc[order]
+    sizes = np.array([max(population_by_district.get(name, 1), 1) for name in order], dtype=float)
+    rate = table.to_numpy() / sizes[:, None] * 1e5
+    attack = table.sum(axis=1).to_numpy() / sizes * 100
+    fig, (heat, bars) = plt.subplots(1, 2, figsize=(11, 5.5), gridspec_kw={"width_ratios": [4, 1.2]}, sharey=True)
+    image = heat.imshow(rate, aspect="auto", cmap="magma_r", interpolation="nearest")
+    heat.set_yticks(range(len(order)), order, fontsize=9)
+    heat.set_xlabel("day", color=_INK)
+    heat.set_title("new infections per 100,000 per day", loc="left", fontsize=10, color=_INK)
+    fig.colorbar(image, ax=heat, fraction=0.03, pad=0.01)
+    bars.barh(range(len(order)), attack, color=_COLOURS["infections"])
+    bars.set_xlabel("infected (% of residents)", color=_INK)
+    bars.set_title("attack rate", loc="left", fontsize=10, color=_INK)
+    _style(bars)
+    bars.grid(axis="x", color="#e4e7eb")
+    fig.suptitle("Infections by district", x=0.01, ha="left", fontsize=12, fontweight="bold", color=_INK)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def write_run_figures(out_dir: Path, timeseries: pd.DataFrame, by_district: pd.DataFrame, summary: dict) -> list[Path]:
+    """All figures of one run, into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    population = summary.get("population_by_district", {})
+    return [
+        epidemic_curve(timeseries, summary, out_dir / "epidemic_curve.png"),
+        infections_by_district(by_district, population, out_dir / "infections_by_district.png"),
+    ]
