@@ -19,7 +19,7 @@ from zerosim.engine.simulation import Simulation
 from zerosim.io.results import Results, build_tables, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.population.state import PopulationState, bytes_per_agent
-from zerosim.population.synthesis import build_population
+from zerosim.population.synthesis import build_population, check_fits_in_memory
 
 
 def build(scenario: Scenario, population: PopulationState | None = None) -> Simulation:
@@ -42,6 +42,12 @@ def _git_revision() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return output.stdout.strip() or None
+
+
+def preflight(scenario: Scenario, out: str | Path | None, force: bool) -> Path | None:
+    """Checks done before any work: the city fits in memory and ``out`` is usable (created if needed)."""
+    check_fits_in_memory(scenario.population.size)
+    return prepare_out_dir(Path(out), force) if out is not None else None
 
 
 def run(
@@ -73,7 +79,7 @@ def run(
         for key, value in overrides.items():
             _set_dotted(data, key, value)
         scenario = validate_mapping(data)
-    out_dir = prepare_out_dir(Path(out), force) if out is not None else None
+    out_dir = preflight(scenario, out, force)
 
     started = time.perf_counter()
     if on_phase:

@@ -64,11 +64,13 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
 ) -> None:
     """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
+    from zerosim.api import preflight
     from zerosim.api import run as run_scenario
     from zerosim.io.scenario import load_scenario
 
     try:
         resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+        preflight(resolved, out, force)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
             TimeElapsedColumn(), console=errors, disable=quiet, transient=False,

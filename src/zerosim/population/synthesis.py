@@ -395,8 +395,8 @@ def _desired_ages(
     generation younger, slots 4+ a generation older (three-generation households). The targets are
     an ASSUMPTION shaping household composition; the age marginal comes from the census table.
     """
-    head = rng.uniform(22, 88, size=hh_size.size)[agent_household]
-    noise = rng.normal(0, 4, size=position.size)
+    head = rng.uniform(26, 90, size=hh_size.size)[agent_household]
+    noise = rng.normal(0, np.where(position <= 1, 2.0, 4.0))
     generation = rng.uniform(24, 34, size=position.size)
     desired = np.where(position == 0, head, 0.0)
     desired = np.where(position == 1, head - 1.5, desired)

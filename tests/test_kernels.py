@@ -1,0 +1,104 @@
+"""Every Numba kernel agrees with a plain NumPy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zerosim.disease.kernels import collect_active, log10_viral_load, progress_day, viral_weight_sums
+from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
+from zerosim.transmission.kernels import hash_uniform, poisson_from_uniforms
+
+
+def reference_viral_load(day, detectable, peak, clear, peak_log10, limit):
+    day = np.asarray(day, dtype=float)
+    rising = limit + (peak_log10 - limit) * (day - detectable) / max(peak - detectable, 1)
+    falling = peak_log10 - (peak_log10 - limit) * (day - peak) / max(clear - peak, 1)
+    value = np.where(day <= peak, rising, falling)
+    return np.where((day < detectable) | (day > clear) | (detectable < 0), 0.0, value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(detectable=st.integers(0, 10), rise=st.integers(1, 6), fall=st.integers(1, 15),
+       peak_log10=st.floats(3.5, 11))
+def test_viral_load_matches_reference(detectable, rise, fall, peak_log10):
+    peak, clear = detectable + rise, detectable + rise + fall
+    for day in range(0, clear + 3):
+        expected = reference_viral_load(day, detectable, peak, clear, peak_log10, 3.0)
+        assert np.isclose(log10_viral_load(day, detectable, peak, clear, peak_log10, 3.0), expected)
+    sums, last = viral_weight_sums(np.array([detectable]), np.array([peak]), np.array([clear]),
+                                   np.array([peak_log10], dtype=np.float32), 3.0, 6.0)
+    days = np.arange(detectable, clear + 1)
+    excess = reference_viral_load(days, detectable, peak, clear, np.float32(peak_log10), 3.0) - 6.0
+    assert np.isclose(sums[0], np.clip(excess, 0, None).sum())
+    assert last[0] == (days[excess > 0].max() if (excess > 0).any() else -1)
+
+
+def reference_progress(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal):
+    out = compartment.copy()
+    active = (compartment >= Compartment.EXPOSED) & (compartment <= Compartment.CRITICAL)
+    target = np.select(
+        [day >= d_out, (d_crit >= 0) & (day >= d_crit), (d_sev >= 0) & (day >= d_sev), (d_sym >= 0) & (day >= d_sym),
+         day >= d_inf],
+        [np.where(fatal == 1, Compartment.DEAD, Compartment.RECOVERED), Compartment.CRITICAL, Compartment.SEVERE,
+         Compartment.MILD, np.where(d_sym < 0, Compartment.ASYMPTOMATIC, Compartment.PRESYMPTOMATIC)],
+        default=compartment,
+    )
+    out[active] = target[active]
+    return out
+
+
+def test_progress_day_matches_reference():
+    rng = np.random.default_rng(4)
+    n = 5000
+    compartment = rng.integers(0, COMPARTMENT_COUNT, n).astype(np.int8)
+    d_inf = rng.integers(1, 5, n).astype(np.int16)
+    d_sym = np.where(rng.random(n) < 0.3, NEVER, d_inf + rng.integers(0, 3, n)).astype(np.int16)
+    d_sev = np.where((d_sym >= 0) & (rng.random(n) < 0.3), d_sym + 2, NEVER).astype(np.int16)
+    d_crit = np.where((d_sev >= 0) & (rng.random(n) < 0.3), d_sev + 2, NEVER).astype(np.int16)
+    d_out = (np.maximum.reduce([d_inf, d_sym, d_sev, d_crit]) + rng.integers(1, 5, n)).astype(np.int16)
+    fatal = ((d_crit >= 0) & (rng.random(n) < 0.5)).astype(np.int8)
+    district = rng.integers(0, 3, n).astype(np.int8)
+    age = rng.integers(0, 101, n).astype(np.uint8)
+    for day in range(0, 14):
+        expected = reference_progress(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal)
+        counts = np.zeros((3, COMPARTMENT_COUNT), dtype=np.int64)
+        np.add.at(counts, (district.astype(int), compartment.astype(int)), 1)
+        by_age = np.zeros((9, COMPARTMENT_COUNT), dtype=np.int64)
+        np.add.at(by_age, (np.minimum(age // 10, 8).astype(int), compartment.astype(int)), 1)
+        entered = np.zeros_like(counts)
+        changed = expected != compartment
+        progress_day(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
+        assert np.array_equal(compartment, expected)
+        recount = np.zeros_like(counts)
+        np.add.at(recount, (district.astype(int), compartment.astype(int)), 1)
+        assert np.array_equal(counts, recount)
+        expected_entered = np.zeros_like(counts)
+        np.add.at(expected_entered, (district[changed].astype(int), compartment[changed].astype(int)), 1)
+        assert np.array_equal(entered, expected_entered)
+
+
+def test_collect_active_matches_flatnonzero():
+    compartment = np.random.default_rng(1).integers(0, COMPARTMENT_COUNT, 10_000).astype(np.int8)
+    out = np.empty(compartment.size, dtype=np.int64)
+    count = collect_active(compartment, out)
+    expected = np.flatnonzero((compartment >= 1) & (compartment <= 6))
+    assert np.array_equal(out[:count], expected)
+
+
+def test_hash_uniforms_are_uniform_and_deterministic():
+    values = np.array([hash_uniform(99, i, 3, 7) for i in range(20_000)])
+    assert values.min() >= 0 and values.max() < 1
+    assert abs(values.mean() - 0.5) < 0.01
+    counts = np.histogram(values, bins=10, range=(0, 1))[0]
+    assert counts.min() > 1800 and counts.max() < 2200
+    assert hash_uniform(99, 5, 3, 7) == hash_uniform(99, 5, 3, 7)
+    assert hash_uniform(99, 5, 3, 7) != hash_uniform(100, 5, 3, 7)
+
+
+def test_poisson_from_uniforms_has_the_right_moments():
+    for lam in (0.3, 4.0, 55.0):
+        draws = np.array([poisson_from_uniforms(lam, 17, i, 0) for i in range(20_000)])
+        assert abs(draws.mean() - lam) < 4 * np.sqrt(lam / draws.size) + 0.01
+        assert abs(draws.var() / lam - 1) < 0.06
