@@ -58,11 +58,17 @@ def default_contacts_per_day() -> dict[str, float]:
     return rows
 
 
+#: School and workplace contacts in the table are per attended day; the model has no weekdays, so
+#: they are spread over the week: 5 school/work days out of 7.
+ATTENDED_DAYS_FRACTION = {"school": 5 / 7, "workplace": 5 / 7}
+
+
 def default_layers() -> dict[str, LayerConfig]:
     contacts = default_contacts_per_day()
     return {
         name: LayerConfig(
-            contacts_per_day=contacts[name], relative_transmissibility=DEFAULT_RELATIVE_TRANSMISSIBILITY[name]
+            contacts_per_day=round(contacts[name] * ATTENDED_DAYS_FRACTION.get(name, 1.0), 3),
+            relative_transmissibility=DEFAULT_RELATIVE_TRANSMISSIBILITY[name],
         )
         for name in LAYER_NAMES
     }
