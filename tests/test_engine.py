@@ -47,7 +47,7 @@ def test_two_writers_of_one_array_are_named(make_state):
 
 def test_unknown_array_is_refused(make_state):
     with pytest.raises(StateError, match="no_such_array"):
-        Simulation(make_state(500), [Writer("a", array="no_such_array")], days=1, seed=1)
+        Simulation(make_state(500), [Writer("a", array="no_such_array")], days=1, seed=1).setup()
 
 
 def test_streams_are_keyed_by_component_name():

@@ -16,7 +16,7 @@ import numpy as np
 from zerosim import __version__
 from zerosim.engine.registry import component_class
 from zerosim.engine.simulation import Simulation
-from zerosim.io.results import Results, build_tables, prepare_out_dir, summarise, write_results
+from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.population.state import PopulationState, bytes_per_agent
 from zerosim.population.synthesis import build_population, check_fits_in_memory
@@ -26,11 +26,37 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
     """Population plus components of ``scenario``, ready to run (``population`` reuses a built city)."""
     state = population if population is not None else build_population(scenario.population, scenario.seed)
     disease = scenario.disease.resolve()
-    components = [
+    components = policy_components(scenario, disease) + [
         component_class("transmission")(config=scenario.transmission, disease=disease, seeding=tuple(scenario.seeding)),
         component_class("disease")(config=disease, hospitalised_transmit=scenario.transmission.hospitalised_transmit),
     ]
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
+
+
+def policy_components(scenario: Scenario, disease) -> list:
+    """The containment components a scenario's policy switches on, in their daily order."""
+    containment = scenario.resolved_containment()
+    testing = containment.testing
+    parts = []
+    if testing.campaigns or testing.sector_screening or testing.symptomatic_test_probability_per_day > 0 \
+            or testing.antigen_self_test_probability_per_day > 0 or containment.tracing.enabled:
+        parts.append(component_class("testing")(
+            config=testing, viral_load=disease.viral_load,
+            quarantine_test_days=tuple(containment.tracing.test_days) if containment.tracing.enabled else (),
+        ))
+    if containment.isolation.enabled:
+        parts.append(component_class("isolation")(config=containment.isolation, viral_load=disease.viral_load))
+    if containment.tracing.enabled:
+        parts.append(component_class("tracing")(config=containment.tracing))
+    if containment.zoning.enabled:
+        parts.append(component_class("zoning")(config=containment.zoning))
+    if containment.closures.enabled:
+        parts.append(component_class("closures")(config=containment.closures))
+    if containment.health_code.enabled:
+        parts.append(component_class("health_code")(config=containment.health_code))
+    if parts:
+        parts.append(component_class("confinement")(config=containment))
+    return parts
 
 
 def _git_revision() -> str | None:
@@ -99,6 +125,7 @@ def run(
     extra = {
         "variant": scenario.disease.variant,
         "policy": scenario.policy,
+        "policy_label": scenario.resolved_containment().label,
         "r0": scenario.transmission.r0 if scenario.transmission.r0 is not None else scenario.disease.resolve().r0,
         "build_seconds": round(built - started, 3),
         "simulation_seconds": round(finished - built, 3),
@@ -117,7 +144,9 @@ def run(
         "git_revision": _git_revision(),
     }
     summary = summarise(scenario, timeseries, state.size, finished - started, extra)
-    results = Results(scenario, summary, timeseries, by_district, by_age_band)
+    log = state.stores.get("zone_events")
+    results = Results(scenario, summary, timeseries, by_district, by_age_band,
+                      events=events_table(log.to_columns() if log is not None else None))
     if out_dir is not None:
         if on_phase:
             on_phase("writing results")

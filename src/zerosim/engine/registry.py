@@ -12,6 +12,13 @@ from importlib import import_module
 COMPONENTS: dict[str, str] = {
     "transmission": "zerosim.transmission.components:Transmission",
     "disease": "zerosim.disease.components:NaturalHistory",
+    "testing": "zerosim.policy.testing:Testing",
+    "isolation": "zerosim.policy.isolation:Isolation",
+    "tracing": "zerosim.policy.tracing:Tracing",
+    "zoning": "zerosim.policy.zoning:Zoning",
+    "closures": "zerosim.policy.closures:Closures",
+    "health_code": "zerosim.policy.healthcode:HealthCodes",
+    "confinement": "zerosim.policy.confinement:Confinement",
 }
 
 

@@ -89,9 +89,6 @@ class Simulation:
             raise ScenarioError(f"components: name {sorted(duplicates)[0]!r} used twice; give each component a unique name")
         writers: dict[str, str] = {}
         for component in components:
-            for array in component.reads | component.writes:
-                if not state.has_array(array):
-                    raise StateError(f"component {component.name!r} declares unknown state array {array!r}")
             for array in component.writes:
                 if array in writers:
                     raise StateError(
@@ -101,10 +98,15 @@ class Simulation:
                 writers[array] = component.name
 
     def setup(self) -> None:
-        """Let each component initialise its state arrays (seeding, vaccination, ...)."""
+        """Let each component initialise its state (it may add per-unit arrays and stores), then
+        check that every declared name exists."""
         if not self._set_up:
             for component, rng in self.plan:
                 component.setup(self.state, rng)
+            for component, _ in self.plan:
+                for array in component.reads | component.writes:
+                    if not self.state.has_array(array):
+                        raise StateError(f"component {component.name!r} declares unknown state array {array!r}")
             self._set_up = True
 
     def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0) -> Recorder:

@@ -28,6 +28,12 @@ RESULT_FILES = ("summary.json", "timeseries.parquet", "by_district.parquet", "sc
 TIMESERIES_CONTRACT = (
     "day", "susceptible", "exposed", "infectious", "recovered", "dead", "new_infections", "new_deaths",
 )
+#: Containment columns (issue 3): always present, zero when no policy produces them.
+POLICY_COLUMNS = (
+    "tests_swabbed", "tubes_processed", "lab_backlog", "cases_detected", "false_positives", "in_isolation",
+    "in_quarantine", "sealed", "controlled", "precaution", "waiting_for_bed", "city_sealed",
+)
+EVENT_COLUMNS = ("day", "scope", "zone_id", "zone_name", "event", "reason")
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Results:
     timeseries: pd.DataFrame
     by_district: pd.DataFrame
     by_age_band: pd.DataFrame
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({c: [] for c in EVENT_COLUMNS}))
     out_dir: Path | None = None
     figures: list[Path] = field(default_factory=list)
 
@@ -83,6 +90,8 @@ def build_tables(
         columns["date"] = pd.to_datetime([scenario.start_date + timedelta(days=int(d)) for d in day])
     for name in TIMESERIES_CONTRACT[1:]:
         columns[name] = scalars[name][:days]
+    for name in POLICY_COLUMNS:
+        columns[name] = scalars[name][:days] if name in scalars else np.zeros(days)
     for name, values in scalars.items():
         if name not in columns:
             columns[name] = values[:days]
@@ -112,6 +121,13 @@ def build_tables(
     return timeseries, districts, pd.DataFrame(age_frame)
 
 
+def events_table(columns: dict[str, list] | None) -> pd.DataFrame:
+    """The zone event log as a table (empty, with the columns, when no zoning ran)."""
+    frame = pd.DataFrame(columns if columns else {c: [] for c in EVENT_COLUMNS})
+    return frame.astype({"day": "int32", "zone_id": "int32", "scope": "string", "zone_name": "string",
+                         "event": "string", "reason": "string"})
+
+
 def summarise(scenario: Scenario, timeseries: pd.DataFrame, population: int, runtime_seconds: float, extra: dict) -> dict:
     """The summary.json content: contract keys first, then extras."""
     infectious = timeseries["infectious"].to_numpy()
@@ -128,6 +144,20 @@ def summarise(scenario: Scenario, timeseries: pd.DataFrame, population: int, run
         "peak_infectious": int(infectious.max(initial=0)),
         "runtime_seconds": round(float(runtime_seconds), 3),
     }
+    summary.update(
+        {
+            "tests_swabbed": int(timeseries["tests_swabbed"].sum()),
+            "tubes_processed": int(timeseries["tubes_processed"].sum()),
+            "cases_detected": int(timeseries["cases_detected"].sum()),
+            "false_positives": int(timeseries["false_positives"].sum()),
+            "max_lab_backlog": int(timeseries["lab_backlog"].to_numpy().max(initial=0)),
+            "max_in_isolation": int(timeseries["in_isolation"].to_numpy().max(initial=0)),
+            "max_in_quarantine": int(timeseries["in_quarantine"].to_numpy().max(initial=0)),
+            "max_waiting_for_bed": int(timeseries["waiting_for_bed"].to_numpy().max(initial=0)),
+            "peak_sealed_population": int(timeseries["sealed"].to_numpy().max(initial=0)),
+            "city_sealed_days": int(timeseries["city_sealed"].sum()),
+        }
+    )
     summary.update(extra)
     return summary
 
@@ -146,6 +176,7 @@ def write_results(results: Results, out_dir: Path) -> None:
             ("timeseries.parquet", results.timeseries),
             ("by_district.parquet", results.by_district),
             ("by_age_band.parquet", results.by_age_band),
+            ("events.parquet", results.events),
         ):
             temporary = out_dir / (name + ".tmp")
             frame.to_parquet(temporary, index=False, engine="pyarrow")
@@ -167,11 +198,13 @@ def read_results(run_dir: Path) -> Results:
         raise OutputError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
     scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
     age_path = run_dir / "by_age_band.parquet"
+    events_path = run_dir / "events.parquet"
     return Results(
         scenario=scenario,
         summary=json.loads((run_dir / "summary.json").read_text()),
         timeseries=pd.read_parquet(run_dir / "timeseries.parquet"),
         by_district=pd.read_parquet(run_dir / "by_district.parquet"),
         by_age_band=pd.read_parquet(age_path) if age_path.exists() else pd.DataFrame(),
+        events=pd.read_parquet(events_path) if events_path.exists() else pd.DataFrame({c: [] for c in EVENT_COLUMNS}),
         out_dir=run_dir,
     )

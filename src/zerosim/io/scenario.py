@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zerosim.disease.config import DiseaseConfig, preset, preset_names
 from zerosim.errors import ScenarioError
+from zerosim.policy.config import ContainmentConfig
+from zerosim.policy.presets import preset_names as policy_preset_names
+from zerosim.policy.presets import resolve_containment
 from zerosim.population.config import PopulationConfig
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 
@@ -73,11 +76,31 @@ class Scenario(BaseModel):
     disease: DiseaseSelection = Field(default_factory=DiseaseSelection)
     transmission: TransmissionConfig = Field(default_factory=TransmissionConfig)
     seeding: list[SeedingConfig] = Field(default_factory=lambda: [SeedingConfig()])
-    policy: Literal["none"] = Field("none", description="Containment preset ('none' until issue 3's presets).")
+    policy: str = Field("none", description="Containment preset: none, dynamic-zero-2022, shijiazhuang-2021, ...")
+    containment: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the preset's fields, e.g. {testing.campaigns.0.pool_size: 20}."
+    )
     outputs: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in policy_preset_names():
+            raise ValueError(f"unknown containment preset {value!r}; choose one of {', '.join(policy_preset_names())}")
+        return value
+
+    def resolved_containment(self) -> ContainmentConfig:
+        """The containment preset with this scenario's overrides applied."""
+        return resolve_containment(self.policy, self.containment)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        try:
+            self.resolved_containment()
+        except ValidationError as error:
+            raise ValueError("containment." + describe_validation_error(error)) from None
+        except ValueError as error:
+            raise ValueError(f"containment: {error}") from None
         for index, seeding in enumerate(self.seeding):
             if seeding.day >= self.duration_days:
                 raise ValueError(

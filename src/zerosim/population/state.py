@@ -88,6 +88,44 @@ WORK_SECTORS = tuple(Sector(s) for s in range(Sector.RETAIL, Sector.PUBLIC_SERVI
 SCHOOL_SECTORS = tuple(Sector(s) for s in range(Sector.KINDERGARTEN, Sector.SENIOR_SECONDARY + 1))
 
 
+class TestResult(IntEnum):
+    """Latest known PCR result of an agent (int8)."""
+
+    NONE = 0  # never tested
+    NEGATIVE = 1
+    POSITIVE = 2
+    PENDING_RETEST = 3  # the agent's pooled tube was positive; waiting for an individual re-test
+
+
+class IsolationStatus(IntEnum):
+    """Where a detected case is (int8)."""
+
+    NONE = 0
+    WAITING = 1  # detected, waiting at home for transfer (no bed yet, or transfer delay)
+    ISOLATED = 2  # in a centralized isolation facility (fangcang) or designated hospital
+    HOME_MONITORING = 3  # discharged, home health monitoring
+    RELEASED = 4  # done
+
+
+class QuarantineStatus(IntEnum):
+    """Contact-tracing status (int8)."""
+
+    NONE = 0
+    PENDING = 1  # identified as a close contact; picked up after the tracing delay
+    WAITING_ROOM = 2  # close contact waiting at home for a quarantine room
+    CENTRAL = 3  # in a centralized quarantine hotel
+    HOME = 4  # home quarantine (secondary contact, or the home part after central quarantine)
+
+
+class ZoneLevel(IntEnum):
+    """Containment zone of a compound / subdistrict / district / the city (int8)."""
+
+    NONE = 0
+    PRECAUTION = 1  # 防范区: no gatherings, work only with a negative test
+    CONTROLLED = 2  # 管控区: nobody leaves the compound
+    SEALED = 3  # 封控区: nobody leaves home
+
+
 class HealthCode(IntEnum):
     """Health-code colour (int8). Green by default; policies change it."""
 
@@ -144,6 +182,19 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today"),
     _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none"),
     _spec("health_code", "int8", 0, "HealthCode colour"),
+    # -- policy layer: testing, isolation, tracing --
+    _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken"),
+    _spec("day_last_swab", "int16", NEVER, "day of the last swab taken"),
+    _spec("test_result", "int8", 0, "TestResult: latest known PCR result"),
+    _spec("day_last_result", "int16", NEVER, "day the latest result came back"),
+    _spec("consecutive_negatives", "int8", 0, "negative results in a row since the last positive (capped at 127)"),
+    _spec("day_detected", "int16", NEVER, "day first reported positive (true or false positive), -1 if never"),
+    _spec("is_community_case", "int8", 0, "1 if detected outside quarantine and outside sealed/controlled zones"),
+    _spec("isolation_status", "int8", 0, "IsolationStatus"),
+    _spec("day_isolation_change", "int16", NEVER, "day of the last isolation status change"),
+    _spec("quarantine_status", "int8", 0, "QuarantineStatus"),
+    _spec("day_quarantine_start", "int16", NEVER, "first day of the current quarantine phase"),
+    _spec("day_quarantine_end", "int16", NEVER, "last day of the current quarantine phase"),
 )
 
 SCHEMA_BY_NAME: dict[str, ArraySpec] = {spec.name: spec for spec in AGENT_SCHEMA}
@@ -241,6 +292,9 @@ class PopulationState:
             "entered_by_district": np.zeros((groups.district_count, COMPARTMENT_COUNT), dtype=np.int64),
         }
         self.events = DayEvents(self.size)
+        #: Component-owned mutable structures that are not arrays (e.g. the lab queue, the zone
+        #: event log). Added at setup, declared in reads/writes like arrays.
+        self.stores: dict[str, object] = {}
 
     def __getattr__(self, name: str) -> np.ndarray:
         # Only called when normal lookup fails: expose schema arrays as attributes.
@@ -248,7 +302,10 @@ class PopulationState:
             arrays = object.__getattribute__(self, "arrays")
             if name in arrays:
                 return arrays[name]
-            return object.__getattribute__(self, "unit_arrays")[name]
+            units = object.__getattribute__(self, "unit_arrays")
+            if name in units:
+                return units[name]
+            return object.__getattribute__(self, "stores")[name]
         except KeyError:
             raise AttributeError(f"PopulationState has no array {name!r}") from None
 
@@ -259,7 +316,7 @@ class PopulationState:
         self.unit_arrays[name] = array
 
     def has_array(self, name: str) -> bool:
-        return name in self.arrays or name in self.unit_arrays
+        return name in self.arrays or name in self.unit_arrays or name in self.stores
 
     def nbytes(self) -> int:
         """Bytes held by the state, group indexes included."""

@@ -91,7 +91,7 @@ class Transmission:
             "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
             "infectiousness_scale", "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
             "household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
-            "school_id", "facility_id", "workplace_is_open", "school_is_open",
+            "school_id", "facility_id", "workplace_is_open", "school_is_open", "facility_contact_scale",
         }
     )
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
@@ -100,6 +100,9 @@ class Transmission:
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
+        if not state.has_array("facility_contact_scale"):
+            # No policy runs facilities: the per-facility crowding scale is 1 (see the facility layer).
+            state.add_unit_array("facility_contact_scale", np.ones(0, dtype=np.float32))
         self._rate = layer_rates(self.config, self.disease, state)
         self._active = np.empty(state.size, dtype=np.int64)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
@@ -163,6 +166,7 @@ class Transmission:
             state.facility_id,
             facility_offsets,
             facility_members,
+            state.facility_contact_scale,
             events.new_infected,
             events.new_infected_count,
             self._by_layer,

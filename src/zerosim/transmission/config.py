@@ -32,8 +32,9 @@ DEFAULT_RELATIVE_TRANSMISSIBILITY: dict[str, float] = {
     "citywide": 1.0,
     "facility": 10.0,
 }
-#: Daily contacts in a facility (shared rooms, queues for toilets and meals): ASSUMPTION.
-DEFAULT_FACILITY_CONTACTS_PER_DAY = 5.0
+#: Daily contacts in a facility before the policy's crowding scale (isolation.facility_contacts_per_day,
+#: tracing.facility_contacts_per_day) multiplies it: 1, so the policy field is the number of contacts.
+DEFAULT_FACILITY_CONTACTS_PER_DAY = 1.0
 
 #: Relative susceptibility by 10-year age band (0-9 ... 80+): Zhang et al., Science 2020;368:1481
 #: (doi:10.1126/science.abb8001): 0-14 y OR 0.34, 15-64 y 1, >=65 y OR 1.47. Bands straddling a

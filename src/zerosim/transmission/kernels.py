@@ -115,6 +115,7 @@ def transmit(
     facility_id,
     facility_offsets,
     facility_members,
+    facility_contact_scale,
     out_new,
     out_count,
     infections_by_layer,
@@ -123,7 +124,8 @@ def transmit(
 
     In each layer L an infectious agent i makes Poisson(rate[L] * w_i) infectious contacts with
     uniformly chosen members of its group (its household, building, compound, workplace, school,
-    subdistrict, the whole city, or its facility), where w_i is today's viral-load weight.
+    subdistrict, the whole city, or its facility), where w_i is today's viral-load weight; in a
+    facility the rate is multiplied by ``facility_contact_scale[facility]`` (crowding, set by policy).
     A contact happens only if both agents' mobility is at most ``max_mobility[L]`` (and both have
     a green health code where ``requires_green[L]``); it infects a not-yet-infected target with
     probability = the target's susceptibility (age band x (1 - waning vaccine protection)).
@@ -191,7 +193,10 @@ def transmit(
             size = hi - lo
             if size < 2:
                 continue
-            draws = poisson_from_uniforms(rate[layer] * weight, seed, i, layer)
+            layer_rate = rate[layer]
+            if layer == 7 and facility_id[i] < facility_contact_scale.size:
+                layer_rate *= facility_contact_scale[facility_id[i]]
+            draws = poisson_from_uniforms(layer_rate * weight, seed, i, layer)
             for k in range(draws):
                 u = hash_uniform(seed, i, layer, 2 * k)
                 if csr:

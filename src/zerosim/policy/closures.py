@@ -1,0 +1,71 @@
+"""Policy layer: closures -- workplaces by sector and schools close by the zone level of their
+district (or the city); essential sectors keep a share running in closed loop.
+
+Layer ``policy`` -- imports population codes and the engine protocol only. Acts through
+``workplace_is_open`` / ``school_is_open``, which the contact layers read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from zerosim.engine.component import Phase
+from zerosim.policy.config import LEVEL_CODE, ClosuresConfig
+from zerosim.population.state import PopulationState
+from zerosim.population.synthesis import WORK_SECTOR_CODE
+
+_NEVER_CLOSES = 99
+
+
+@dataclass(frozen=True, slots=True)
+class Closures:
+    """Opens and closes workplaces and schools each day from the zone levels."""
+
+    config: ClosuresConfig
+    name: str = "closures"
+    phase: ClassVar[Phase] = Phase.POLICY
+    reads: ClassVar[frozenset[str]] = frozenset({"district_level", "city_zone", "compound_zone_level"})
+    writes: ClassVar[frozenset[str]] = frozenset({"workplace_is_open", "school_is_open"})
+
+    def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
+        pass
+
+    def _close_level_by_sector(self) -> np.ndarray:
+        levels = np.full(max(WORK_SECTOR_CODE.values()) + 1, _NEVER_CLOSES, dtype=np.int64)
+        for sector, level in self.config.sector_close_level.items():
+            if LEVEL_CODE[level]:
+                levels[WORK_SECTOR_CODE[sector]] = LEVEL_CODE[level]
+        return levels
+
+    def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
+        g = state.groups
+        cfg = self.config
+        area_level = np.maximum(state.district_level, state.city_zone[0])  # per district
+        close_at = self._close_level_by_sector()[g.workplace_sector]
+        closed = area_level[g.workplace_district] >= close_at
+        essential = np.isin(g.workplace_sector, [WORK_SECTOR_CODE[s] for s in cfg.essential_sectors])
+        # A fixed share of essential workplaces (by id) keeps running in closed loop.
+        keeps_running = (np.arange(g.workplace_count) * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
+        closed &= ~(essential & keeps_running)
+        state.workplace_is_open[:] = ~closed
+        school_level = LEVEL_CODE[cfg.schools_close_level]
+        if school_level and g.school_count:
+            school_district = g.subdistrict_district[
+                g.compound_subdistrict[state.compound_id[g.school_members[g.school_offsets[:-1]]]]
+            ]
+            state.school_is_open[:] = area_level[school_district] < school_level
+        else:
+            state.school_is_open[:] = 1
+
+    def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
+        g = state.groups
+        sizes = np.diff(g.workplace_offsets)
+        closed = state.workplace_is_open == 0
+        return {
+            "workplaces_closed": float(closed.sum()),
+            "workers_in_closed_workplaces": float(sizes[closed].sum()),
+            "schools_closed": float((state.school_is_open == 0).sum()),
+        }

@@ -1,0 +1,109 @@
+"""Policy layer: case handling -- detected cases wait at home, are transferred to centralized
+isolation (fangcang shelter hospitals / designated hospitals) when a bed is free, and are discharged
+after a minimum stay and consecutive negative tests, then monitored at home.
+
+Layer ``policy`` -- imports population codes, disease kernels and the engine protocol only.
+Acts on people only through ``isolation_status``; the Confinement component turns it into mobility.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from zerosim.disease.config import ViralLoadConfig
+from zerosim.engine.component import Phase
+from zerosim.policy.config import IsolationConfig
+from zerosim.population.state import Compartment, IsolationStatus, PopulationState
+
+
+def scaled_capacity(per_100k: float | None, population: int) -> int | None:
+    """A capacity given per 100,000 residents, for a city of ``population`` (None = unlimited)."""
+    return None if per_100k is None else int(round(per_100k * population / 1e5))
+
+
+def viral_load_today(state: PopulationState, ids: np.ndarray, day: int, limit_log10: float) -> np.ndarray:
+    """log10 viral load of agents ``ids`` on ``day`` (0 when not detectable), vectorised."""
+    detectable = state.day_viral_detectable[ids].astype(np.float64)
+    peak = state.day_viral_peak[ids].astype(np.float64)
+    clear = state.day_viral_clear[ids].astype(np.float64)
+    top = state.viral_peak_log10[ids].astype(np.float64)
+    rising = limit_log10 + (top - limit_log10) * (day - detectable) / np.maximum(peak - detectable, 1)
+    falling = top - (top - limit_log10) * (day - peak) / np.maximum(clear - peak, 1)
+    load = np.where(day <= peak, rising, falling)
+    return np.where((detectable < 0) | (day < detectable) | (day > clear), 0.0, load)
+
+
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    """Transfer, bed capacity, discharge and home monitoring of detected cases."""
+
+    config: IsolationConfig
+    viral_load: ViralLoadConfig
+    name: str = "isolation"
+    phase: ClassVar[Phase] = Phase.POLICY
+    reads: ClassVar[frozenset[str]] = frozenset(
+        {"day_detected", "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10"}
+    )
+    writes: ClassVar[frozenset[str]] = frozenset({"isolation_status", "day_isolation_change"})
+
+    def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
+        pass
+
+    def beds(self, state: PopulationState) -> int | None:
+        return scaled_capacity(self.config.beds_per_100k, state.size)
+
+    def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
+        cfg = self.config
+        status = state.isolation_status
+        changed = state.day_isolation_change
+        dead = state.compartment == Compartment.DEAD
+        # Newly detected cases wait at home for transfer.
+        new = np.flatnonzero((state.day_detected == day) & (status == IsolationStatus.NONE))
+        status[new] = IsolationStatus.WAITING
+        changed[new] = day
+        # The dead leave every status.
+        gone = np.flatnonzero(dead & (status != IsolationStatus.NONE) & (status != IsolationStatus.RELEASED))
+        status[gone] = IsolationStatus.RELEASED
+        changed[gone] = day
+        # Discharge: minimum stay, and the last `discharge_negative_days` daily tests below the threshold.
+        isolated = np.flatnonzero(status == IsolationStatus.ISOLATED)
+        if isolated.size:
+            long_enough = day - changed[isolated] >= cfg.discharge_min_days
+            negative = np.ones(isolated.size, dtype=bool)
+            for back in range(cfg.discharge_negative_days):
+                load = viral_load_today(state, isolated, day - back, self.viral_load.detection_limit_log10)
+                negative &= load < cfg.discharge_threshold_log10
+            leaving = isolated[long_enough & negative]
+            status[leaving] = IsolationStatus.HOME_MONITORING if cfg.home_monitoring_days else IsolationStatus.RELEASED
+            changed[leaving] = day
+        monitoring = np.flatnonzero(status == IsolationStatus.HOME_MONITORING)
+        done = monitoring[day - changed[monitoring] >= self.config.home_monitoring_days]
+        status[done] = IsolationStatus.RELEASED
+        changed[done] = day
+        # Transfer: those waiting long enough, oldest detection first, while beds are free.
+        waiting = np.flatnonzero((status == IsolationStatus.WAITING) & (day - state.day_detected >= cfg.transfer_delay_days))
+        if waiting.size:
+            order = np.lexsort((waiting, state.day_detected[waiting]))
+            waiting = waiting[order]
+            beds = self.beds(state)
+            if beds is not None:
+                free = max(beds - int((status == IsolationStatus.ISOLATED).sum()), 0)
+                waiting = waiting[:free]
+            status[waiting] = IsolationStatus.ISOLATED
+            changed[waiting] = day
+
+    def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
+        counts = np.bincount(state.isolation_status, minlength=len(IsolationStatus))
+        admitted = (state.isolation_status == IsolationStatus.ISOLATED) & (state.day_isolation_change == day)
+        return {
+            "in_isolation": float(counts[IsolationStatus.ISOLATED]),
+            "waiting_for_bed": float(counts[IsolationStatus.WAITING]),
+            "home_monitoring": float(counts[IsolationStatus.HOME_MONITORING]),
+            "admitted_to_isolation": float(admitted.sum()),
+            "in_isolation_district": np.bincount(
+                state.district_id[state.isolation_status == IsolationStatus.ISOLATED], minlength=state.district_count
+            ),
+        }

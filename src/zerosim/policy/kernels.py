@@ -1,0 +1,140 @@
+"""Policy layer: Numba kernels for the per-agent daily passes (confinement, health code).
+
+Layer ``policy`` -- imports numpy, numba and population codes only. Each kernel has a NumPy
+reference in ``tests/policy/test_kernels.py``. Parallel passes write only to their own element,
+so their result does not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from zerosim.population.state import (
+    Compartment,
+    HealthCode,
+    IsolationStatus,
+    Mobility,
+    QuarantineStatus,
+    TestResult,
+    ZoneLevel,
+)
+
+_DEAD = np.int8(Compartment.DEAD)
+_FREE = np.int8(Mobility.FREE)
+_COMPOUND = np.int8(Mobility.COMPOUND)
+_HOME = np.int8(Mobility.HOME)
+_FACILITY = np.int8(Mobility.FACILITY)
+_ISO_WAITING = np.int8(IsolationStatus.WAITING)
+_ISO_ISOLATED = np.int8(IsolationStatus.ISOLATED)
+_ISO_MONITORING = np.int8(IsolationStatus.HOME_MONITORING)
+_Q_PENDING = np.int8(QuarantineStatus.PENDING)
+_Q_WAITING = np.int8(QuarantineStatus.WAITING_ROOM)
+_Q_CENTRAL = np.int8(QuarantineStatus.CENTRAL)
+_Q_HOME = np.int8(QuarantineStatus.HOME)
+_PENDING_RETEST = np.int8(TestResult.PENDING_RETEST)
+_NEGATIVE = np.int8(TestResult.NEGATIVE)
+_SEALED = np.int8(ZoneLevel.SEALED)
+_CONTROLLED = np.int8(ZoneLevel.CONTROLLED)
+_GREEN = np.int8(HealthCode.GREEN)
+_YELLOW = np.int8(HealthCode.YELLOW)
+_RED = np.int8(HealthCode.RED)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def resolve_confinement(
+    day,
+    compartment,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    test_result,
+    consecutive_negatives,
+    compound_id,
+    district_id,
+    compound_zone_level,
+    district_count,
+    pending_retest_stays_home,
+    release_after_negatives,
+    mobility,
+    facility_id,
+):
+    """Each agent's mobility and facility today: the strictest of what each policy requires.
+
+    Isolated cases -> FACILITY (isolation facility = district id); central quarantine -> FACILITY
+    (quarantine hotel = district_count + district id); waiting for a bed or room, home monitoring,
+    home quarantine, a pending re-test (if ``pending_retest_stays_home``) -> HOME; sealed compound ->
+    HOME (unless ``release_after_negatives`` > 0 and the agent has that many negatives in a row:
+    then COMPOUND); controlled compound -> COMPOUND; otherwise FREE. Writes ``mobility`` and
+    ``facility_id`` in place (both (n,)); returns nothing.
+    """
+    n = compartment.size
+    for i in prange(n):
+        if compartment[i] == _DEAD:
+            mobility[i] = _HOME
+            facility_id[i] = -1
+            continue
+        iso = isolation_status[i]
+        quarantine = quarantine_status[i]
+        if iso == _ISO_ISOLATED:
+            mobility[i] = _FACILITY
+            facility_id[i] = district_id[i]
+            continue
+        if quarantine == _Q_CENTRAL:
+            mobility[i] = _FACILITY
+            facility_id[i] = district_count + district_id[i]
+            continue
+        facility_id[i] = -1
+        level = _FREE
+        if iso == _ISO_WAITING or iso == _ISO_MONITORING or quarantine == _Q_WAITING:
+            level = _HOME
+        elif quarantine == _Q_HOME and day >= day_quarantine_start[i]:
+            level = _HOME
+        elif pending_retest_stays_home and test_result[i] == _PENDING_RETEST:
+            level = _HOME
+        zone = compound_zone_level[compound_id[i]]
+        if zone == _SEALED:
+            if release_after_negatives > 0 and consecutive_negatives[i] >= release_after_negatives:
+                level = max(level, _COMPOUND)
+            else:
+                level = _HOME
+        elif zone == _CONTROLLED:
+            level = max(level, _COMPOUND)
+        mobility[i] = level
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def assign_health_codes(
+    day,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    test_result,
+    day_last_swab,
+    require_test,
+    validity_days,
+    health_code,
+):
+    """Green / yellow / red per agent, written into ``health_code`` (n,) int8.
+
+    Red: a case not yet discharged (waiting or isolated) or a close contact (pending, waiting for a
+    room, in central quarantine). Yellow: home quarantine, home monitoring after discharge, a pending
+    pooled re-test, or -- when ``require_test`` -- no negative swab within ``validity_days`` days.
+    Green otherwise.
+    """
+    n = isolation_status.size
+    for i in prange(n):
+        iso = isolation_status[i]
+        quarantine = quarantine_status[i]
+        code = _GREEN
+        if iso == _ISO_WAITING or iso == _ISO_ISOLATED or quarantine == _Q_PENDING or quarantine == _Q_WAITING or quarantine == _Q_CENTRAL:
+            code = _RED
+        elif (quarantine == _Q_HOME and day >= day_quarantine_start[i]) or iso == _ISO_MONITORING:
+            code = _YELLOW
+        elif test_result[i] == _PENDING_RETEST:
+            code = _YELLOW
+        elif require_test:
+            recent = day_last_swab[i] >= 0 and day - day_last_swab[i] < validity_days
+            if not (recent and test_result[i] == _NEGATIVE):
+                code = _YELLOW
+        health_code[i] = code

@@ -1,0 +1,220 @@
+"""Policy layer: zoned sealing -- sealed (封控区), controlled (管控区) and precaution (防范区) zones,
+triggered at compound, subdistrict, district and city level, and released by case-free days or
+"social-level zero". Every change is logged as an event (events.parquet).
+
+Layer ``policy`` -- imports population codes and the engine protocol only. The output other
+components read is ``compound_zone_level``: the effective level of each compound (the strictest of
+its own, its subdistrict's, its district's and the city's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from zerosim.engine.component import Phase
+from zerosim.policy.config import LEVEL_CODE, ZoningConfig
+from zerosim.population.state import NEVER, PopulationState, ZoneLevel
+
+LEVEL_NAMES = {int(level): level.name.lower() for level in ZoneLevel}
+
+
+@dataclass
+class ZoneEventLog:
+    """Zone changes: day, zone level (compound/subdistrict/district/city), zone id, event, reason."""
+
+    day: list[int] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
+    zone_id: list[int] = field(default_factory=list)
+    zone_name: list[str] = field(default_factory=list)
+    event: list[str] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+
+    def add(self, day: int, scope: str, ids: np.ndarray, names: list[str] | None, event: str, reason: str) -> None:
+        ids = np.asarray(ids).ravel()
+        self.day.extend([day] * ids.size)
+        self.scope.extend([scope] * ids.size)
+        self.zone_id.extend(int(i) for i in ids)
+        self.zone_name.extend(names if names is not None else [f"{scope} {int(i)}" for i in ids])
+        self.event.extend([event] * ids.size)
+        self.reason.extend([reason] * ids.size)
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def to_columns(self) -> dict[str, list]:
+        return {"day": self.day, "scope": self.scope, "zone_id": self.zone_id, "zone_name": self.zone_name,
+                "event": self.event, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Zoning:
+    """Sets and lifts zones from today's detected cases; writes ``compound_zone_level``."""
+
+    config: ZoningConfig
+    name: str = "zoning"
+    phase: ClassVar[Phase] = Phase.POLICY
+    reads: ClassVar[frozenset[str]] = frozenset({"day_detected", "is_community_case", "compound_id"})
+    writes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "compound_zone_level", "compound_level", "compound_day_last_case", "compound_day_level_since",
+            "subdistrict_level", "subdistrict_day_last_case", "district_level", "district_day_level_since",
+            "district_day_last_community_case", "city_zone", "case_window", "zone_events",
+        }
+    )
+
+    def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
+        g = state.groups
+        arrays = {
+            "compound_zone_level": np.zeros(g.compound_count, dtype=np.int8),
+            "compound_level": np.zeros(g.compound_count, dtype=np.int8),
+            "compound_day_last_case": np.full(g.compound_count, NEVER, dtype=np.int16),
+            "compound_day_level_since": np.full(g.compound_count, NEVER, dtype=np.int16),
+            "subdistrict_level": np.zeros(g.subdistrict_count, dtype=np.int8),
+            "subdistrict_day_last_case": np.full(g.subdistrict_count, NEVER, dtype=np.int16),
+            "district_level": np.zeros(g.district_count, dtype=np.int8),
+            "district_day_level_since": np.full(g.district_count, NEVER, dtype=np.int16),
+            "district_day_last_community_case": np.full(g.district_count, NEVER, dtype=np.int16),
+            # [level, day sealed, day of the last community case anywhere, zone changes today]
+            "city_zone": np.array([0, NEVER, NEVER, 0], dtype=np.int32),
+            # community cases per district over the last `window_days` days (ring buffer)
+            "case_window": np.zeros((self.config.window_days, g.district_count), dtype=np.int64),
+        }
+        for name, array in arrays.items():
+            if state.has_array(name):
+                state.unit_arrays[name][...] = array
+            else:
+                state.add_unit_array(name, array)
+        state.stores["zone_events"] = ZoneEventLog()
+
+    def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
+        cfg = self.config
+        g = state.groups
+        log: ZoneEventLog = state.stores["zone_events"]
+        level = state.compound_level
+        since = state.compound_day_level_since
+        last_case = state.compound_day_last_case
+        sub_level = state.subdistrict_level
+        district_level = state.district_level
+        city = state.city_zone
+        districts = g.district_count
+
+        events_before = len(log)
+        detected = np.flatnonzero(state.day_detected == day)
+        community = detected[state.is_community_case[detected] == 1]
+        triggering = detected if cfg.count_quarantined_cases else community
+        compounds = np.unique(state.compound_id[triggering]).astype(np.int64)
+        subdistricts = np.unique(g.compound_subdistrict[compounds]).astype(np.int64)
+
+        # -- triggers ---------------------------------------------------------------------------
+        case_level = LEVEL_CODE[cfg.compound_level_on_case]
+        if compounds.size and case_level:
+            last_case[compounds] = day
+            state.subdistrict_day_last_case[subdistricts] = day
+            raise_to = compounds[level[compounds] < case_level]
+            level[raise_to] = case_level
+            since[compounds] = day
+            log.add(day, "compound", raise_to, None, LEVEL_NAMES[case_level], "case among residents")
+        neighbour_level = LEVEL_CODE[cfg.neighbours_level]
+        if subdistricts.size and neighbour_level:
+            in_subdistrict = np.isin(g.compound_subdistrict, subdistricts)
+            raise_to = np.flatnonzero(in_subdistrict & (level < neighbour_level))
+            level[raise_to] = neighbour_level
+            refresh = np.flatnonzero(in_subdistrict & (level == neighbour_level))
+            since[refresh] = day
+            log.add(day, "compound", raise_to, None, LEVEL_NAMES[neighbour_level], "case in the subdistrict")
+        if cfg.subdistrict_controlled_after_compounds is not None:
+            sealed_count = np.bincount(g.compound_subdistrict[level == ZoneLevel.SEALED], minlength=g.subdistrict_count)
+            raise_to = np.flatnonzero(
+                (sealed_count >= cfg.subdistrict_controlled_after_compounds) & (sub_level < ZoneLevel.CONTROLLED)
+            )
+            sub_level[raise_to] = ZoneLevel.CONTROLLED
+            log.add(day, "subdistrict", raise_to, None, "controlled",
+                    f">= {cfg.subdistrict_controlled_after_compounds} sealed compounds")
+        # Community cases by district over the window.
+        window = state.case_window
+        window[day % cfg.window_days] = np.bincount(state.district_id[community], minlength=districts)
+        if community.size:
+            state.district_day_last_community_case[np.unique(state.district_id[community])] = day
+            city[2] = day
+        recent = window.sum(axis=0)
+        names = list(state.district_names)
+        if cfg.district_sealed_after_cases is not None:
+            raise_to = np.flatnonzero((recent >= cfg.district_sealed_after_cases) & (district_level < ZoneLevel.SEALED))
+            district_level[raise_to] = ZoneLevel.SEALED
+            state.district_day_level_since[raise_to] = day
+            log.add(day, "district", raise_to, [names[d] for d in raise_to], "sealed",
+                    f">= {cfg.district_sealed_after_cases} community cases in {cfg.window_days} days")
+        if city[0] < ZoneLevel.SEALED:
+            reason = None
+            if cfg.city_sealed_after_cases is not None and recent.sum() >= cfg.city_sealed_after_cases:
+                reason = ("a single positive case shuts the whole city" if cfg.city_sealed_after_cases == 1
+                          else f">= {cfg.city_sealed_after_cases} community cases in {cfg.window_days} days")
+            elif cfg.city_sealed_from_day is not None and day == cfg.city_sealed_from_day:
+                reason = f"citywide lockdown from day {cfg.city_sealed_from_day}"
+            if reason:
+                city[0], city[1] = ZoneLevel.SEALED, day
+                log.add(day, "city", np.array([0]), ["city"], "sealed", reason)
+
+        # -- releases -----------------------------------------------------------------------------
+        quiet = day - np.where(last_case >= 0, last_case, -10**6)
+        step_down = np.flatnonzero((level == ZoneLevel.SEALED) & (quiet >= cfg.sealed_release_days))
+        level[step_down] = ZoneLevel.CONTROLLED
+        since[step_down] = day
+        log.add(day, "compound", step_down, None, "controlled", f"{cfg.sealed_release_days} days without a case")
+        held = day - since
+        step_down = np.flatnonzero((level == ZoneLevel.CONTROLLED) & (held >= cfg.controlled_release_days)
+                                   & (quiet >= cfg.controlled_release_days))
+        level[step_down] = ZoneLevel.PRECAUTION
+        since[step_down] = day
+        log.add(day, "compound", step_down, None, "precaution", f"{cfg.controlled_release_days} more days without a case")
+        lifted = np.flatnonzero((level == ZoneLevel.PRECAUTION) & (held >= cfg.precaution_release_days))
+        level[lifted] = ZoneLevel.NONE
+        since[lifted] = NEVER
+        log.add(day, "compound", lifted, None, "released", f"{cfg.precaution_release_days} days in precaution")
+        if cfg.subdistrict_controlled_after_compounds is not None:
+            sub_quiet = day - np.where(state.subdistrict_day_last_case >= 0, state.subdistrict_day_last_case, -10**6)
+            lifted = np.flatnonzero((sub_level == ZoneLevel.CONTROLLED) & (sub_quiet >= cfg.controlled_release_days))
+            sub_level[lifted] = ZoneLevel.NONE
+            log.add(day, "subdistrict", lifted, None, "released", f"{cfg.controlled_release_days} days without a case")
+        zero_since = day - np.where(state.district_day_last_community_case >= 0, state.district_day_last_community_case, -10**6)
+        lifted = np.flatnonzero(
+            (district_level == ZoneLevel.SEALED)
+            & (zero_since >= cfg.city_release_social_zero_days)
+            & (day - state.district_day_level_since >= cfg.city_min_sealed_days)
+        )
+        district_level[lifted] = ZoneLevel.NONE
+        log.add(day, "district", lifted, [names[d] for d in lifted], "released",
+                f"social-level zero for {cfg.city_release_social_zero_days} days")
+        if city[0] == ZoneLevel.SEALED:
+            zero_days = day - (city[2] if city[2] >= 0 else -10**6)
+            if zero_days >= cfg.city_release_social_zero_days and day - city[1] >= cfg.city_min_sealed_days:
+                city[0] = ZoneLevel.NONE
+                log.add(day, "city", np.array([0]), ["city"], "released",
+                        f"social-level zero for {cfg.city_release_social_zero_days} days")
+
+        # -- effective level per compound -------------------------------------------------------------
+        effective = np.maximum(level, sub_level[g.compound_subdistrict])
+        effective = np.maximum(effective, district_level[g.subdistrict_district[g.compound_subdistrict]])
+        state.compound_zone_level[:] = np.maximum(effective, city[0]).astype(np.int8)
+        city[3] = len(log) - events_before
+
+    def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
+        g = state.groups
+        people = np.diff(g.compound_start)
+        levels = state.compound_zone_level
+        by_level = np.bincount(levels, weights=people, minlength=len(ZoneLevel))
+        compound_district = g.subdistrict_district[g.compound_subdistrict]
+        return {
+            "sealed": float(by_level[ZoneLevel.SEALED]),
+            "controlled": float(by_level[ZoneLevel.CONTROLLED]),
+            "precaution": float(by_level[ZoneLevel.PRECAUTION]),
+            "city_sealed": float(state.city_zone[0] == ZoneLevel.SEALED),
+            "zone_changes": float(state.city_zone[3]),
+            "sealed_district": np.bincount(compound_district[levels == ZoneLevel.SEALED],
+                                           weights=people[levels == ZoneLevel.SEALED], minlength=g.district_count),
+            "controlled_district": np.bincount(compound_district[levels == ZoneLevel.CONTROLLED],
+                                               weights=people[levels == ZoneLevel.CONTROLLED], minlength=g.district_count),
+        }
