@@ -160,6 +160,12 @@ class ZoningConfig(_Model):
     city_sealed_after_cases: PositiveInt | None = Field(
         None, description="The whole city is sealed at this many community cases in `window_days` (1 = one case shuts the city)."
     )
+    district_sealed_after_cases_per_100k: float | None = Field(
+        None, gt=0, description="As district_sealed_after_cases, per 100,000 residents of the district."
+    )
+    city_sealed_after_cases_per_100k: float | None = Field(
+        None, gt=0, description="As city_sealed_after_cases, per 100,000 residents of the city."
+    )
     city_sealed_from_day: NonNegativeInt | None = Field(None, description="Seal the whole city on this day regardless.")
     window_days: PositiveInt = Field(7, description="Window over which district / city case counts are taken.")
     sealed_release_days: PositiveInt = Field(14, description="Days without a new case before sealed steps down to controlled.")

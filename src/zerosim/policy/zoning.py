@@ -141,15 +141,23 @@ class Zoning:
             city[2] = day
         recent = window.sum(axis=0)
         names = list(state.district_names)
+        district_people = np.diff(g.district_start)
+        threshold = np.full(districts, np.inf)
         if cfg.district_sealed_after_cases is not None:
-            raise_to = np.flatnonzero((recent >= cfg.district_sealed_after_cases) & (district_level < ZoneLevel.SEALED))
-            district_level[raise_to] = ZoneLevel.SEALED
-            state.district_day_level_since[raise_to] = day
-            log.add(day, "district", raise_to, [names[d] for d in raise_to], "sealed",
-                    f">= {cfg.district_sealed_after_cases} community cases in {cfg.window_days} days")
+            threshold = np.minimum(threshold, cfg.district_sealed_after_cases)
+        if cfg.district_sealed_after_cases_per_100k is not None:
+            threshold = np.minimum(threshold, np.maximum(1, cfg.district_sealed_after_cases_per_100k * district_people / 1e5))
+        raise_to = np.flatnonzero((recent >= threshold) & (district_level < ZoneLevel.SEALED))
+        district_level[raise_to] = ZoneLevel.SEALED
+        state.district_day_level_since[raise_to] = day
+        log.add(day, "district", raise_to, [names[d] for d in raise_to], "sealed",
+                f"community cases in {cfg.window_days} days above the district threshold")
         if city[0] < ZoneLevel.SEALED:
             reason = None
-            if cfg.city_sealed_after_cases is not None and recent.sum() >= cfg.city_sealed_after_cases:
+            per_100k = cfg.city_sealed_after_cases_per_100k
+            if per_100k is not None and recent.sum() >= max(1.0, per_100k * state.size / 1e5):
+                reason = f">= {per_100k:g} community cases per 100,000 in {cfg.window_days} days"
+            elif cfg.city_sealed_after_cases is not None and recent.sum() >= cfg.city_sealed_after_cases:
                 reason = ("a single positive case shuts the whole city" if cfg.city_sealed_after_cases == 1
                           else f">= {cfg.city_sealed_after_cases} community cases in {cfg.window_days} days")
             elif cfg.city_sealed_from_day is not None and day == cfg.city_sealed_from_day:
@@ -164,13 +172,13 @@ class Zoning:
         level[step_down] = ZoneLevel.CONTROLLED
         since[step_down] = day
         log.add(day, "compound", step_down, None, "controlled", f"{cfg.sealed_release_days} days without a case")
-        held = day - since
-        step_down = np.flatnonzero((level == ZoneLevel.CONTROLLED) & (held >= cfg.controlled_release_days)
+        step_down = np.flatnonzero((level == ZoneLevel.CONTROLLED) & (day - since >= cfg.controlled_release_days)
                                    & (quiet >= cfg.controlled_release_days))
         level[step_down] = ZoneLevel.PRECAUTION
         since[step_down] = day
         log.add(day, "compound", step_down, None, "precaution", f"{cfg.controlled_release_days} more days without a case")
-        lifted = np.flatnonzero((level == ZoneLevel.PRECAUTION) & (held >= cfg.precaution_release_days))
+        lifted = np.flatnonzero((level == ZoneLevel.PRECAUTION) & (day - since >= cfg.precaution_release_days)
+                                & (since != day))
         level[lifted] = ZoneLevel.NONE
         since[lifted] = NEVER
         log.add(day, "compound", lifted, None, "released", f"{cfg.precaution_release_days} days in precaution")

@@ -1,0 +1,86 @@
+"""Policy kernels agree with NumPy references."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zerosim.policy.kernels import assign_health_codes, resolve_confinement
+from zerosim.population.state import (
+    Compartment, HealthCode, IsolationStatus, Mobility, QuarantineStatus, TestResult, ZoneLevel,
+)
+
+
+def random_policy_state(n=20_000, seed=3):
+    rng = np.random.default_rng(seed)
+    return dict(
+        compartment=rng.integers(0, len(Compartment), n).astype(np.int8),
+        isolation_status=rng.integers(0, len(IsolationStatus), n).astype(np.int8),
+        quarantine_status=rng.integers(0, len(QuarantineStatus), n).astype(np.int8),
+        day_quarantine_start=rng.integers(0, 10, n).astype(np.int16),
+        test_result=rng.integers(0, len(TestResult), n).astype(np.int8),
+        day_last_swab=rng.integers(-1, 10, n).astype(np.int16),
+        consecutive_negatives=rng.integers(0, 15, n).astype(np.int8),
+        compound_id=rng.integers(0, 50, n).astype(np.int32),
+        district_id=rng.integers(0, 4, n).astype(np.int8),
+        compound_zone_level=rng.integers(0, len(ZoneLevel), 50).astype(np.int8),
+    )
+
+
+def reference_confinement(day, s, districts, pending_home, release_after):
+    zone = s["compound_zone_level"][s["compound_id"]]
+    iso, q = s["isolation_status"], s["quarantine_status"]
+    level = np.full(iso.size, Mobility.FREE, dtype=np.int8)
+    home = (np.isin(iso, [IsolationStatus.WAITING, IsolationStatus.HOME_MONITORING]) | (q == QuarantineStatus.WAITING_ROOM)
+            | ((q == QuarantineStatus.HOME) & (day >= s["day_quarantine_start"])))
+    if pending_home:
+        home |= s["test_result"] == TestResult.PENDING_RETEST
+    level[home] = Mobility.HOME
+    released = (release_after > 0) & (s["consecutive_negatives"] >= release_after)
+    sealed = zone == ZoneLevel.SEALED
+    level[sealed & ~released] = Mobility.HOME
+    level[sealed & released] = np.maximum(level[sealed & released], Mobility.COMPOUND)
+    controlled = zone == ZoneLevel.CONTROLLED
+    level[controlled] = np.maximum(level[controlled], Mobility.COMPOUND)
+    facility = np.full(iso.size, -1, dtype=np.int32)
+    central = q == QuarantineStatus.CENTRAL
+    isolated = iso == IsolationStatus.ISOLATED
+    level[central] = Mobility.FACILITY
+    facility[central] = districts + s["district_id"][central]
+    level[isolated] = Mobility.FACILITY
+    facility[isolated] = s["district_id"][isolated]
+    dead = s["compartment"] == Compartment.DEAD
+    level[dead] = Mobility.HOME
+    facility[dead] = -1
+    return level, facility
+
+
+def test_confinement_matches_reference():
+    s = random_policy_state()
+    for pending_home, release_after in ((True, 0), (False, 10)):
+        mobility = np.zeros(s["compartment"].size, dtype=np.int8)
+        facility = np.zeros(s["compartment"].size, dtype=np.int32)
+        resolve_confinement(5, s["compartment"], s["isolation_status"], s["quarantine_status"], s["day_quarantine_start"],
+                            s["test_result"], s["consecutive_negatives"], s["compound_id"], s["district_id"],
+                            s["compound_zone_level"], 4, pending_home, release_after, mobility, facility)
+        expected_level, expected_facility = reference_confinement(5, s, 4, pending_home, release_after)
+        assert np.array_equal(mobility, expected_level)
+        assert np.array_equal(facility, expected_facility)
+
+
+def test_health_codes_match_reference():
+    s = random_policy_state()
+    day, validity = 6, 3
+    for require in (False, True):
+        codes = np.zeros(s["compartment"].size, dtype=np.int8)
+        assign_health_codes(day, s["isolation_status"], s["quarantine_status"], s["day_quarantine_start"],
+                            s["test_result"], s["day_last_swab"], require, validity, codes)
+        iso, q = s["isolation_status"], s["quarantine_status"]
+        red = np.isin(iso, [IsolationStatus.WAITING, IsolationStatus.ISOLATED]) | np.isin(
+            q, [QuarantineStatus.PENDING, QuarantineStatus.WAITING_ROOM, QuarantineStatus.CENTRAL])
+        yellow = (((q == QuarantineStatus.HOME) & (day >= s["day_quarantine_start"])) | (iso == IsolationStatus.HOME_MONITORING)
+                  | (s["test_result"] == TestResult.PENDING_RETEST))
+        if require:
+            recent = (s["day_last_swab"] >= 0) & (day - s["day_last_swab"] < validity) & (s["test_result"] == TestResult.NEGATIVE)
+            yellow |= ~recent
+        expected = np.where(red, HealthCode.RED, np.where(yellow, HealthCode.YELLOW, HealthCode.GREEN))
+        assert np.array_equal(codes, expected)
