@@ -88,11 +88,97 @@ def infections_by_district(by_district: pd.DataFrame, population_by_district: di
     return path
 
 
+def testing_and_backlog(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
+    """People swabbed and tubes processed per day, the lab backlog, and cases detected."""
+    x, xlabel = _x(timeseries)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [2.2, 1.3]})
+    top.fill_between(x, timeseries["tests_swabbed"], color="#9fb3c8", alpha=0.6, linewidth=0, label="people swabbed")
+    top.plot(x, timeseries["tubes_processed"], color="#243b53", linewidth=1.8, label="tubes processed (lab)")
+    top.plot(x, timeseries["lab_backlog"], color="#d64545", linewidth=1.8, linestyle="--", label="tubes waiting (backlog)")
+    top.set_ylabel("per day", color=_INK)
+    top.legend(frameon=False, fontsize=9, loc="upper right")
+    _style(top)
+    bottom.bar(x, timeseries["cases_detected"], color=_COLOURS["infections"], width=0.9, label="cases detected")
+    bottom.plot(x, timeseries["new_infections"], color=_INK, linewidth=1.2, label="new infections (true)")
+    bottom.set_ylabel("people / day", color=_INK)
+    bottom.set_xlabel(xlabel, color=_INK)
+    bottom.legend(frameon=False, fontsize=9, loc="upper right")
+    _style(bottom)
+    if xlabel == "":
+        fig.autofmt_xdate()
+    fig.suptitle(
+        f"Testing: {summary.get('tests_swabbed', 0):,} swabs, {summary.get('tubes_processed', 0):,} tubes, "
+        f"{summary.get('cases_detected', 0):,} cases found ({summary.get('false_positives', 0):,} false-positive tubes)",
+        x=0.01, ha="left", fontsize=12, fontweight="bold", color=_INK,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def people_by_zone(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
+    """People living in sealed / controlled / precaution zones, and in isolation or quarantine."""
+    x, xlabel = _x(timeseries)
+    population = max(summary.get("population", 1), 1)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    layers = [
+        (timeseries["sealed"], "#7b1e1e", "sealed (封控区): may not leave home"),
+        (timeseries["controlled"], "#d64545", "controlled (管控区): may not leave the compound"),
+        (timeseries["precaution"], "#f0b429", "precaution (防范区)"),
+    ]
+    ax.stackplot(x, *[100 * v / population for v, _, _ in layers], colors=[c for _, c, _ in layers],
+                 labels=[label for _, _, label in layers], alpha=0.85, linewidth=0)
+    ax.plot(x, 100 * (timeseries["in_isolation"] + timeseries["in_quarantine"]) / population, color=_INK,
+            linewidth=1.5, label="in isolation or quarantine")
+    ax.set_ylabel("% of residents", color=_INK)
+    ax.set_xlabel(xlabel, color=_INK)
+    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    _style(ax)
+    if xlabel == "":
+        fig.autofmt_xdate()
+    fig.suptitle(
+        f"People by zone: peak sealed {summary.get('peak_sealed_population', 0):,}; "
+        f"whole city sealed {summary.get('city_sealed_days', 0)} days",
+        x=0.01, ha="left", fontsize=12, fontweight="bold", color=_INK,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def district_zone_grid(by_district: pd.DataFrame, population_by_district: dict[str, int], path: Path) -> Path:
+    """A schematic district-by-day grid: share of each district's residents sealed or controlled."""
+    order = by_district["district"].drop_duplicates().tolist()
+    confined = by_district.assign(share=lambda f: f["sealed"] + 0.5 * f["controlled"])
+    table = confined.pivot(index="district", columns="day", values="share").loc[order]
+    sizes = np.array([max(population_by_district.get(name, 1), 1) for name in order], dtype=float)
+    share = table.to_numpy() / sizes[:, None]
+    fig, ax = plt.subplots(figsize=(11, 5.5))
+    image = ax.imshow(100 * share, aspect="auto", cmap="Reds", vmin=0, vmax=100, interpolation="nearest")
+    ax.set_yticks(range(len(order)), order, fontsize=9)
+    ax.set_xlabel("day", color=_INK)
+    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="% of residents (sealed + ½ controlled)")
+    fig.suptitle("Districts under lockdown, day by day (schematic grid, not a map)", x=0.01, ha="left", fontsize=12,
+                 fontweight="bold", color=_INK)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def write_run_figures(out_dir: Path, timeseries: pd.DataFrame, by_district: pd.DataFrame, summary: dict) -> list[Path]:
     """All figures of one run, into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     population = summary.get("population_by_district", {})
-    return [
+    paths = [
         epidemic_curve(timeseries, summary, out_dir / "epidemic_curve.png"),
         infections_by_district(by_district, population, out_dir / "infections_by_district.png"),
     ]
+    if summary.get("policy", "none") != "none":
+        paths.append(testing_and_backlog(timeseries, summary, out_dir / "testing_and_backlog.png"))
+        paths.append(people_by_zone(timeseries, summary, out_dir / "people_by_zone.png"))
+        if {"sealed", "controlled"} <= set(by_district.columns):
+            paths.append(district_zone_grid(by_district, population, out_dir / "district_lockdown_grid.png"))
+    return paths
