@@ -83,6 +83,9 @@ class TestingConfig(_Model):
     )
     specificity: Fraction = Field(0.99999, description="P(tube negative | no infected sample in it).")
     retest_pool_members: bool = Field(True, description="Positive pools trigger individual re-tests (Dorfman).")
+    confirm_single_positives: bool = Field(
+        False, description="A positive single tube is re-tested before the person counts as a case (复核)."
+    )
     pool_positive_members_stay_home: bool = Field(
         True, description="Members of a positive pool stay home until their individual result."
     )

@@ -127,8 +127,8 @@ class Tracing:
         # Phase changes: central -> home -> free.
         central = np.flatnonzero((status == QuarantineStatus.CENTRAL) & (day > end))
         if cfg.home_days:
+            # day_quarantine_start keeps the first day of quarantine (test days count from it)
             status[central] = QuarantineStatus.HOME
-            start[central] = day
             end[central] = day + cfg.home_days - 1
         else:
             status[central] = QuarantineStatus.NONE

@@ -184,6 +184,7 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     _spec("health_code", "int8", 0, "HealthCode colour"),
     # -- policy layer: testing, isolation, tracing --
     _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken"),
+    _spec("swab_pool_size", "int8", 1, "pool size (samples per tube) of the pending campaign swab request"),
     _spec("day_last_swab", "int16", NEVER, "day of the last swab taken"),
     _spec("test_result", "int8", 0, "TestResult: latest known PCR result"),
     _spec("day_last_result", "int16", NEVER, "day the latest result came back"),

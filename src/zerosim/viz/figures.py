@@ -123,9 +123,9 @@ def people_by_zone(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
     population = max(summary.get("population", 1), 1)
     fig, ax = plt.subplots(figsize=(9, 5))
     layers = [
-        (timeseries["sealed"], "#7b1e1e", "sealed (封控区): may not leave home"),
-        (timeseries["controlled"], "#d64545", "controlled (管控区): may not leave the compound"),
-        (timeseries["precaution"], "#f0b429", "precaution (防范区)"),
+        (timeseries["sealed"], "#7b1e1e", "sealed (fengkong): may not leave home"),
+        (timeseries["controlled"], "#d64545", "controlled (guankong): may not leave the compound"),
+        (timeseries["precaution"], "#f0b429", "precaution (fangfan)"),
     ]
     ax.stackplot(x, *[100 * v / population for v, _, _ in layers], colors=[c for _, c, _ in layers],
                  labels=[label for _, _, label in layers], alpha=0.85, linewidth=0)

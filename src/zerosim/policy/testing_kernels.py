@@ -1,0 +1,704 @@
+"""Policy layer: Numba kernels of the mass-testing component (swab requests, swab-station capacity,
+pooling, sample viral loads, individual tests, result reporting).
+
+Layer ``policy`` -- imports numpy, numba, population codes and the lower layers' kernels
+(``disease.kernels.log10_viral_load``, ``transmission.kernels.hash_uniform``) only. Every kernel
+has a NumPy reference in ``tests/policy/test_testing.py``.
+
+Determinism: random decisions taken inside a kernel are counter-based hashes of (call seed, agent
+index, stream), never per-thread streams; parallel loops run over a fixed partition (subdistricts or
+``SCAN_CHUNKS`` chunks) and write only their own agents or their own slot of an output, so every
+result is the same whatever ``NUMBA_NUM_THREADS`` is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
+from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
+from zerosim.transmission.kernels import hash_uniform
+
+_DEAD = np.int8(Compartment.DEAD)
+_MILD = np.int8(Compartment.MILD)
+_CRITICAL = np.int8(Compartment.CRITICAL)
+_ISOLATED = np.int8(IsolationStatus.ISOLATED)
+_FREE = np.int8(Mobility.FREE)
+_Q_NONE = np.int8(QuarantineStatus.NONE)
+_Q_CENTRAL = np.int8(QuarantineStatus.CENTRAL)
+_Q_HOME = np.int8(QuarantineStatus.HOME)
+_NEGATIVE = np.int8(TestResult.NEGATIVE)
+_POSITIVE = np.int8(TestResult.POSITIVE)
+_PENDING_RETEST = np.int8(TestResult.PENDING_RETEST)
+_CONTROLLED = 2  # ZoneLevel.CONTROLLED
+
+#: Bits of a tube's ``flags``: the lab reads it positive; it is positive without an infected sample.
+FLAG_POSITIVE = np.int8(1)
+FLAG_FALSE_POSITIVE = np.int8(2)
+
+#: Hash streams of the per-agent draws (the call seed changes every call).
+STREAM_SYMPTOMATIC = 1
+STREAM_ANTIGEN_TAKEN = 2
+STREAM_ANTIGEN_RESULT = 3
+STREAM_CAMPAIGN = 16  # + campaign index
+
+#: ``kind`` codes of :func:`fill_individual_tests`: a single priority tube; sector screening s is 1 + s.
+KIND_SINGLE = 0
+
+_NO_THRESHOLD = np.int64(1 << 40)  # a request day above any int16 day: "take every pending request"
+
+
+# -- campaign requests -----------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def request_swabs(
+    day,
+    seed,
+    stream,
+    coverage,
+    lo,
+    hi,
+    is_target_compound,
+    pool_size,
+    compound_id,
+    compartment,
+    isolation_status,
+    day_swab_requested,
+    swab_pool_size,
+):
+    """Request a swab today for the targeted residents of agents ``lo .. hi-1``.
+
+    An agent is requested if its compound is targeted, it is alive, not isolated in a facility, has
+    no request pending from an earlier day, and ``hash_uniform(seed, agent, stream, 0) < coverage``.
+    An agent already requested today (by another campaign) keeps its request and takes the smaller
+    of the two pool sizes.
+
+    Parameters
+    ----------
+    day : int
+    seed : uint64
+        Call seed (fresh from the component's Generator).
+    stream : int
+        Hash stream of this campaign (``STREAM_CAMPAIGN + campaign index``).
+    coverage : float
+        Share of targeted residents requested.
+    lo, hi : int
+        Agent range holding every targeted compound.
+    is_target_compound : (compounds,) bool
+    pool_size : int
+        Pool size of this campaign, stored per requested agent.
+    compound_id : (n,) int32
+    compartment, isolation_status : (n,) int8
+    day_swab_requested : (n,) int16, updated in place (-1 = no request)
+    swab_pool_size : (n,) int8, updated in place
+
+    Returns
+    -------
+    int
+        Number of new requests (agents whose ``day_swab_requested`` went from -1 to ``day``).
+    """
+    span = hi - lo
+    counts = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    chunk = (span + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        start = lo + c * chunk
+        stop = min(hi, start + chunk)
+        count = 0
+        for i in range(start, stop):
+            if not is_target_compound[compound_id[i]]:
+                continue
+            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                continue
+            requested = day_swab_requested[i]
+            if requested >= 0 and requested != day:
+                continue
+            if hash_uniform(seed, i, stream, 0) >= coverage:
+                continue
+            if requested == day:
+                if pool_size < swab_pool_size[i]:
+                    swab_pool_size[i] = pool_size
+                continue
+            day_swab_requested[i] = day
+            swab_pool_size[i] = pool_size
+            count += 1
+        counts[c] = count
+    return counts.sum()
+
+
+# -- swab stations ---------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True)
+def plan_swabs(
+    subdistrict_start, capacity, compartment, isolation_status, day_swab_requested, take, threshold_day, threshold_take
+):
+    """Per subdistrict: how many pending requests are swabbed today, oldest request first.
+
+    A request is *valid* if its agent is alive and not isolated in a facility (the others are
+    cancelled by :func:`take_swabs`). With ``n`` valid requests and capacity ``cap`` (-1 =
+    unlimited), ``min(n, cap)`` are taken: every request made before ``threshold_day``, plus the
+    first ``threshold_take`` (in agent order) of those made on ``threshold_day``.
+
+    Parameters
+    ----------
+    subdistrict_start : (S + 1,) int64
+        Agent offsets of the subdistricts (agents are sorted by residence).
+    capacity : (S,) int64
+        Swabs per day of each subdistrict; -1 = unlimited.
+    compartment, isolation_status : (n,) int8
+    day_swab_requested : (n,) int16 (-1 = none)
+    take, threshold_day, threshold_take : (S,) int64, written
+    """
+    subdistricts = capacity.size
+    for s in prange(subdistricts):
+        lo = subdistrict_start[s]
+        hi = subdistrict_start[s + 1]
+        valid = 0
+        first = 1 << 30
+        last = -1
+        for i in range(lo, hi):
+            requested = day_swab_requested[i]
+            if requested < 0 or compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                continue
+            valid += 1
+            first = min(first, requested)
+            last = max(last, requested)
+        cap = capacity[s]
+        if cap < 0 or valid <= cap:
+            take[s] = valid
+            threshold_day[s] = _NO_THRESHOLD
+            threshold_take[s] = 0
+            continue
+        histogram = np.zeros(last - first + 1, dtype=np.int64)
+        for i in range(lo, hi):
+            requested = day_swab_requested[i]
+            if requested < 0 or compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                continue
+            histogram[requested - first] += 1
+        remaining = cap
+        d = 0
+        while histogram[d] <= remaining:  # stops: the histogram sums to valid > cap
+            remaining -= histogram[d]
+            d += 1
+        take[s] = cap
+        threshold_day[s] = first + d
+        threshold_take[s] = remaining
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def take_swabs(
+    day,
+    subdistrict_start,
+    offsets,
+    threshold_day,
+    threshold_take,
+    compartment,
+    isolation_status,
+    day_swab_requested,
+    day_last_swab,
+    out_ids,
+    cancelled,
+):
+    """Swab the requests chosen by :func:`plan_swabs`; cancel the requests of the dead and isolated.
+
+    Swabbed agents get ``day_last_swab = day`` and ``day_swab_requested = -1`` and are written, in
+    agent order, to ``out_ids[offsets[s]:offsets[s + 1]]`` for subdistrict s.
+
+    Parameters
+    ----------
+    day : int
+    subdistrict_start : (S + 1,) int64
+    offsets : (S + 1,) int64
+        Exclusive prefix sum of ``take`` from :func:`plan_swabs`.
+    threshold_day, threshold_take : (S,) int64
+        From :func:`plan_swabs`.
+    compartment, isolation_status : (n,) int8
+    day_swab_requested, day_last_swab : (n,) int16, updated in place
+    out_ids : (offsets[-1],) int32, written
+    cancelled : (S,) int64, written: requests cancelled today per subdistrict
+    """
+    subdistricts = threshold_day.size
+    for s in prange(subdistricts):
+        lo = subdistrict_start[s]
+        hi = subdistrict_start[s + 1]
+        position = offsets[s]
+        stop = offsets[s + 1]
+        threshold = threshold_day[s]
+        extra = threshold_take[s]
+        dropped = 0
+        for i in range(lo, hi):
+            requested = day_swab_requested[i]
+            if requested < 0:
+                continue
+            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                day_swab_requested[i] = -1
+                dropped += 1
+                continue
+            chosen = requested < threshold
+            if not chosen and requested == threshold and extra > 0:
+                extra -= 1
+                chosen = True
+            if chosen and position < stop:
+                out_ids[position] = i
+                position += 1
+                day_swab_requested[i] = -1
+                day_last_swab[i] = day
+        cancelled[s] = dropped
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def form_pools(
+    ids, group_of_agent, pool_size_of_agent, fixed_pool_size, household_id, household_mode_of_group, tube_start
+):
+    """Cut the samples ``ids`` (in order) into tubes; return the number of tubes.
+
+    A tube holds consecutive samples of one group (a compound, or a workplace for sector
+    screening) and one pool size; it is full at k samples. In a group whose
+    ``household_mode_of_group`` is non-zero (a sealed compound with household pooling), a tube is
+    instead one household's consecutive samples, whatever their number.
+
+    Parameters
+    ----------
+    ids : (m,) int32 or int64
+        Agent index of each sample; samples of one group (and of one household) are consecutive.
+    group_of_agent : (n,) int32
+        Group of each agent (``compound_id`` or ``workplace_id``).
+    pool_size_of_agent : (n,) int8
+        Pool size of each agent's request; ignored if ``fixed_pool_size`` > 0.
+    fixed_pool_size : int
+        Pool size of every sample, or 0 to read ``pool_size_of_agent``.
+    household_id : (n,) int32
+    household_mode_of_group : (groups,) int8
+    tube_start : (m + 1,) int64, written
+        Tube t holds samples ``tube_start[t] .. tube_start[t + 1] - 1``; entries past the returned
+        count + 1 are untouched.
+
+    Returns
+    -------
+    int
+        Number of tubes.
+    """
+    m = ids.size
+    tubes = 0
+    in_tube = 0
+    previous_group = -1
+    previous_household = -1
+    previous_size = -1
+    for p in range(m):
+        i = ids[p]
+        group = group_of_agent[i]
+        size = fixed_pool_size if fixed_pool_size > 0 else pool_size_of_agent[i]
+        by_household = household_mode_of_group[group] != 0
+        household = household_id[i] if by_household else -1
+        new = (
+            p == 0
+            or group != previous_group
+            or size != previous_size
+            or (by_household and household != previous_household)
+            or (not by_household and in_tube >= size)
+        )
+        if new:
+            tube_start[tubes] = p
+            tubes += 1
+            in_tube = 0
+        in_tube += 1
+        previous_group = group
+        previous_household = household
+        previous_size = size
+    tube_start[tubes] = m
+    return tubes
+
+
+# -- sample viral loads ----------------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def viral_samples(
+    day, ids, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10, detection_limit_log10
+):
+    """The samples with a detectable viral load today: their positions in ``ids`` and log10 loads.
+
+    Parameters
+    ----------
+    day : int
+    ids : (m,) int32 or int64
+        Agent index of each sample.
+    day_viral_detectable, day_viral_peak, day_viral_clear : (n,) int16
+    viral_peak_log10 : (n,) float32
+    detection_limit_log10 : float
+        The disease layer's limit of detection (the trajectory's floor).
+
+    Returns
+    -------
+    positions : (v,) int64
+        Increasing positions p (into ``ids``) of the samples with load > 0.
+    loads : (v,) float64
+        Their log10 viral load (copies/mL), from ``log10_viral_load``.
+    """
+    m = ids.size
+    count = 0
+    for p in range(m):
+        i = ids[p]
+        if day_viral_detectable[i] >= 0 and day_viral_detectable[i] <= day and day <= day_viral_clear[i]:
+            count += 1
+    positions = np.empty(count, dtype=np.int64)
+    loads = np.empty(count, dtype=np.float64)
+    k = 0
+    for p in range(m):
+        i = ids[p]
+        if day_viral_detectable[i] >= 0 and day_viral_detectable[i] <= day and day <= day_viral_clear[i]:
+            load = log10_viral_load(
+                day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i],
+                detection_limit_log10,
+            )
+            positions[k] = p
+            loads[k] = load
+            k += 1
+    # A load of exactly 0 (a course whose floor is 0) is no sample: drop those.
+    keep = loads > 0.0
+    if keep.all():
+        return positions, loads
+    return positions[keep], loads[keep]
+
+
+# -- individual tests (priority lane) --------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _individual_test(
+    i,
+    day,
+    seed,
+    symptomatic_probability,
+    antigen_probability,
+    antigen_limit_log10,
+    detection_limit_log10,
+    compartment,
+    mobility,
+    day_detected,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    day_last_swab,
+    day_last_result,
+    quarantine_test_day,
+    sector,
+    workplace_id,
+    workplace_is_open,
+    screen_of_sector,
+    screen_start_day,
+    screen_interval_days,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+):
+    """(kind, took an antigen test) of agent i today; kind -1 = no PCR swab."""
+    if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+        return -1, False
+    undetected = day_detected[i] < 0
+    awaiting = day_last_swab[i] > day_last_result[i]  # a PCR result is outstanding
+    # Antigen self-test: free, not yet detected residents.
+    took_antigen = False
+    antigen_positive = False
+    if antigen_probability > 0.0 and undetected and mobility[i] == _FREE:
+        if hash_uniform(seed, i, STREAM_ANTIGEN_TAKEN, 0) < antigen_probability:
+            took_antigen = True
+            load = log10_viral_load(
+                day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i],
+                detection_limit_log10,
+            )
+            if load > 0.0:
+                probability = 1.0 / (1.0 + math.exp(-(load - antigen_limit_log10) / 0.5))
+                antigen_positive = hash_uniform(seed, i, STREAM_ANTIGEN_RESULT, 0) < probability
+    # Quarantine test days (day 1 = first day of the current quarantine phase).
+    q = quarantine_status[i]
+    if (q == _Q_CENTRAL or q == _Q_HOME) and day_quarantine_start[i] >= 0:
+        quarantine_day = day - day_quarantine_start[i] + 1
+        if quarantine_day >= 0 and quarantine_day < quarantine_test_day.size and quarantine_test_day[quarantine_day]:
+            return KIND_SINGLE, took_antigen
+    # Fever clinic: symptomatic, not yet detected, no result outstanding.
+    c = compartment[i]
+    if symptomatic_probability > 0.0 and c >= _MILD and c <= _CRITICAL and undetected and not awaiting:
+        if hash_uniform(seed, i, STREAM_SYMPTOMATIC, 0) < symptomatic_probability:
+            return KIND_SINGLE, took_antigen
+    if antigen_positive and not awaiting:
+        return KIND_SINGLE, took_antigen
+    # Routine sector screening at an open workplace, staggered by agent index.
+    w = workplace_id[i]
+    if w >= 0 and mobility[i] == _FREE and workplace_is_open[w] != 0:
+        s = screen_of_sector[sector[i]]
+        if s >= 0 and day >= screen_start_day[s]:
+            interval = screen_interval_days[s]
+            if (day - screen_start_day[s]) % interval == i % interval:
+                return 1 + s, took_antigen
+    return -1, took_antigen
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_individual_tests(
+    day,
+    seed,
+    symptomatic_probability,
+    antigen_probability,
+    antigen_limit_log10,
+    detection_limit_log10,
+    compartment,
+    mobility,
+    day_detected,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    day_last_swab,
+    day_last_result,
+    quarantine_test_day,
+    sector,
+    workplace_id,
+    workplace_is_open,
+    screen_of_sector,
+    screen_start_day,
+    screen_interval_days,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    chunk_tests,
+    chunk_antigen,
+):
+    """Count, per chunk of ``SCAN_CHUNKS``, today's individual PCR swabs and antigen self-tests.
+
+    Who is swabbed (see :func:`fill_individual_tests` for the rules) is decided by counter-based
+    hashes, so this pass and the fill pass agree. Agent arrays are (n,) with the schema dtypes;
+    ``quarantine_test_day`` (d,) bool is True at each quarantine day number with a test;
+    ``screen_of_sector`` (sectors,) int8 gives the screening config of each Sector code (-1 none);
+    ``screen_start_day`` / ``screen_interval_days`` (configs,) int64. Writes ``chunk_tests`` and
+    ``chunk_antigen`` (SCAN_CHUNKS,) int64.
+    """
+    n = compartment.size
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        start = c * chunk
+        stop = min(n, start + chunk)
+        tests = 0
+        antigen = 0
+        for i in range(start, stop):
+            kind, took = _individual_test(
+                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
+                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
+                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
+                day_viral_clear, viral_peak_log10,
+            )
+            if kind >= 0:
+                tests += 1
+            if took:
+                antigen += 1
+        chunk_tests[c] = tests
+        chunk_antigen[c] = antigen
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def fill_individual_tests(
+    day,
+    seed,
+    symptomatic_probability,
+    antigen_probability,
+    antigen_limit_log10,
+    detection_limit_log10,
+    compartment,
+    mobility,
+    day_detected,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    day_last_swab,
+    day_last_result,
+    quarantine_test_day,
+    sector,
+    workplace_id,
+    workplace_is_open,
+    screen_of_sector,
+    screen_start_day,
+    screen_interval_days,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    chunk_offsets,
+    out_ids,
+    out_kind,
+):
+    """Write today's individual PCR swabs, in agent order, into ``out_ids`` / ``out_kind``.
+
+    Nobody dead or isolated in a facility is swabbed. In order of precedence an agent gets:
+
+    * a single tube (``KIND_SINGLE``) on a quarantine test day (status CENTRAL or HOME, day number
+      ``day - day_quarantine_start + 1`` flagged in ``quarantine_test_day``);
+    * a single tube at a fever clinic: compartment MILD..CRITICAL, not yet detected, no PCR result
+      outstanding (``day_last_swab > day_last_result``), with ``symptomatic_probability``;
+    * a single tube after a positive antigen self-test (same conditions on detection and
+      outstanding results). Free, not-yet-detected agents self-test with ``antigen_probability``;
+      an infected one reads positive with probability
+      ``logistic((log10 VL - antigen_limit_log10) / 0.5)``; the uninfected never do;
+    * sector screening s (kind ``1 + s``): a worker of a screened sector at an open workplace,
+      free to go out, on the days ``(day - start) % interval == agent % interval``.
+
+    Parameters are those of :func:`count_individual_tests`, plus ``chunk_offsets``
+    (SCAN_CHUNKS + 1,) int64, the prefix sum of its ``chunk_tests``; writes ``out_ids``
+    (total,) int32 and ``out_kind`` (total,) int8.
+    """
+    n = compartment.size
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        start = c * chunk
+        stop = min(n, start + chunk)
+        position = chunk_offsets[c]
+        for i in range(start, stop):
+            kind, took = _individual_test(
+                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
+                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
+                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
+                day_viral_clear, viral_peak_log10,
+            )
+            if kind >= 0:
+                out_ids[position] = i
+                out_kind[position] = kind
+                position += 1
+
+
+# -- results ---------------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, inline="always")
+def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
+            quarantine_status, compound_id, compound_zone_level, district_id, cases_by_district):
+    """Record a positive individual result for agent i; return 1 if it is a new case."""
+    test_result[i] = _POSITIVE
+    day_last_result[i] = day
+    consecutive_negatives[i] = 0
+    if day_detected[i] >= 0:
+        return 0
+    day_detected[i] = day
+    community = quarantine_status[i] == _Q_NONE and compound_zone_level[compound_id[i]] < _CONTROLLED
+    is_community_case[i] = 1 if community else 0
+    cases_by_district[district_id[i]] += 1
+    return 1
+
+
+@njit(cache=True, nogil=True)
+def apply_results(
+    day,
+    swab_day,
+    flags,
+    member_start,
+    members,
+    retest_pools,
+    test_result,
+    day_last_result,
+    consecutive_negatives,
+    day_detected,
+    is_community_case,
+    quarantine_status,
+    compound_id,
+    compound_zone_level,
+    district_id,
+    cases_by_district,
+    retest_out,
+    confirm_singles=False,
+):
+    """Report the results of a batch of tubes today; sequential, so duplicates are handled in order.
+
+    Three passes, so that a positive reported the same day as a negative wins:
+
+    1. negative tubes: each member gets ``day_last_result = day``; unless the member awaits an
+       individual re-test and this tube is a pool, also ``test_result = NEGATIVE`` and
+       ``consecutive_negatives += 1`` (capped at 127);
+    2. positive single tubes, and positive pools when ``retest_pools`` is False: each member gets
+       ``test_result = POSITIVE``, ``consecutive_negatives = 0``, and, if never detected,
+       ``day_detected = day`` and ``is_community_case`` (1 if ``quarantine_status`` is NONE and its
+       compound's zone level is below CONTROLLED);
+       With ``confirm_singles``, a positive single tube of someone not already awaiting a re-test
+       (and never detected) is not yet a case: the member gets ``PENDING_RETEST`` and a
+       confirmatory re-test (appended to ``retest_out``); a second positive confirms the case;
+    3. positive pools when ``retest_pools``: each member not found positive today gets
+       ``test_result = PENDING_RETEST``, ``consecutive_negatives = 0`` and is appended to
+       ``retest_out`` (it needs an individual re-test).
+
+    Parameters
+    ----------
+    day : int
+    swab_day : (t,) int16
+    flags : (t,) int8
+        ``FLAG_POSITIVE`` / ``FLAG_FALSE_POSITIVE`` bits.
+    member_start : (t + 1,) int64
+        Tube j holds ``members[member_start[j]:member_start[j + 1]]``; a tube of more than one
+        member is a pool.
+    members : (total,) int32
+    retest_pools : bool
+    test_result, consecutive_negatives, is_community_case : (n,) int8, updated in place
+    day_last_result, day_detected : (n,) int16, updated in place
+    quarantine_status : (n,) int8
+    compound_id : (n,) int32
+    compound_zone_level : (compounds,) int8
+    district_id : (n,) int8
+    cases_by_district : (districts,) int64, incremented
+    retest_out : (>= members of positive pools,) int64, written
+
+    Returns
+    -------
+    new_cases : int
+    false_positive_tubes : int
+    turnaround_days_sum : int
+        Sum over tubes of ``day - swab_day``.
+    retests : int
+        Number of entries written to ``retest_out``.
+    """
+    tubes = swab_day.size
+    turnaround = 0
+    false_positives = 0
+    for j in range(tubes):
+        turnaround += day - swab_day[j]
+        if flags[j] & FLAG_FALSE_POSITIVE:
+            false_positives += 1
+        if flags[j] & FLAG_POSITIVE:
+            continue
+        pooled = member_start[j + 1] - member_start[j] > 1
+        for p in range(member_start[j], member_start[j + 1]):
+            i = members[p]
+            day_last_result[i] = day
+            if pooled and test_result[i] == _PENDING_RETEST:
+                continue
+            test_result[i] = _NEGATIVE
+            if consecutive_negatives[i] < 127:
+                consecutive_negatives[i] += 1
+    new_cases = 0
+    retests = 0
+    for j in range(tubes):
+        if not flags[j] & FLAG_POSITIVE:
+            continue
+        pooled = member_start[j + 1] - member_start[j] > 1
+        if pooled and retest_pools:
+            continue
+        for p in range(member_start[j], member_start[j + 1]):
+            i = members[p]
+            if confirm_singles and not pooled and test_result[i] != _PENDING_RETEST and day_detected[i] < 0:
+                test_result[i] = _PENDING_RETEST
+                day_last_result[i] = day
+                consecutive_negatives[i] = 0
+                retest_out[retests] = i
+                retests += 1
+                continue
+            new_cases += _detect(
+                members[p], day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
+                quarantine_status, compound_id, compound_zone_level, district_id, cases_by_district,
+            )
+    if retest_pools:
+        for j in range(tubes):
+            if not flags[j] & FLAG_POSITIVE or member_start[j + 1] - member_start[j] <= 1:
+                continue
+            for p in range(member_start[j], member_start[j + 1]):
+                i = members[p]
+                if test_result[i] == _POSITIVE and day_last_result[i] == day:
+                    continue  # found positive individually today
+                test_result[i] = _PENDING_RETEST
+                day_last_result[i] = day
+                consecutive_negatives[i] = 0
+                retest_out[retests] = i
+                retests += 1
+    return new_cases, false_positives, turnaround, retests
