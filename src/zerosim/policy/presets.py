@@ -36,11 +36,18 @@ def _set_path(node: Any, keys: list[str], value: Any) -> None:
             raise ValueError(f"no list item {head!r}; use an index below {len(node)}")
         if rest:
             _set_path(node[int(head)], rest, value)
+        elif isinstance(value, dict) and isinstance(node[int(head)], dict):
+            for key, item in value.items():
+                _set_path(node[int(head)], str(key).split("."), item)
         else:
             node[int(head)] = value
         return
     if not rest:
-        node[head] = _merge(node[head], value) if isinstance(value, dict) and isinstance(node.get(head), dict) else value
+        if isinstance(value, dict) and isinstance(node.get(head), (dict, list)):
+            for key, item in value.items():  # merge into the existing mapping or list, item by item
+                _set_path(node[head], str(key).split("."), item)
+        else:
+            node[head] = value
         return
     if not isinstance(node.get(head), (dict, list)):
         node[head] = {}
