@@ -549,17 +549,19 @@ def test_request_swabs_matches_reference():
     pool = rng.choice([1, 5, 10, 20], n).astype(np.int8)
     target = rng.random(compounds) < 0.5
     lo, hi = 1234, 18_000
-    coverage, pool_size = 0.7, 10
+    coverage = np.linspace(0.5, 0.9, 9)
+    pool_size = 10
+    age = rng.integers(0, 101, n).astype(np.uint8)
     # reference
     ids = np.arange(n)
     u = reference_hash_uniform(seed, ids, stream, 0)
     eligible = ((ids >= lo) & (ids < hi) & target[compound_id] & (compartment != 8) & (isolation != 2)
-                & ((requested < 0) | (requested == day)) & (u < coverage))
+                & ((requested < 0) | (requested == day)) & (u < coverage[np.minimum(age // 10, 8)]))
     new = eligible & (requested < 0)
     same_day = eligible & (requested == day)
     expected_requested = np.where(new, day, requested).astype(np.int16)
     expected_pool = np.where(new, pool_size, np.where(same_day, np.minimum(pool, pool_size), pool)).astype(np.int8)
-    count = request_swabs(day, np.uint64(seed), stream, coverage, lo, hi, target, pool_size, compound_id, compartment,
+    count = request_swabs(day, np.uint64(seed), stream, coverage, lo, hi, target, pool_size, compound_id, age, compartment,
                           isolation, requested, pool)
     assert count == new.sum()
     assert np.array_equal(requested, expected_requested)

@@ -16,6 +16,7 @@ from zerosim.engine.component import Phase
 from zerosim.policy.config import LEVEL_CODE, ClosuresConfig
 from zerosim.population.state import PopulationState
 from zerosim.population.synthesis import WORK_SECTOR_CODE
+from zerosim.transmission.kernels import CITYWIDE, LAYER_NAMES
 
 _NEVER_CLOSES = 99
 
@@ -28,10 +29,11 @@ class Closures:
     name: str = "closures"
     phase: ClassVar[Phase] = Phase.POLICY
     reads: ClassVar[frozenset[str]] = frozenset({"district_level", "city_zone", "compound_zone_level"})
-    writes: ClassVar[frozenset[str]] = frozenset({"workplace_is_open", "school_is_open"})
+    writes: ClassVar[frozenset[str]] = frozenset({"workplace_is_open", "school_is_open", "layer_contact_scale"})
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
-        pass
+        if not state.has_array("layer_contact_scale"):
+            state.add_unit_array("layer_contact_scale", np.ones(len(LAYER_NAMES), dtype=np.float64))
 
     def _close_level_by_sector(self) -> np.ndarray:
         levels = np.full(max(WORK_SECTOR_CODE.values()) + 1, _NEVER_CLOSES, dtype=np.int64)
@@ -51,6 +53,11 @@ class Closures:
         keeps_running = (np.arange(g.workplace_count) * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
         closed &= ~(essential & keeps_running)
         state.workplace_is_open[:] = ~closed
+        transport_level = LEVEL_CODE[cfg.transport_close_level]
+        if transport_level:
+            people = np.diff(g.district_start)
+            stopped = float(people[area_level >= transport_level].sum()) / max(state.size, 1)
+            state.layer_contact_scale[CITYWIDE] = 1.0 - (1.0 - cfg.transport_closed_citywide_factor) * stopped
         school_level = LEVEL_CODE[cfg.schools_close_level]
         if school_level and g.school_count:
             school_district = g.subdistrict_district[
@@ -68,4 +75,5 @@ class Closures:
             "workplaces_closed": float(closed.sum()),
             "workers_in_closed_workplaces": float(sizes[closed].sum()),
             "schools_closed": float((state.school_is_open == 0).sum()),
+            "transit_contact_scale": float(state.layer_contact_scale[CITYWIDE]),
         }

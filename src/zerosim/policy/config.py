@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -42,7 +43,17 @@ class CampaignConfig(_Model):
     interval_days: PositiveInt = Field(1, description="Days between the starts of two rounds.")
     rounds: PositiveInt | None = Field(None, description="Number of rounds; None: no limit (for zones: while any exist).")
     coverage_fraction: Fraction = Field(0.95, description="Share of targeted residents who are swabbed in a round.")
+    coverage_by_age_band: list[Fraction] | None = Field(
+        None, min_length=9, max_length=9,
+        description="Share swabbed by 10-year age band (0-9 ... 80+), replacing coverage_fraction; the bed-bound "
+        "elderly are swabbed at home, so it need not fall with age.",
+    )
     pool_size: Literal[1, 5, 10, 20] = Field(10, description="Samples per tube (k-in-1 pooling).")
+
+    def coverage_by_band(self) -> np.ndarray:
+        """Coverage per 10-year age band (float64, 9 values)."""
+        values = self.coverage_by_age_band or [self.coverage_fraction] * 9
+        return np.asarray(values, dtype=np.float64)
 
 
 class SectorScreeningConfig(_Model):
@@ -198,6 +209,12 @@ class ClosuresConfig(_Model):
         default_factory=dict, description="A sector closes when its workplace's district is at this level or stricter."
     )
     schools_close_level: LevelName = Field("controlled", description="Schools close at this district level or stricter.")
+    transport_close_level: LevelName = Field(
+        "none", description="Public transport stops in a district at this level or stricter ('none': never)."
+    )
+    transport_closed_citywide_factor: Fraction = Field(
+        0.2, description="Share of citywide (transit) contacts left where transport has stopped (ASSUMPTION)."
+    )
     essential_sectors: list[SectorName] = Field(
         default_factory=lambda: ["health", "logistics", "public_service"],
         description="Sectors that stay open (closed-loop work) whatever the level.",

@@ -67,6 +67,7 @@ How each config field is used
 * ``interval_days``: a round starts when at least this many days have passed since the last one.
 * ``rounds``: rounds held at most (None: no limit). A zone-level campaign holds a round only on a
   day when at least one compound is at its level.
+* ``coverage_by_age_band`` (optional) replaces ``coverage_fraction`` by 10-year age band.
 * ``coverage_fraction``: each targeted resident who is alive, not isolated in a facility and has no
   request pending from an earlier day is requested with this probability (a counter-based hash of
   the agent under a fresh seed each round, so who is missed changes between rounds).
@@ -429,8 +430,8 @@ class Testing:
             else:
                 target = np.ones(compounds, dtype=np.bool_)
             requested = request_swabs(
-                day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_fraction, bounds[0], bounds[1],
-                target, campaign.pool_size, state.compound_id, state.compartment, state.isolation_status,
+                day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_by_band(), bounds[0], bounds[1],
+                target, campaign.pool_size, state.compound_id, state.age, state.compartment, state.isolation_status,
                 state.day_swab_requested, state.swab_pool_size,
             )
             counts[TestingCounter.PENDING_REQUESTS] += requested

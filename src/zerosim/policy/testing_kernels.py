@@ -63,6 +63,7 @@ def request_swabs(
     is_target_compound,
     pool_size,
     compound_id,
+    age,
     compartment,
     isolation_status,
     day_swab_requested,
@@ -71,7 +72,8 @@ def request_swabs(
     """Request a swab today for the targeted residents of agents ``lo .. hi-1``.
 
     An agent is requested if its compound is targeted, it is alive, not isolated in a facility, has
-    no request pending from an earlier day, and ``hash_uniform(seed, agent, stream, 0) < coverage``.
+    no request pending from an earlier day, and ``hash_uniform(seed, agent, stream, 0) <
+    coverage[age band]`` (10-year bands, last open-ended).
     An agent already requested today (by another campaign) keeps its request and takes the smaller
     of the two pool sizes.
 
@@ -82,14 +84,15 @@ def request_swabs(
         Call seed (fresh from the component's Generator).
     stream : int
         Hash stream of this campaign (``STREAM_CAMPAIGN + campaign index``).
-    coverage : float
-        Share of targeted residents requested.
+    coverage : (bands,) float64
+        Share of targeted residents requested, by 10-year age band.
     lo, hi : int
         Agent range holding every targeted compound.
     is_target_compound : (compounds,) bool
     pool_size : int
         Pool size of this campaign, stored per requested agent.
     compound_id : (n,) int32
+    age : (n,) uint8
     compartment, isolation_status : (n,) int8
     day_swab_requested : (n,) int16, updated in place (-1 = no request)
     swab_pool_size : (n,) int8, updated in place
@@ -114,7 +117,7 @@ def request_swabs(
             requested = day_swab_requested[i]
             if requested >= 0 and requested != day:
                 continue
-            if hash_uniform(seed, i, stream, 0) >= coverage:
+            if hash_uniform(seed, i, stream, 0) >= coverage[min(age[i] // 10, coverage.size - 1)]:
                 continue
             if requested == day:
                 if pool_size < swab_pool_size[i]:

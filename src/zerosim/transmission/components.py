@@ -91,7 +91,7 @@ class Transmission:
             "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
             "infectiousness_scale", "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
             "household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
-            "school_id", "facility_id", "workplace_is_open", "school_is_open", "facility_contact_scale",
+            "school_id", "facility_id", "workplace_is_open", "school_is_open", "facility_contact_scale", "layer_contact_scale",
         }
     )
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
@@ -103,6 +103,9 @@ class Transmission:
         if not state.has_array("facility_contact_scale"):
             # No policy runs facilities: the per-facility crowding scale is 1 (see the facility layer).
             state.add_unit_array("facility_contact_scale", np.ones(0, dtype=np.float32))
+        if not state.has_array("layer_contact_scale"):
+            # Per-layer multiplier policies may lower (e.g. public transport suspended): 1 = unchanged.
+            state.add_unit_array("layer_contact_scale", np.ones(len(LAYER_NAMES), dtype=np.float64))
         self._rate = layer_rates(self.config, self.disease, state)
         self._active = np.empty(state.size, dtype=np.int64)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
@@ -125,7 +128,7 @@ class Transmission:
             kernel_seed(rng),
             self._active,
             active_count,
-            self._rate,
+            self._rate * state.layer_contact_scale,
             np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
             np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
             self.config.hospitalised_transmit,
