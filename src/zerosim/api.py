@@ -18,6 +18,7 @@ from zerosim.engine.registry import component_class
 from zerosim.engine.simulation import Simulation
 from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
+from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
 from zerosim.population.state import PopulationState, bytes_per_agent
 from zerosim.population.synthesis import build_population, check_fits_in_memory
 
@@ -26,9 +27,13 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
     """Population plus components of ``scenario``, ready to run (``population`` reuses a built city)."""
     state = population if population is not None else build_population(scenario.population, scenario.seed)
     disease = scenario.disease.resolve()
-    components = policy_components(scenario, disease) + [
+    behaviour = scenario.resolved_behaviour()
+    components = [component_class("behaviour")(config=behaviour)] if behaviour.enabled else []
+    components += policy_components(scenario, disease) + [
         component_class("transmission")(config=scenario.transmission, disease=disease, seeding=tuple(scenario.seeding)),
         component_class("disease")(config=disease, hospitalised_transmit=scenario.transmission.hospitalised_transmit),
+        component_class("ledger")(config=scenario.resolved_ledger(),
+                                  pressure_confined_days=behaviour.pressure_confined_days),
     ]
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
 
@@ -118,7 +123,7 @@ def run(
     finished = time.perf_counter()
 
     state = simulation.state
-    timeseries, by_district, by_age_band = build_tables(
+    timeseries, by_district, by_age_band, ledger = build_tables(
         scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded
     )
     population_by_district = dict(zip(state.district_names, np.diff(state.groups.district_start).tolist()))
@@ -144,9 +149,11 @@ def run(
         "git_revision": _git_revision(),
     }
     summary = summarise(scenario, timeseries, state.size, finished - started, extra)
+    summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     log = state.stores.get("zone_events")
     results = Results(scenario, summary, timeseries, by_district, by_age_band,
-                      events=events_table(log.to_columns() if log is not None else None))
+                      events=events_table(log.to_columns() if log is not None else None), ledger=ledger,
+                      pressure=pressure_table(state), confinement_days=confinement_days_table(state))
     if out_dir is not None:
         if on_phase:
             on_phase("writing results")

@@ -26,7 +26,7 @@ def random_policy_state(n=20_000, seed=3):
     )
 
 
-def reference_confinement(day, s, districts, pending_home, release_after):
+def reference_confinement(day, s, districts, pending_home, release_after, compliant):
     zone = s["compound_zone_level"][s["compound_id"]]
     iso, q = s["isolation_status"], s["quarantine_status"]
     level = np.full(iso.size, Mobility.FREE, dtype=np.int8)
@@ -41,6 +41,8 @@ def reference_confinement(day, s, districts, pending_home, release_after):
     level[sealed & released] = np.maximum(level[sealed & released], Mobility.COMPOUND)
     controlled = zone == ZoneLevel.CONTROLLED
     level[controlled] = np.maximum(level[controlled], Mobility.COMPOUND)
+    escapes = (compliant == 0) & (iso != IsolationStatus.WAITING) & (q != QuarantineStatus.WAITING_ROOM)
+    level[escapes] = Mobility.FREE
     facility = np.full(iso.size, -1, dtype=np.int32)
     central = q == QuarantineStatus.CENTRAL
     isolated = iso == IsolationStatus.ISOLATED
@@ -56,13 +58,14 @@ def reference_confinement(day, s, districts, pending_home, release_after):
 
 def test_confinement_matches_reference():
     s = random_policy_state()
+    compliant = (np.random.default_rng(9).random(s["compartment"].size) < 0.8).astype(np.int8)
     for pending_home, release_after in ((True, 0), (False, 10)):
         mobility = np.zeros(s["compartment"].size, dtype=np.int8)
         facility = np.zeros(s["compartment"].size, dtype=np.int32)
         resolve_confinement(5, s["compartment"], s["isolation_status"], s["quarantine_status"], s["day_quarantine_start"],
                             s["test_result"], s["consecutive_negatives"], s["compound_id"], s["district_id"],
-                            s["compound_zone_level"], 4, pending_home, release_after, mobility, facility)
-        expected_level, expected_facility = reference_confinement(5, s, 4, pending_home, release_after)
+                            s["compound_zone_level"], 4, pending_home, release_after, compliant, mobility, facility)
+        expected_level, expected_facility = reference_confinement(5, s, 4, pending_home, release_after, compliant)
         assert np.array_equal(mobility, expected_level)
         assert np.array_equal(facility, expected_facility)
 

@@ -562,7 +562,7 @@ def test_request_swabs_matches_reference():
     expected_requested = np.where(new, day, requested).astype(np.int16)
     expected_pool = np.where(new, pool_size, np.where(same_day, np.minimum(pool, pool_size), pool)).astype(np.int8)
     count = request_swabs(day, np.uint64(seed), stream, coverage, lo, hi, target, pool_size, compound_id, age, compartment,
-                          isolation, requested, pool)
+                          isolation, requested, pool, np.ones(n, dtype=np.int8))
     assert count == new.sum()
     assert np.array_equal(requested, expected_requested)
     assert np.array_equal(pool, expected_pool)

@@ -19,6 +19,8 @@ COMPONENTS: dict[str, str] = {
     "closures": "zerosim.policy.closures:Closures",
     "health_code": "zerosim.policy.healthcode:HealthCodes",
     "confinement": "zerosim.policy.confinement:Confinement",
+    "behaviour": "zerosim.behaviour.components:Compliance",
+    "ledger": "zerosim.ledger.components:Ledger",
 }
 
 

@@ -46,6 +46,9 @@ class Results:
     by_district: pd.DataFrame
     by_age_band: pd.DataFrame
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({c: [] for c in EVENT_COLUMNS}))
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pressure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    confinement_days: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     figures: list[Path] = field(default_factory=list)
 
@@ -82,8 +85,8 @@ def build_tables(
     by_age_band: dict[str, np.ndarray],
     district_names: tuple[str, ...],
     days: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Wide timeseries and long by-district / by-age-band tables from the Recorder's buffers."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Wide timeseries and long by-district / by-age-band / ledger tables from the Recorder's buffers."""
     day = np.arange(days, dtype=np.int32)
     columns: dict[str, np.ndarray] = {"day": day}
     if scenario.start_date is not None:
@@ -105,9 +108,14 @@ def build_tables(
         "day": np.repeat(day, district_count),
         "district": np.tile(np.array(district_names, dtype=object), days),
     }
+    ledger_frame = dict(district_frame)
     for name, values in by_district.items():
-        district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+        if name.startswith("ledger:"):
+            ledger_frame[name.removeprefix("ledger:")] = values[:days].reshape(-1)
+        else:
+            district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
     districts = pd.DataFrame(district_frame)
+    ledger = pd.DataFrame(ledger_frame) if len(ledger_frame) > 2 else pd.DataFrame()
     if "new_infections" in districts:
         districts["cumulative_infections"] = districts.groupby("district", sort=False)["new_infections"].cumsum()
 
@@ -118,7 +126,7 @@ def build_tables(
     }
     for name, values in by_age_band.items():
         age_frame[name] = values[:days].reshape(-1).astype(np.int64)
-    return timeseries, districts, pd.DataFrame(age_frame)
+    return timeseries, districts, pd.DataFrame(age_frame), ledger
 
 
 def events_table(columns: dict[str, list] | None) -> pd.DataFrame:
@@ -177,7 +185,12 @@ def write_results(results: Results, out_dir: Path) -> None:
             ("by_district.parquet", results.by_district),
             ("by_age_band.parquet", results.by_age_band),
             ("events.parquet", results.events),
+            ("ledger.parquet", results.ledger),
+            ("pressure.parquet", results.pressure),
+            ("confinement_days.parquet", results.confinement_days),
         ):
+            if name != "events.parquet" and frame.empty and not len(frame.columns):
+                continue
             temporary = out_dir / (name + ".tmp")
             frame.to_parquet(temporary, index=False, engine="pyarrow")
             os.replace(temporary, out_dir / name)
@@ -185,6 +198,10 @@ def write_results(results: Results, out_dir: Path) -> None:
     except OSError as error:
         raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
     results.out_dir = out_dir
+
+
+def _optional(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
 def read_results(run_dir: Path) -> Results:
@@ -206,5 +223,8 @@ def read_results(run_dir: Path) -> Results:
         by_district=pd.read_parquet(run_dir / "by_district.parquet"),
         by_age_band=pd.read_parquet(age_path) if age_path.exists() else pd.DataFrame(),
         events=pd.read_parquet(events_path) if events_path.exists() else pd.DataFrame({c: [] for c in EVENT_COLUMNS}),
+        ledger=_optional(run_dir / "ledger.parquet"),
+        pressure=_optional(run_dir / "pressure.parquet"),
+        confinement_days=_optional(run_dir / "confinement_days.parquet"),
         out_dir=run_dir,
     )

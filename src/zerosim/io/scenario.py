@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zerosim.disease.config import DiseaseConfig, preset, preset_names
 from zerosim.errors import ScenarioError
+from zerosim.ledger.config import BehaviourConfig, LedgerConfig, default_behaviour, default_ledger
 from zerosim.policy.config import ContainmentConfig
+from zerosim.policy.presets import merge_overrides
 from zerosim.policy.presets import preset_names as policy_preset_names
 from zerosim.policy.presets import resolve_containment
 from zerosim.population.config import PopulationConfig
@@ -80,6 +82,12 @@ class Scenario(BaseModel):
     containment: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the preset's fields, e.g. {testing.campaigns.0.pool_size: 20}."
     )
+    ledger: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the ledger's rates, e.g. {food.stock_days_mean: 10}."
+    )
+    behaviour: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the behaviour model, e.g. {enabled: true}."
+    )
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 
     @field_validator("policy")
@@ -93,8 +101,23 @@ class Scenario(BaseModel):
         """The containment preset with this scenario's overrides applied."""
         return resolve_containment(self.policy, self.containment)
 
+    def resolved_ledger(self) -> LedgerConfig:
+        """The shipped ledger rates with this scenario's overrides."""
+        return LedgerConfig.model_validate(merge_overrides(default_ledger().model_dump(), self.ledger))
+
+    def resolved_behaviour(self) -> BehaviourConfig:
+        """The shipped behaviour model with this scenario's overrides."""
+        return BehaviourConfig.model_validate(merge_overrides(default_behaviour().model_dump(), self.behaviour))
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        for section, resolve in (("ledger", self.resolved_ledger), ("behaviour", self.resolved_behaviour)):
+            try:
+                resolve()
+            except ValidationError as error:
+                raise ValueError(f"{section}." + describe_validation_error(error)) from None
+            except ValueError as error:
+                raise ValueError(f"{section}: {error}") from None
         try:
             self.resolved_containment()
         except ValidationError as error:

@@ -29,6 +29,7 @@ class Closures:
     name: str = "closures"
     phase: ClassVar[Phase] = Phase.POLICY
     reads: ClassVar[frozenset[str]] = frozenset({"district_level", "city_zone", "compound_zone_level"})
+    # (also reads the ledger's ``store_failed`` when a ledger runs; it may not exist, so not declared)
     writes: ClassVar[frozenset[str]] = frozenset({"workplace_is_open", "school_is_open", "layer_contact_scale"})
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
@@ -52,6 +53,8 @@ class Closures:
         # A fixed share of essential workplaces (by id) keeps running in closed loop.
         keeps_running = (np.arange(g.workplace_count) * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
         closed &= ~(essential & keeps_running)
+        if state.has_array("store_failed"):
+            closed |= state.store_failed == 1  # a store that ran out of cash does not reopen
         state.workplace_is_open[:] = ~closed
         transport_level = LEVEL_CODE[cfg.transport_close_level]
         if transport_level:

@@ -29,7 +29,8 @@ class Confinement:
     phase: ClassVar[Phase] = Phase.POLICY
     reads: ClassVar[frozenset[str]] = frozenset(
         {"compartment", "isolation_status", "quarantine_status", "day_quarantine_start", "test_result",
-         "consecutive_negatives", "compound_id", "district_id", "compound_zone_level", "count_by_district"}
+         "consecutive_negatives", "compound_id", "district_id", "compound_zone_level", "count_by_district",
+         "is_compliant_today"}
     )
     writes: ClassVar[frozenset[str]] = frozenset({"mobility", "facility_id", "facility_contact_scale"})
 
@@ -47,7 +48,8 @@ class Confinement:
             day, state.compartment, state.isolation_status, state.quarantine_status, state.day_quarantine_start,
             state.test_result, state.consecutive_negatives, state.compound_id, state.district_id,
             state.compound_zone_level, state.district_count, self.config.testing.pool_positive_members_stay_home,
-            self.config.zoning.individual_release_after_negatives or 0, state.mobility, state.facility_id,
+            self.config.zoning.individual_release_after_negatives or 0, state.is_compliant_today, state.mobility,
+            state.facility_id,
         )
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:

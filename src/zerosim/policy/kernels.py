@@ -56,6 +56,7 @@ def resolve_confinement(
     district_count,
     pending_retest_stays_home,
     release_after_negatives,
+    is_compliant_today,
     mobility,
     facility_id,
 ):
@@ -65,7 +66,9 @@ def resolve_confinement(
     (quarantine hotel = district_count + district id); waiting for a bed or room, home monitoring,
     home quarantine, a pending re-test (if ``pending_retest_stays_home``) -> HOME; sealed compound ->
     HOME (unless ``release_after_negatives`` > 0 and the agent has that many negatives in a row:
-    then COMPOUND); controlled compound -> COMPOUND; otherwise FREE. Writes ``mobility`` and
+    then COMPOUND); controlled compound -> COMPOUND; otherwise FREE. A non-compliant agent
+    (``is_compliant_today`` 0) escapes zone and home-quarantine confinement for the day (FREE); cases
+    waiting for transfer and contacts waiting for a room stay home. Writes ``mobility`` and
     ``facility_id`` in place (both (n,)); returns nothing.
     """
     n = compartment.size
@@ -100,6 +103,8 @@ def resolve_confinement(
                 level = _HOME
         elif zone == _CONTROLLED:
             level = max(level, _COMPOUND)
+        if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
+            level = _FREE
         mobility[i] = level
 
 

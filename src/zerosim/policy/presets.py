@@ -62,6 +62,11 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
+def merge_overrides(base: dict, overrides: dict[str, Any] | None) -> dict:
+    """``base`` with ``overrides`` applied (nested mappings or dotted keys; integer keys index lists)."""
+    return _merge(base, overrides or {})
+
+
 def resolve_containment(name: str, overrides: dict[str, Any] | None = None) -> ContainmentConfig:
     """The preset ``name`` with ``overrides`` applied, validated (pydantic ValidationError if bad)."""
     data = _merge(_preset_data(name), overrides or {})

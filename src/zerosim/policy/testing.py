@@ -358,6 +358,7 @@ class Testing:
             "compartment", "mobility", "isolation_status", "quarantine_status", "day_quarantine_start",
             "compound_id", "household_id", "district_id", "workplace_id", "sector", "workplace_is_open",
             "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10", "compound_zone_level",
+            "age", "is_compliant_today",
         }
     )
     writes: ClassVar[frozenset[str]] = frozenset(
@@ -432,7 +433,7 @@ class Testing:
             requested = request_swabs(
                 day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_by_band(), bounds[0], bounds[1],
                 target, campaign.pool_size, state.compound_id, state.age, state.compartment, state.isolation_status,
-                state.day_swab_requested, state.swab_pool_size,
+                state.day_swab_requested, state.swab_pool_size, state.is_compliant_today,
             )
             counts[TestingCounter.PENDING_REQUESTS] += requested
             counts[TestingCounter.REQUESTED_TOTAL] += requested

@@ -68,6 +68,7 @@ def request_swabs(
     isolation_status,
     day_swab_requested,
     swab_pool_size,
+    is_compliant_today,
 ):
     """Request a swab today for the targeted residents of agents ``lo .. hi-1``.
 
@@ -96,6 +97,8 @@ def request_swabs(
     compartment, isolation_status : (n,) int8
     day_swab_requested : (n,) int16, updated in place (-1 = no request)
     swab_pool_size : (n,) int8, updated in place
+    is_compliant_today : (n,) int8
+        Agents not complying today (0) skip the round.
 
     Returns
     -------
@@ -112,7 +115,7 @@ def request_swabs(
         for i in range(start, stop):
             if not is_target_compound[compound_id[i]]:
                 continue
-            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED or is_compliant_today[i] == 0:
                 continue
             requested = day_swab_requested[i]
             if requested >= 0 and requested != day:

@@ -83,10 +83,7 @@ class Zoning:
             "case_window": np.zeros((self.config.window_days, g.district_count), dtype=np.int64),
         }
         for name, array in arrays.items():
-            if state.has_array(name):
-                state.unit_arrays[name][...] = array
-            else:
-                state.add_unit_array(name, array)
+            state.unit_arrays[name] = array  # (re)created here: zoning owns them
         state.stores["zone_events"] = ZoneEventLog()
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:

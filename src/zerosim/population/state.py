@@ -126,6 +126,15 @@ class ZoneLevel(IntEnum):
     SEALED = 3  # 封控区: nobody leaves home
 
 
+class WorkerType(IntEnum):
+    """Employment type of a worker (int8): how much of the wage a day off work loses."""
+
+    FORMAL = 0
+    INFORMAL = 1
+    GIG = 2
+    SELF_EMPLOYED = 3
+
+
 class HealthCode(IntEnum):
     """Health-code colour (int8). Green by default; policies change it."""
 
@@ -196,6 +205,14 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     _spec("quarantine_status", "int8", 0, "QuarantineStatus"),
     _spec("day_quarantine_start", "int16", NEVER, "first day of the current quarantine phase"),
     _spec("day_quarantine_end", "int16", NEVER, "last day of the current quarantine phase"),
+    # -- behaviour layer --
+    _spec("is_compliant_today", "int8", 1, "1 if the agent keeps to its confinement and testing today"),
+    # -- ledger layer --
+    _spec("worker_type", "int8", 0, "WorkerType of a worker (formal, informal, gig, self-employed)"),
+    _spec("confined_streak_days", "int16", 0, "current unbroken days confined (compound, home or facility)"),
+    _spec("longest_confinement_days", "int16", 0, "longest unbroken confinement so far, days"),
+    _spec("confined_days_total", "int16", 0, "days confined so far (any level)"),
+    _spec("ledger_flags", "int8", 0, "bit 0: ever kept confined after >= 10 consecutive negative tests"),
 )
 
 SCHEMA_BY_NAME: dict[str, ArraySpec] = {spec.name: spec for spec in AGENT_SCHEMA}
