@@ -1,0 +1,164 @@
+"""The ledger: accounting identities, zero costs without a policy, monotone costs of longer
+sealing, fatigue leaking infections, and kernels against NumPy references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import zerosim
+from zerosim.engine.component import Phase
+from zerosim.engine.simulation import Simulation
+from zerosim.ledger.kernels import account_confinement, household_confinement
+from zerosim.policy.config import LEVEL_CODE
+from zerosim.population.state import Compartment, Mobility, Sector
+
+
+@dataclass
+class Auditor:
+    """A test component that runs after the ledger each day and checks invariants."""
+
+    close_level: dict
+    name: str = "auditor"
+    phase: ClassVar[Phase] = Phase.LEDGER
+    reads: ClassVar[frozenset[str]] = frozenset()
+    writes: ClassVar[frozenset[str]] = frozenset()
+    confined_agent_days: int = 0
+    reopened_in_closed_zone: int = 0
+    min_stock: float = np.inf
+    days: int = 0
+    history: list = field(default_factory=list)
+
+    def setup(self, state, rng):
+        pass
+
+    def step(self, state, day, rng):
+        alive = state.compartment != Compartment.DEAD
+        self.confined_agent_days += int((alive & (state.mobility >= Mobility.COMPOUND)).sum())
+        self.min_stock = min(self.min_stock, float(state.food_stock_days.min()))
+        if state.has_array("district_level"):
+            g = state.groups
+            area = np.maximum(state.district_level, state.city_zone[0])[g.workplace_district]
+            for sector, level in self.close_level.items():
+                code = {"retail": Sector.RETAIL, "catering": Sector.CATERING}.get(sector)
+                if code is None:
+                    continue
+                closed_zone = (g.workplace_sector == code) & (area >= LEVEL_CODE[level])
+                self.reopened_in_closed_zone += int((state.workplace_is_open[closed_zone] == 1).sum())
+        self.days += 1
+
+    def report(self, state, day):
+        return {}
+
+
+def run_audited(overrides):
+    scenario = zerosim.load_scenario("demo", overrides)
+    base = zerosim.build(scenario)
+    close_level = dict(scenario.resolved_containment().closures.sector_close_level)
+    auditor = Auditor(close_level)
+    simulation = Simulation(base.state, [c for c, _ in base.plan] + [auditor], scenario.duration_days, scenario.seed)
+    recorder = simulation.run()
+    return simulation, recorder, auditor
+
+
+def test_accounting_identities():
+    simulation, recorder, auditor = run_audited(
+        {"population.size": 60_000, "duration_days": 45, "policy": "dynamic-zero-2022", "seed": 5})
+    s = recorder.scalars
+    ledger_confined = (s["ledger_confined_compound_person_days"] + s["ledger_confined_home_person_days"]
+                       + s["ledger_facility_person_days"]).sum()
+    assert ledger_confined > 0
+    assert ledger_confined == auditor.confined_agent_days          # = sum over agents and days
+    assert ledger_confined == simulation.state.confined_days_total.sum()
+    assert auditor.min_stock >= 0.0                                  # food stocks never negative
+    assert auditor.reopened_in_closed_zone == 0                     # no store open in a closed zone
+    by_district = recorder.by_district["ledger:income_lost_cny"].sum()
+    assert np.isclose(by_district, s["ledger_income_lost_cny"].sum())
+
+
+def test_no_policy_costs_nothing():
+    results = zerosim.run("demo", overrides={"population.size": 30_000, "duration_days": 40, "policy": "none"})
+    ledger = results.summary["ledger"]
+    assert ledger["confined_person_days"] == 0
+    assert ledger["food_shortfall_person_days"] == 0 and ledger["households_ran_out"] == 0
+    assert ledger["store_days_closed"] == 0 and ledger["stores_failed"] == 0
+    assert ledger["testing_cny"] == 0
+    # illness is not a containment cost: the only income lost is none
+    assert ledger["income_lost_cny"] == 0
+
+
+def test_longer_sealing_costs_more():
+    costs = []
+    for days_sealed in (10, 25, 45):
+        results = zerosim.run("demo", overrides={
+            "population.size": 30_000, "duration_days": 60, "seeding": [], "policy": "dynamic-zero-2022",
+            "containment": {"zoning.city_sealed_from_day": 2, "zoning.city_min_sealed_days": days_sealed},
+        })
+        ledger = results.summary["ledger"]
+        assert results.summary["city_sealed_days"] == days_sealed
+        costs.append((ledger["confined_person_days"], ledger["food_shortfall_person_days"], ledger["income_lost_cny"],
+                      ledger["store_days_closed"]))
+    for shorter, longer in zip(costs, costs[1:]):
+        assert all(b > a for a, b in zip(shorter, longer)), costs
+
+
+@pytest.mark.statistical
+def test_fatigue_leaks_infections_in_a_long_lockdown():
+    infections = {}
+    for enabled in (False, True):
+        results = zerosim.run("demo", overrides={
+            "population.size": 60_000, "duration_days": 90, "seed": 3, "policy": "wuhan-2020",
+            "behaviour": {"enabled": enabled, "fatigue_per_confined_day": 0.03},
+            "containment": {"zoning.city_sealed_from_day": 0, "zoning.city_min_sealed_days": 90},
+        })
+        infections[enabled] = results.summary["infections"]
+    assert infections[True] > infections[False], infections
+
+
+def test_confinement_kernel_matches_reference():
+    rng = np.random.default_rng(2)
+    n, districts = 5000, 3
+    compartment = rng.choice([0, 4, 8], n, p=[0.8, 0.1, 0.1]).astype(np.int8)
+    mobility = rng.integers(0, 4, n).astype(np.int8)
+    negatives = rng.integers(0, 14, n).astype(np.int8)
+    district = rng.integers(0, districts, n).astype(np.int8)
+    streak = rng.integers(0, 20, n).astype(np.int16)
+    longest = np.maximum(streak, rng.integers(0, 30, n)).astype(np.int16)
+    total = (longest + rng.integers(0, 5, n)).astype(np.int16)
+    flags = np.zeros(n, dtype=np.int8)
+    person_days = np.zeros((districts, 4), dtype=np.int64)
+    ten = np.zeros(districts, dtype=np.int64)
+    alive = compartment != 8
+    confined = alive & (mobility >= 1)
+    expected_streak = np.where(confined, streak + 1, 0)
+    expected_longest = np.maximum(longest, np.where(confined, streak + 1, 0))
+    expected_total = np.where(confined, total + 1, total)
+    expected_days = np.zeros((districts, 4), dtype=np.int64)
+    np.add.at(expected_days, (district[alive].astype(int), mobility[alive].astype(int)), 1)
+    expected_ten = np.bincount(district[confined & (negatives >= 10)], minlength=districts)
+    account_confinement(compartment, mobility, negatives, district, streak, longest, total, flags, person_days, ten)
+    assert np.array_equal(streak, expected_streak) and np.array_equal(longest, expected_longest)
+    assert np.array_equal(total, expected_total)
+    assert np.array_equal(person_days, expected_days) and np.array_equal(ten, expected_ten)
+    assert np.array_equal(flags == 1, confined & (negatives >= 10))
+
+
+def test_household_confinement_matches_reference():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 5, 2000)
+    start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    n = int(start[-1])
+    compartment = rng.choice([0, 8], n, p=[0.9, 0.1]).astype(np.int8)
+    mobility = rng.choice([0, 1, 2, 3], n, p=[0.3, 0.1, 0.5, 0.1]).astype(np.int8)
+    confined = np.empty(sizes.size, dtype=np.int8)
+    alive = np.empty(sizes.size, dtype=np.int32)
+    household_confinement(start, compartment, mobility, 2, confined, alive)
+    household = np.repeat(np.arange(sizes.size), sizes)
+    living = compartment != 8
+    expected_alive = np.bincount(household[living], minlength=sizes.size)
+    free_living = np.bincount(household[living & (mobility < 2)], minlength=sizes.size)
+    assert np.array_equal(alive, expected_alive)
+    assert np.array_equal(confined == 1, (expected_alive > 0) & (free_living == 0))
