@@ -162,3 +162,26 @@ def test_household_confinement_matches_reference():
     free_living = np.bincount(household[living & (mobility < 2)], minlength=sizes.size)
     assert np.array_equal(alive, expected_alive)
     assert np.array_equal(confined == 1, (expected_alive > 0) & (free_living == 0))
+
+
+def test_store_recovery_matches_shanghai_2022_catering():
+    """Validation (docs/ledger.md 4.2): demand after reopening vs Shanghai's 2022 catering sales."""
+    from zerosim.ledger.components import store_demand
+    from zerosim.ledger.config import default_ledger
+
+    shops = default_ledger().shops
+    assert np.isclose(store_demand(0, shops), 0.6) and np.isclose(store_demand(14, shops), 0.8)
+    july = store_demand(np.arange(2, 33), shops).mean()
+    august = store_demand(np.arange(33, 64), shops).mean()
+    assert abs(july - 0.793) < 0.03    # observed July 2022 catering, share of 2021
+    assert abs(august - 1.008) < 0.06  # observed August 2022
+
+
+def test_stores_fail_only_beyond_their_runway():
+    results = zerosim.run("demo", overrides={
+        "population.size": 30_000, "duration_days": 80, "seeding": [], "policy": "dynamic-zero-2022",
+        "containment": {"zoning.city_sealed_from_day": 1, "zoning.city_min_sealed_days": 60}})
+    ledger = results.summary["ledger"]
+    assert 0 < ledger["stores_failed"] < ledger["stores"]
+    failed_by_day = results.timeseries["ledger_stores_failed"].to_numpy()
+    assert (np.diff(failed_by_day) >= 0).all()  # a failed store stays failed

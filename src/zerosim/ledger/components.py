@@ -35,6 +35,12 @@ def _lognormal(rng: np.random.Generator, mean: float, sd: float, size: int) -> n
     return rng.lognormal(np.log(mean) - variance / 2, np.sqrt(variance), size)
 
 
+def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
+    """Demand of a reopened store, share of normal: 1 - (1 - f0) * 2**(-t / half-life) (docs/ledger.md 4.2)."""
+    t = np.asarray(days_since_reopening, dtype=np.float64)
+    return 1.0 - (1.0 - shops.reopening_demand_fraction) * np.exp2(-t / max(shops.recovery_half_life_days, 1e-9))
+
+
 @dataclass(frozen=True, slots=True)
 class Ledger:
     """Keeps the daily accounts of containment's costs (it never changes anyone's behaviour)."""
@@ -170,11 +176,8 @@ class Ledger:
         since[reopened] = 0
         running = is_store & ~closed & (since >= 0)
         since[running & ~reopened] = np.minimum(since[running & ~reopened].astype(np.int32) + 1, 32767)
-        shops = cfg.shops
-        recovery = 1.0 - (1.0 - shops.reopening_demand_fraction) * np.exp2(
-            -since[running] / max(shops.recovery_half_life_days, 1e-9))
         demand = np.ones(g.workplace_count)
-        demand[running] = recovery
+        demand[running] = store_demand(since[running], cfg.shops)
         demand[closed] = 0.0
         workplace_district = g.workplace_district.astype(np.int64)
         daily[row["stores_closed"]] = np.bincount(workplace_district[closed], minlength=districts)

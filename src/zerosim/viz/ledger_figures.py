@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,8 @@ def _short(value: float | None, unit: str = "") -> str:
         return "n/a"
     size = abs(value)
     text = ""
-    for scale, suffix in ((1e9, "bn"), (1e6, "M"), (1e4, "k")):
-        if size >= scale:
+    for threshold, scale, suffix in ((1e9, 1e9, "bn"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if size >= threshold:
             scaled = value / scale
             text = f"{scaled:.{0 if abs(scaled) >= 100 else 1}f}".removesuffix(".0") + suffix
             break
@@ -258,12 +259,12 @@ def food_shortfall(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
     return _save(fig, path, top)
 
 
-def _bars(ax: plt.Axes, values: dict[str, float], colours: list[str], title: str) -> None:
-    items = sorted(((name.replace("_", " "), float(v)) for name, v in values.items()), key=lambda item: item[1])
-    names = [name for name, _ in items]
+def _bars(ax: plt.Axes, values: dict[str, float], colour_of: Callable[[str], str], title: str) -> None:
+    """Horizontal CNY bars, largest on top, each labelled with its value."""
+    items = sorted(((name, float(v)) for name, v in values.items()), key=lambda item: item[1])
     numbers = np.array([v for _, v in items])
-    ax.barh(range(len(items)), numbers, color=colours if len(colours) == len(items) else colours[0])
-    ax.set_yticks(range(len(items)), names, fontsize=9)
+    ax.barh(range(len(items)), numbers, color=[colour_of(name) for name, _ in items])
+    ax.set_yticks(range(len(items)), [name.replace("_", " ") for name, _ in items], fontsize=9)
     limit = numbers.max(initial=0)
     for i, value in enumerate(numbers):
         ax.text(value + 0.01 * max(limit, 1), i, _short(value, "CNY"), va="center", fontsize=8, color=_INK)
@@ -289,13 +290,12 @@ def income_lost(summary: dict, path: Path) -> Path:
         return _save(fig, path, _title(fig, "Income: nothing lost"))
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [1.3, 1]})
     if sectors:
-        _bars(left, sectors, [_LEDGER_COLOURS["income"]], "by sector")
+        _bars(left, sectors, lambda name: _LEDGER_COLOURS["income"], "by sector")
     else:
         _empty(left, "no sector breakdown")
     if types:
-        order = sorted(types, key=lambda name: types[name])
-        colours = [_LEDGER_COLOURS["precarious"] if name in _PRECARIOUS else _LEDGER_COLOURS["income"] for name in order]
-        _bars(right, types, colours, "by worker type (dark: informal, gig and self-employed)")
+        _bars(right, types, lambda name: _LEDGER_COLOURS["precarious" if name in _PRECARIOUS else "income"],
+              "by worker type (dark: informal, gig and self-employed)")
     else:
         _empty(right, "no worker-type breakdown")
     precarious = sum(types.get(name, 0.0) for name in _PRECARIOUS)
@@ -395,12 +395,12 @@ def resistance_pressure_map(pressure: pd.DataFrame, path: Path) -> Path:
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="% of residents under pressure")
     row, column = np.unravel_index(int(np.argmax(values)), values.shape)
     district, subdistrict = table.index[row]
-    under = float((values.max(axis=1) >= 5).mean())
+    typical = float(np.median(values.max(axis=1)))
     top = _title(
         fig,
         f"{index_name}: peak {values[row, column]:.1f}% of residents (subdistrict {subdistrict}, {district}, day {days[column]})",
         f"share of residents confined long without a break whose household has no food or who cannot work · "
-        f"{_percent(under)} of subdistricts reach 5% · schematic subdistrict × day grid, not a map",
+        f"the median subdistrict peaks at {typical:.1f}% · schematic subdistrict × day grid, not a map",
     )
     return _save(fig, path, top)
 
