@@ -18,8 +18,12 @@ from zerosim.errors import OutputError, ScenarioError, StateError, ZerosimError 
 from zerosim.io.results import Results, read_results  # noqa: E402
 from zerosim.io.scenario import Scenario, builtin_names, load_scenario  # noqa: E402
 from zerosim.api import build, run  # noqa: E402
+from zerosim.io.compare import Comparison, compare_runs, headline  # noqa: E402
 
 __all__ = [
+    "Comparison",
+    "compare_runs",
+    "headline",
     "OutputError",
     "Results",
     "Scenario",

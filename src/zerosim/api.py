@@ -161,5 +161,8 @@ def run(
         if figures if figures is not None else scenario.outputs.figures:
             from zerosim.viz.figures import write_run_figures
 
+            from zerosim.viz.ledger_figures import write_ledger_figures
+
             results.figures = write_run_figures(out_dir, timeseries, by_district, summary)
+            results.figures += write_ledger_figures(out_dir, results)
     return results

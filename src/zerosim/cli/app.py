@@ -141,6 +141,69 @@ def validate(
     )
 
 
+@app.command()
+def compare(
+    runs: Annotated[
+        list[str],
+        typer.Argument(help="Two or more run directories written by `zerosim run`; or one scenario with --policy."),
+    ],
+    policy: Annotated[
+        list[str], typer.Option("--policy", "-p", help="Run the scenario under each of these policies (same seed).")
+    ] = [],  # noqa: B006
+    baseline: Annotated[int, typer.Option("--baseline", "-b", help="Index of the run the others are compared with.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv/.json and comparison.png here.")] = None,
+    population: Annotated[Optional[int], typer.Option("--population", "-n", help="With --policy: number of people.")] = None,
+    days: Annotated[Optional[int], typer.Option("--days", "-d", help="With --policy: days to simulate.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="With --policy: the shared seed.")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="With --policy: override dotted.path=value.")] = [],  # noqa: B006
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if populations or days differ.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="With --policy: overwrite earlier runs in --out.")] = False,
+) -> None:
+    """Compare runs with a baseline: what each averted, and what it cost (table, sentence, figure)."""
+    from zerosim.api import run as run_scenario
+    from zerosim.io.compare import compare_runs, format_table, headline, write_comparison
+    from zerosim.io.scenario import load_scenario
+
+    try:
+        if policy:
+            if len(runs) != 1:
+                raise ZerosimError("compare: with --policy give exactly one scenario (e.g. demo), not run directories")
+            if out is None:
+                raise ZerosimError("compare: with --policy give --out DIR for the runs and the comparison")
+            directories = []
+            for name in policy:
+                overrides = _overrides(population, days, seed, set_)
+                overrides["policy"] = name
+                scenario = load_scenario(runs[0], overrides)
+                errors.print(f"running {scenario.name} under {name} ...", highlight=False)
+                run_scenario(scenario, out=out / name, force=force)
+                directories.append(out / name)
+        else:
+            directories = [Path(run) for run in runs]
+        comparison = compare_runs(directories, baseline=baseline, strict=strict)
+        paths = []
+        if out is not None:
+            from zerosim.viz.ledger_figures import comparison_figure
+
+            paths = write_comparison(comparison, out) + [comparison_figure(comparison, out / "comparison.png")]
+    except ZerosimError as error:
+        _fail(error)
+        return
+    text = format_table(comparison)
+    table = Table(title="comparison", title_justify="left")
+    table.add_column("measure", no_wrap=True)
+    for column in text.columns:
+        table.add_column(str(column), justify="right")
+    for measure, row in text.iterrows():
+        table.add_row(str(measure), *[str(value) for value in row.tolist()])
+    console.print(table)
+    for warning in comparison.warnings:
+        errors.print(f"warning: {warning}", markup=False, highlight=False)
+    console.print(headline(comparison), highlight=False)
+    for path in paths:
+        console.print(f"written: {path}", highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -134,10 +134,11 @@ class Comparison:
     def difference(self, measure: str, run: int | str) -> float | None:
         """``measure`` of ``run`` minus the baseline's (None when either is missing)."""
         label = self.runs[run] if isinstance(run, int) else run
-        if measure not in self.table.index or label == self.baseline_run:
-            return None if measure not in self.table.index else 0.0
-        value = self.table.at[measure, difference_column(label)]
-        return None if pd.isna(value) else float(value)
+        if measure not in self.table.index:
+            return None
+        column = label if label == self.baseline_run else difference_column(label)
+        value = self.table.at[measure, column]
+        return None if pd.isna(value) else (0.0 if label == self.baseline_run else float(value))
 
 
 def difference_column(run: str) -> str:
@@ -190,7 +191,7 @@ def _unit(key: str) -> str:
         return LEDGER_UNITS[base]
     for suffix, unit in (("_person_days", "person-days"), ("_store_days", "store-days"), ("_cny", "CNY"),
                          ("_hours", "hours"), ("_days", "days"), ("_deaths", "deaths"), ("_fraction", "fraction")):
-        if base.endswith(suffix) or f"{suffix}_" in base:
+        if base.endswith(suffix):
             return unit
     return "count"
 
