@@ -139,3 +139,20 @@ def test_existing_results_are_not_overwritten_without_force(tmp_path):
     forced = invoke("run", "demo", "--population", "3000", "--days", "5", "--out", str(out), "--no-figures", "--force")
     assert forced.exit_code == 0
     assert json.loads((out / "summary.json").read_text())["population"] == 3000
+
+
+def test_compare_two_policies_from_the_readme(tmp_path):
+    out = tmp_path / "cmp"
+    result = invoke("compare", "demo", "--policy", "none", "--policy", "dynamic-zero-2022", "--population", "20000",
+                    "--days", "30", "--seed", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "averted" in result.stdout and "person-days confined" in result.stdout
+    assert "income_lost_cny" in result.stdout
+    assert (out / "comparison.png").stat().st_size > 10_000
+    assert (out / "none" / "summary.json").exists() and (out / "dynamic-zero-2022" / "ledger.parquet").exists()
+    again = invoke("compare", str(out / "none"), str(out / "dynamic-zero-2022"))
+    assert again.exit_code == 0 and "averted" in again.stdout
+
+
+def test_compare_errors_are_one_line(tmp_path):
+    assert_one_line_error(invoke("compare", str(tmp_path / "nope"), str(tmp_path / "nada")), "nope", code=4)
