@@ -5,6 +5,7 @@ Sits above every layer (it assembles them); the CLI is a thin shell over :func:`
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ import numpy as np
 from zerosim import __version__
 from zerosim.engine.registry import component_class
 from zerosim.engine.simulation import Simulation
+from zerosim.errors import OutputError, ScenarioError
 from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
@@ -81,6 +83,10 @@ def preflight(scenario: Scenario, out: str | Path | None, force: bool) -> Path |
     return prepare_out_dir(Path(out), force) if out is not None else None
 
 
+CHECKPOINT_FILE = "checkpoint.pkl"
+CHECKPOINT_VERSION = 1
+
+
 def run(
     scenario: Scenario | str | Path,
     *,
@@ -88,6 +94,7 @@ def run(
     out: str | Path | None = None,
     force: bool = False,
     figures: bool | None = None,
+    checkpoint_every: int | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
@@ -99,6 +106,8 @@ def run(
     overrides : mapping of dotted field -> value, applied before validation
     out : directory for the run's files; checked before any work, never overwritten without ``force``
     figures : write PNG figures (default: the scenario's ``outputs.figures``)
+    checkpoint_every : with ``out``, every this many days write ``checkpoint.pkl`` and the tables so
+        far, so a killed run keeps what was done and :func:`resume` can finish it
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
     if not isinstance(scenario, Scenario):
@@ -110,18 +119,98 @@ def run(
         for key, value in overrides.items():
             _set_dotted(data, key, value)
         scenario = validate_mapping(data)
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ScenarioError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; give a whole number of days")
     out_dir = preflight(scenario, out, force)
+    if out_dir is not None:
+        (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
 
     started = time.perf_counter()
     if on_phase:
         on_phase("building population")
     simulation = build(scenario)
-    built = time.perf_counter()
+    simulation.setup()
+    timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
     if on_phase:
         on_phase("simulating")
-    recorder = simulation.run(on_day=on_day)
-    finished = time.perf_counter()
+    _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day)
+    return _finish(scenario, simulation, timing, out_dir, figures, on_phase)
 
+
+def resume(
+    run_dir: str | Path,
+    *,
+    figures: bool | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    on_day: Callable[[int], None] | None = None,
+) -> Results:
+    """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's."""
+    import pickle
+
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT_FILE
+    if not path.exists():
+        raise OutputError(
+            f"--resume: '{run_dir}' has no {CHECKPOINT_FILE}; resume a run started with --checkpoint-every"
+        )
+    try:
+        with path.open("rb") as handle:
+            saved = pickle.load(handle)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
+        raise OutputError(f"--resume: cannot read '{path}' ({error.__class__.__name__}); start the run again") from None
+    if saved.get("version") != CHECKPOINT_VERSION:
+        raise OutputError(f"--resume: '{path}' was written by another zerosim version; start the run again")
+    scenario, simulation, timing = saved["scenario"], saved["simulation"], saved["timing"]
+    if on_phase:
+        on_phase("simulating")
+    _simulate(scenario, simulation, saved["next_day"], timing, run_dir, saved["every"], on_day)
+    return _finish(scenario, simulation, timing, run_dir, figures, on_phase)
+
+
+def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
+              checkpoint_every: int | None, on_day) -> None:
+    """Run the days from ``start_day``, checkpointing (and flushing the tables) every k days."""
+    import pickle
+
+    clock = time.perf_counter()
+    for day in range(start_day, simulation.days):
+        simulation.step(day)
+        if on_day is not None:
+            on_day(day)
+        finished_days = day + 1
+        if out_dir is not None and checkpoint_every and finished_days % checkpoint_every == 0 \
+                and finished_days < simulation.days:
+            now = time.perf_counter()
+            timing["simulation_seconds"] += now - clock
+            clock = now
+            _flush_tables(scenario, simulation, out_dir)
+            saved = {"version": CHECKPOINT_VERSION, "scenario": scenario, "simulation": simulation,
+                     "timing": timing, "next_day": finished_days, "every": checkpoint_every}
+            temporary = out_dir / (CHECKPOINT_FILE + ".tmp")
+            with temporary.open("wb") as handle:
+                pickle.dump(saved, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, out_dir / CHECKPOINT_FILE)
+    timing["simulation_seconds"] += time.perf_counter() - clock
+
+
+def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> None:
+    """Write the time series recorded so far (a killed run keeps what was done)."""
+    recorder, state = simulation.recorder, simulation.state
+    timeseries, by_district, _, ledger = build_tables(
+        scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names,
+        recorder.days_recorded,
+    )
+    for name, frame in (("timeseries.parquet", timeseries), ("by_district.parquet", by_district),
+                        ("ledger.parquet", ledger)):
+        if len(frame.columns):
+            temporary = out_dir / (name + ".tmp")
+            frame.to_parquet(temporary, index=False)
+            os.replace(temporary, out_dir / name)
+
+
+def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase) -> Results:
+    """Tables, summary and files of a finished simulation."""
+    recorder = simulation.recorder
     state = simulation.state
     timeseries, by_district, by_age_band, ledger = build_tables(
         scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded
@@ -132,8 +221,8 @@ def run(
         "policy": scenario.policy,
         "policy_label": scenario.resolved_containment().label,
         "r0": scenario.transmission.r0 if scenario.transmission.r0 is not None else scenario.disease.resolve().r0,
-        "build_seconds": round(built - started, 3),
-        "simulation_seconds": round(finished - built, 3),
+        "build_seconds": round(timing["build_seconds"], 3),
+        "simulation_seconds": round(timing["simulation_seconds"], 3),
         "state_bytes_per_agent": round(state.nbytes() / state.size, 1),
         "schema_bytes_per_agent": bytes_per_agent(),
         "households": state.groups.household_count,
@@ -148,7 +237,8 @@ def run(
         "zerosim_version": __version__,
         "git_revision": _git_revision(),
     }
-    summary = summarise(scenario, timeseries, state.size, finished - started, extra)
+    runtime = timing["build_seconds"] + timing["simulation_seconds"]
+    summary = summarise(scenario, timeseries, state.size, runtime, extra)
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     log = state.stores.get("zone_events")
     results = Results(scenario, summary, timeseries, by_district, by_age_band,
@@ -158,9 +248,11 @@ def run(
         if on_phase:
             on_phase("writing results")
         write_results(results, out_dir)
+        checkpoint = out_dir / CHECKPOINT_FILE
+        if checkpoint.exists():
+            checkpoint.unlink()  # the run is complete; the results supersede it
         if figures if figures is not None else scenario.outputs.figures:
             from zerosim.viz.figures import write_run_figures
-
             from zerosim.viz.ledger_figures import write_ledger_figures
 
             results.figures = write_run_figures(out_dir, timeseries, by_district, summary)

@@ -62,26 +62,42 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary table.")] = False,
+    checkpoint_every: Annotated[
+        Optional[int], typer.Option("--checkpoint-every", help="Write a checkpoint (and the tables so far) every K days.")
+    ] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option("--resume", help="Continue the killed run in this directory from its checkpoint.")
+    ] = None,
 ) -> None:
     """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
     from zerosim.api import preflight
+    from zerosim.api import resume as resume_run
     from zerosim.api import run as run_scenario
     from zerosim.io.scenario import load_scenario
 
     try:
-        resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
-        preflight(resolved, out, force)
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
             TimeElapsedColumn(), console=errors, disable=quiet, transient=False,
         )
-        with progress:
-            task = progress.add_task("building population", total=resolved.duration_days)
-            results = run_scenario(
-                resolved, out=out, force=force, figures=figures,
-                on_phase=lambda phase: progress.update(task, description=phase),
-                on_day=lambda day: progress.update(task, completed=day + 1),
-            )
+        if resume is not None:
+            with progress:
+                task = progress.add_task("resuming", total=None)
+                results = resume_run(
+                    resume, figures=figures,
+                    on_phase=lambda phase: progress.update(task, description=phase),
+                    on_day=lambda day: progress.update(task, completed=day + 1),
+                )
+        else:
+            resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+            preflight(resolved, out, force)
+            with progress:
+                task = progress.add_task("building population", total=resolved.duration_days)
+                results = run_scenario(
+                    resolved, out=out, force=force, figures=figures, checkpoint_every=checkpoint_every,
+                    on_phase=lambda phase: progress.update(task, description=phase),
+                    on_day=lambda day: progress.update(task, completed=day + 1),
+                )
     except ZerosimError as error:
         _fail(error)
         return

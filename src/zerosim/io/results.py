@@ -90,7 +90,8 @@ def build_tables(
     day = np.arange(days, dtype=np.int32)
     columns: dict[str, np.ndarray] = {"day": day}
     if scenario.start_date is not None:
-        columns["date"] = pd.to_datetime([scenario.start_date + timedelta(days=int(d)) for d in day])
+        start = np.datetime64(scenario.start_date, "D")
+        columns["date"] = (start + day.astype("timedelta64[D]")).astype("datetime64[ms]")
     for name in TIMESERIES_CONTRACT[1:]:
         columns[name] = scalars[name][:days]
     for name in POLICY_COLUMNS:
