@@ -155,3 +155,18 @@ def test_compare_two_policies_from_the_readme(tmp_path):
 
 def test_compare_errors_are_one_line(tmp_path):
     assert_one_line_error(invoke("compare", str(tmp_path / "nope"), str(tmp_path / "nada")), "nope", code=4)
+
+
+def test_run_with_a_baseline_adds_cost_per_averted(tmp_path):
+    base = tmp_path / "none"
+    assert invoke("run", "demo", "--population", "20000", "--days", "30", "--out", str(base), "--no-figures").exit_code == 0
+    out = tmp_path / "dz"
+    result = invoke("run", "demo", "--population", "20000", "--days", "30", "--set", "policy=dynamic-zero-2022",
+                    "--baseline", str(base), "--out", str(out), "--no-figures")
+    assert result.exit_code == 0, result.output
+    per = json.loads((out / "summary.json").read_text())["ledger"]["per_averted"]
+    confined = per["confined_person_days"]
+    assert confined["infections_averted"] > 0
+    assert abs(confined["per_infection_averted"] * confined["infections_averted"] - confined["extra_cost"]) < 1e-6 * confined["extra_cost"]
+    assert_one_line_error(invoke("run", "demo", "--baseline", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")),
+                          "--baseline", code=4)

@@ -95,6 +95,7 @@ def run(
     force: bool = False,
     figures: bool | None = None,
     checkpoint_every: int | None = None,
+    baseline: str | Path | None = None,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
@@ -108,8 +109,12 @@ def run(
     figures : write PNG figures (default: the scenario's ``outputs.figures``)
     checkpoint_every : with ``out``, every this many days write ``checkpoint.pkl`` and the tables so
         far, so a killed run keeps what was done and :func:`resume` can finish it
+    baseline : a run directory to compare with: summary.json's ``ledger`` then also holds the extra
+        cost per infection and per death averted (``per_averted``)
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
+    if baseline is not None and not (Path(baseline) / "summary.json").exists():
+        raise OutputError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:
@@ -134,7 +139,7 @@ def run(
     if on_phase:
         on_phase("simulating")
     _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day)
-    return _finish(scenario, simulation, timing, out_dir, figures, on_phase)
+    return _finish(scenario, simulation, timing, out_dir, figures, on_phase, baseline)
 
 
 def resume(
@@ -193,6 +198,23 @@ def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, ou
     timing["simulation_seconds"] += time.perf_counter() - clock
 
 
+def _per_averted(baseline: str | Path, summary: dict) -> dict:
+    """Extra cost of this run over ``baseline`` per infection and per death averted, by main cost."""
+    from types import SimpleNamespace
+
+    from zerosim.io.compare import compare_runs
+
+    comparison = compare_runs([Path(baseline), SimpleNamespace(summary=summary)], baseline=0)
+    result: dict = {"baseline": str(baseline), "warnings": list(comparison.warnings)}
+    for row in comparison.per_averted.to_dict("records"):
+        result[row["cost"]] = {
+            "extra_cost": row["extra_cost"], "unit": row["unit"],
+            "infections_averted": row["infections_averted"], "deaths_averted": row["deaths_averted"],
+            "per_infection_averted": row["per_infection_averted"], "per_death_averted": row["per_death_averted"],
+        }
+    return result
+
+
 def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> None:
     """Write the time series recorded so far (a killed run keeps what was done)."""
     recorder, state = simulation.recorder, simulation.state
@@ -208,7 +230,8 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
             os.replace(temporary, out_dir / name)
 
 
-def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase) -> Results:
+def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
+            baseline: str | Path | None = None) -> Results:
     """Tables, summary and files of a finished simulation."""
     recorder = simulation.recorder
     state = simulation.state
@@ -240,6 +263,8 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     runtime = timing["build_seconds"] + timing["simulation_seconds"]
     summary = summarise(scenario, timeseries, state.size, runtime, extra)
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
+    if baseline is not None:
+        summary["ledger"]["per_averted"] = _per_averted(baseline, summary)
     log = state.stores.get("zone_events")
     results = Results(scenario, summary, timeseries, by_district, by_age_band,
                       events=events_table(log.to_columns() if log is not None else None), ledger=ledger,

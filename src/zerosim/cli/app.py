@@ -68,6 +68,9 @@ def run(
     resume: Annotated[
         Optional[Path], typer.Option("--resume", help="Continue the killed run in this directory from its checkpoint.")
     ] = None,
+    baseline: Annotated[
+        Optional[Path], typer.Option("--baseline", help="A run directory to compare with (cost per infection averted).")
+    ] = None,
 ) -> None:
     """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
     from zerosim.api import preflight
@@ -94,7 +97,7 @@ def run(
             with progress:
                 task = progress.add_task("building population", total=resolved.duration_days)
                 results = run_scenario(
-                    resolved, out=out, force=force, figures=figures, checkpoint_every=checkpoint_every,
+                    resolved, out=out, force=force, figures=figures, checkpoint_every=checkpoint_every, baseline=baseline,
                     on_phase=lambda phase: progress.update(task, description=phase),
                     on_day=lambda day: progress.update(task, completed=day + 1),
                 )
