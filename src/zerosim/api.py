@@ -77,8 +77,10 @@ def _git_revision() -> str | None:
     return output.stdout.strip() or None
 
 
-def preflight(scenario: Scenario, out: str | Path | None, force: bool) -> Path | None:
-    """Checks done before any work: the city fits in memory and ``out`` is usable (created if needed)."""
+def preflight(scenario: Scenario, out: str | Path | None, force: bool, baseline: str | Path | None = None) -> Path | None:
+    """Checks done before any work: the city fits in memory, ``baseline`` is a run, ``out`` is usable."""
+    if baseline is not None and not (Path(baseline) / "summary.json").exists():
+        raise OutputError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
     check_fits_in_memory(scenario.population.size)
     return prepare_out_dir(Path(out), force) if out is not None else None
 
@@ -113,8 +115,6 @@ def run(
         cost per infection and per death averted (``per_averted``)
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
-    if baseline is not None and not (Path(baseline) / "summary.json").exists():
-        raise OutputError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:
@@ -126,7 +126,7 @@ def run(
         scenario = validate_mapping(data)
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ScenarioError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; give a whole number of days")
-    out_dir = preflight(scenario, out, force)
+    out_dir = preflight(scenario, out, force, baseline)
     if out_dir is not None:
         (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
 

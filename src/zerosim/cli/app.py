@@ -93,7 +93,7 @@ def run(
                 )
         else:
             resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
-            preflight(resolved, out, force)
+            preflight(resolved, out, force, baseline)
             with progress:
                 task = progress.add_task("building population", total=resolved.duration_days)
                 results = run_scenario(
