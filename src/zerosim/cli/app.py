@@ -223,6 +223,54 @@ def compare(
         console.print(f"written: {path}", highlight=False)
 
 
+@app.command()
+def ensemble(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
+    runs: Annotated[int, typer.Option("--runs", "-r", help="Replicates per sweep point.")] = 10,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the ensemble's dataset and figures.")] = Path(
+        "results/ensemble"),
+    set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
+    sweep: Annotated[
+        list[str], typer.Option("--sweep", help="Sweep a field: dotted.path=v1,v2,... (repeatable: a grid).")
+    ] = [],  # noqa: B006
+    population: Annotated[Optional[int], typer.Option("--population", "-n", help="Number of people.")] = None,
+    days: Annotated[Optional[int], typer.Option("--days", "-d", help="Days to simulate.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="Base seed of the replicates.")] = None,
+    scheduler: Annotated[
+        Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (default: LocalCluster).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="LocalCluster worker processes.")] = 2,
+) -> None:
+    """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
+    from zerosim.engine.ensemble import parse_sweep, run_ensemble
+    from zerosim.io.scenario import load_scenario
+    from zerosim.viz.figures import ensemble_bands
+
+    try:
+        resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+        grid = parse_sweep(sweep)
+        progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=errors)
+        with progress:
+            task = progress.add_task("replicates", total=None)
+            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out,
+                                  on_done=lambda done, total: progress.update(task, completed=done, total=total))
+        from zerosim.engine.ensemble import sweep_points
+
+        if not result.quantiles.empty:
+            ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png")
+    except ZerosimError as error:
+        _fail(error)
+        return
+    console.print(f"{len(result.summaries)} replicates succeeded, {len(result.failures)} failed; results: {out}/",
+                  highlight=False)
+    for failure in result.failures:
+        errors.print(f"failed: sweep {failure['overrides']} replicate {failure['replicate']}: {failure['error']}",
+                     markup=False, highlight=False)
+    if result.failures:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -182,3 +182,34 @@ def write_run_figures(out_dir: Path, timeseries: pd.DataFrame, by_district: pd.D
         if {"sealed", "controlled"} <= set(by_district.columns):
             paths.append(district_zone_grid(by_district, population, out_dir / "district_lockdown_grid.png"))
     return paths
+
+
+def ensemble_bands(quantiles: pd.DataFrame, points: list[dict], scenario: str, path: Path) -> Path:
+    """Median and 50% / 90% bands of new infections, sealed people and lost income, per sweep point."""
+    panels = [(name, label) for name, label in (
+        ("new_infections", "new infections per day"), ("sealed", "people in sealed zones"),
+        ("ledger_income_lost_cny", "income lost per day (CNY)")) if name in quantiles]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for index, (name, label) in enumerate(panels):
+        ax = axes[0, index]
+        for p, point in enumerate(points):
+            table = quantiles[quantiles["sweep"] == p].pivot(index="day", columns="quantile", values=name)
+            if table.empty:
+                continue
+            colour = colours(p % 10)
+            days = table.index.to_numpy()
+            ax.fill_between(days, table[0.05], table[0.95], color=colour, alpha=0.15, linewidth=0)
+            ax.fill_between(days, table[0.25], table[0.75], color=colour, alpha=0.35, linewidth=0)
+            tag = ", ".join(f"{k}={v}" for k, v in point.items()) or scenario
+            ax.plot(days, table[0.5], color=colour, linewidth=1.8, label=tag)
+        ax.set_title(label, loc="left", fontsize=10, color=_INK)
+        ax.set_xlabel("day", color=_INK)
+        _style(ax)
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    fig.suptitle(f"{scenario}: ensemble median with 50% and 90% bands", x=0.01, ha="left", fontsize=12,
+                 fontweight="bold", color=_INK)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path

@@ -1,0 +1,210 @@
+"""Engine layer: ensembles and sweeps on ``dask.distributed``.
+
+Replicate r of a scenario runs with seed ``replicate_seed(seed, r)``; sweep points are overrides
+(``path=v1,v2``, combined as a grid). Each (sweep point, replicate) is one Dask task that receives
+the scenario as a plain mapping plus the seed -- never a live Generator -- and returns its small
+tables. A LocalCluster is started by default; an existing cluster is used when a scheduler address
+is given. Failed tasks are retried, and those that still fail are reported (never silently dropped).
+
+Outputs (``out``): ``replicates/`` -- a Parquet dataset partitioned ``sweep=<k>/replicate=<r>/``
+with every replicate's time series; ``summaries.parquet`` (one row per replicate);
+``quantiles.parquet`` (per sweep point and day: 5/25/50/75/95 % of the main series);
+``failures.json``; ``ensemble.json`` (what ran). The CLI adds ``ensemble_bands.png`` (viz layer).
+
+The engine does not import ``policy``: tasks call :func:`zerosim.api.run` by name inside workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zerosim.engine.rng import replicate_seed
+from zerosim.errors import OutputError, ScenarioError, ZerosimError
+
+#: Series summarised as quantile bands.
+BAND_SERIES = ("new_infections", "infectious", "new_deaths", "cases_detected", "sealed", "in_quarantine",
+               "ledger_food_shortfall_person_days", "ledger_income_lost_cny")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass
+class EnsembleResult:
+    """What an ensemble produced."""
+
+    summaries: pd.DataFrame
+    timeseries: pd.DataFrame
+    quantiles: pd.DataFrame
+    failures: list[dict] = field(default_factory=list)
+    out_dir: Path | None = None
+
+
+def parse_sweep(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``["population.size=1000,2000", "policy=none,dynamic-zero-2022"]`` -> {path: [values]}."""
+    import yaml
+
+    sweep: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ScenarioError(f"--sweep {item}: expected dotted.path=v1,v2,... e.g. --sweep transmission.r0=2,3")
+        key, _, raw = item.partition("=")
+        values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        if not key.strip() or not values:
+            raise ScenarioError(f"--sweep {item}: give a field and at least one value")
+        sweep[key.strip()] = values
+    return sweep
+
+
+def sweep_points(sweep: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The grid of sweep overrides (one empty point when there is no sweep)."""
+    if not sweep:
+        return [{}]
+    keys = list(sweep)
+    return [dict(zip(keys, values)) for values in itertools.product(*(sweep[k] for k in keys))]
+
+
+def run_replicate(scenario_data: dict, overrides: dict, seed: int, point: int, replicate: int) -> dict:
+    """One task: validate and run one replicate; return its summary and time series (small)."""
+    from zerosim.api import run
+    from zerosim.io.scenario import _set_dotted, validate_mapping
+
+    data = json.loads(json.dumps(scenario_data))
+    for key, value in overrides.items():
+        _set_dotted(data, key, value)
+    data["seed"] = seed
+    scenario = validate_mapping(data)
+    results = run(scenario)
+    summary = {key: value for key, value in results.summary.items() if np.isscalar(value)}
+    summary.update({f"ledger.{k}": v for k, v in results.summary.get("ledger", {}).items() if np.isscalar(v)})
+    summary.update({"sweep": point, "replicate": replicate})
+    series = results.timeseries.drop(columns=[c for c in ("date",) if c in results.timeseries])
+    series = series.assign(sweep=point, replicate=replicate)
+    return {"summary": summary, "timeseries": series}
+
+
+def run_ensemble(
+    scenario,
+    runs: int,
+    *,
+    sweep: dict[str, list[Any]] | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    retries: int = 1,
+    out: Path | None = None,
+    on_done: Callable[[int, int], None] | None = None,
+) -> EnsembleResult:
+    """Run ``runs`` replicates of ``scenario`` at every sweep point on Dask; gather and summarise."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if runs < 1:
+        raise ScenarioError(f"--runs: must be >= 1, got {runs}; give the number of replicates")
+    points = sweep_points(sweep or {})
+    base = scenario.model_dump(mode="json")
+    # Validate every sweep point before spending compute on it.
+    from zerosim.io.scenario import _set_dotted, validate_mapping
+
+    for point in points:
+        data = json.loads(json.dumps(base))
+        for key, value in point.items():
+            _set_dotted(data, key, value)
+        validate_mapping(data)
+    if out is not None:
+        out = Path(out)
+        if (out / "ensemble.json").exists():
+            raise OutputError(f"--out: '{out}' already holds an ensemble; choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="20s")
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+    except OSError as error:
+        raise OutputError(f"--scheduler: cannot reach '{scheduler}' ({error}); check the address") from None
+    summaries, series, failures = [], [], []
+    try:
+        futures = {}
+        for p, point in enumerate(points):
+            for r in range(runs):
+                seed = replicate_seed(scenario.seed, r)
+                future = client.submit(run_replicate, base, point, seed, p, r, retries=retries, pure=False,
+                                       key=f"zerosim-{scenario.name}-{p}-{r}-{seed}")
+                futures[future] = (p, r, seed)
+        done = 0
+        for future in as_completed(futures):
+            p, r, seed = futures[future]
+            try:
+                result = future.result()
+                summaries.append(result["summary"])
+                series.append(result["timeseries"])
+            except ZerosimError as error:
+                failures.append({"sweep": p, "overrides": points[p], "replicate": r, "seed": seed,
+                                 "error": f"{error.__class__.__name__}: {error}"})
+            except Exception as error:  # noqa: BLE001 - a worker's crash is reported, not swallowed
+                failures.append({"sweep": p, "overrides": points[p], "replicate": r, "seed": seed,
+                                 "error": f"{error.__class__.__name__}: {error}",
+                                 "traceback": "".join(traceback.format_exception(error))[-2000:]})
+            done += 1
+            if on_done:
+                on_done(done, len(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    summary_frame = pd.DataFrame(summaries).sort_values(["sweep", "replicate"]).reset_index(drop=True) \
+        if summaries else pd.DataFrame()
+    series_frame = pd.concat(series, ignore_index=True).sort_values(["sweep", "replicate", "day"]) \
+        if series else pd.DataFrame()
+    quantiles = quantile_bands(series_frame)
+    result = EnsembleResult(summary_frame, series_frame, quantiles, failures, out)
+    if out is not None:
+        write_ensemble(result, scenario, runs, points, out)
+    return result
+
+
+def quantile_bands(series: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep point and day, the 5/25/50/75/95 % quantiles of each band series."""
+    if series.empty:
+        return pd.DataFrame()
+    present = [name for name in BAND_SERIES if name in series]
+    grouped = series.groupby(["sweep", "day"])[present]
+    frames = []
+    for q in QUANTILES:
+        frame = grouped.quantile(q).reset_index()
+        frame.insert(2, "quantile", q)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).sort_values(["sweep", "day", "quantile"]).reset_index(drop=True)
+
+
+def write_ensemble(result: EnsembleResult, scenario, runs: int, points: list[dict], out: Path) -> None:
+    """Write the ensemble's dataset, tables and figure into ``out``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if not result.timeseries.empty:
+            table = pa.Table.from_pandas(result.timeseries.assign(scenario=scenario.name), preserve_index=False)
+            pq.write_to_dataset(table, root_path=str(out / "replicates"),
+                                partition_cols=["scenario", "sweep", "replicate"])
+        if not result.summaries.empty:
+            result.summaries.to_parquet(out / "summaries.parquet", index=False)
+        if not result.quantiles.empty:
+            result.quantiles.to_parquet(out / "quantiles.parquet", index=False)
+        (out / "failures.json").write_text(json.dumps(result.failures, indent=2) + "\n")
+        (out / "ensemble.json").write_text(json.dumps({
+            "scenario": scenario.name, "seed": scenario.seed, "runs": runs, "sweep_points": points,
+            "succeeded": int(len(result.summaries)), "failed": len(result.failures),
+        }, indent=2, default=str) + "\n")
+    except OSError as error:
+        raise OutputError(f"--out: writing the ensemble to '{out}' failed ({error.strerror}); check the disk") from None
