@@ -62,9 +62,12 @@ dl.facts dd { margin: 0; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
 caption { caption-side: top; text-align: left; color: var(--muted); padding: 4px 0 6px; font-size: 0.88rem; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-thead th { border-bottom: 2px solid var(--ink); font-weight: 600; white-space: nowrap; }
+thead th { border-bottom: 2px solid var(--ink); font-weight: 600; vertical-align: bottom; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.key { color: var(--muted); font-size: 0.8rem; }
+td.unit { white-space: nowrap; color: var(--muted); }
+.keyname { display: block; color: var(--muted); font-size: 0.74rem;
+           font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 tr.group th { background: var(--soft); font-weight: 600; padding-top: 8px; }
 tr.sub td:first-child { padding-left: 28px; }
 td.diff { color: #486581; }
