@@ -18,6 +18,7 @@ import numpy as np
 from zerosim.disease.config import AGE_BAND_COUNT, DiseaseConfig, Duration
 from zerosim.disease.kernels import progress_day, viral_weight_sums
 from zerosim.engine.component import Phase
+from zerosim.population.draws import lognormal
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
@@ -26,11 +27,7 @@ _MAX_DAY = np.iinfo(np.int16).max
 
 def sample_lognormal_days(duration: Duration, size: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``size`` durations (days, float64) from a log-normal with the given mean and sd."""
-    if duration.sd_days == 0:
-        return np.full(size, duration.mean_days)
-    variance = np.log1p((duration.sd_days / duration.mean_days) ** 2)
-    mu = np.log(duration.mean_days) - variance / 2
-    return rng.lognormal(mu, np.sqrt(variance), size)
+    return lognormal(rng, duration.mean_days, duration.sd_days, size)
 
 
 def vaccine_protection(

@@ -17,6 +17,7 @@ import numpy as np
 from zerosim.engine.component import Phase
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
 from zerosim.ledger.kernels import account_confinement, account_income, household_confinement
+from zerosim.population.draws import lognormal
 from zerosim.population.state import Mobility, PopulationState, Sector
 from zerosim.population.synthesis import WORK_SECTOR_CODE
 
@@ -24,15 +25,6 @@ from zerosim.population.synthesis import WORK_SECTOR_CODE
 STORE_SECTORS = (int(Sector.RETAIL), int(Sector.CATERING))
 SECTOR_CODES = np.array([WORK_SECTOR_CODE[name] for name in SECTORS])
 ELDERLY_AGE = 65
-
-
-def _lognormal(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.ndarray:
-    if mean <= 0:
-        return np.zeros(size)
-    if sd <= 0:
-        return np.full(size, mean)
-    variance = np.log1p((sd / mean) ** 2)
-    return rng.lognormal(np.log(mean) - variance / 2, np.sqrt(variance), size)
 
 
 def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
@@ -70,9 +62,9 @@ class Ledger:
         sizes = np.diff(g.household_start)
         first = g.household_start[:-1]
         elderly_alone = (sizes == 1) & (state.age[first] >= ELDERLY_AGE)
-        stock = _lognormal(rng, cfg.food.stock_days_mean, cfg.food.stock_days_sd, households)
+        stock = lognormal(rng, cfg.food.stock_days_mean, cfg.food.stock_days_sd, households)
         stock = np.where(elderly_alone, stock * cfg.food.elderly_alone_stock_factor, stock).astype(np.float32)
-        runway = _lognormal(rng, cfg.shops.cash_runway_days_mean, cfg.shops.cash_runway_days_sd, g.workplace_count)
+        runway = lognormal(rng, cfg.shops.cash_runway_days_mean, cfg.shops.cash_runway_days_sd, g.workplace_count)
         arrays = {
             "food_stock_days": stock.copy(),
             "food_stock_initial": stock,

@@ -19,6 +19,7 @@ import numpy as np
 
 from zerosim.errors import ScenarioError
 from zerosim.population.config import PopulationConfig
+from zerosim.population.draws import lognormal
 from zerosim.population.state import (
     NO_GROUP,
     GroupIndex,
@@ -197,13 +198,6 @@ def _cut_points(unit_sizes: np.ndarray, target_sizes: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(([0], boundaries)))
 
 
-def _lognormal(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.ndarray:
-    if sd <= 0:
-        return np.full(size, mean)
-    variance = np.log1p((sd / mean) ** 2)
-    return rng.lognormal(np.log(mean) - variance / 2, np.sqrt(variance), size)
-
-
 def _starts_from_labels(labels: np.ndarray, count: int) -> np.ndarray:
     """Offsets (count + 1,) of contiguous runs of sorted integer ``labels`` 0..count-1."""
     starts = np.zeros(count + 1, dtype=np.int64)
@@ -281,7 +275,7 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
         compound_label = np.cumsum(compound_label)
         # Buildings: household counts log-normal, never crossing a compound boundary.
         building_targets = np.maximum(
-            1, np.rint(_lognormal(rng, config.building_households_mean, config.building_households_sd, count))
+            1, np.rint(lognormal(rng, config.building_households_mean, config.building_households_sd, count))
         )
         building_starts = _cut_points(np.ones(count), building_targets)
         building_break = np.zeros(count, dtype=np.int64)
@@ -480,7 +474,7 @@ def _assign_work(
             continue
         s = k // districts
         mean, sd = tables.sector_size_mean[s], tables.sector_size_sd[s]
-        sizes = np.maximum(1, np.rint(_lognormal(rng, mean, sd, int((hi - lo) / mean) + 10)))
+        sizes = np.maximum(1, np.rint(lognormal(rng, mean, sd, int((hi - lo) / mean) + 10)))
         starts = _cut_points(np.ones(hi - lo), sizes)
         local = np.zeros(hi - lo, dtype=np.int64)
         local[starts[1:]] = 1
