@@ -98,6 +98,7 @@ def run(
     figures: bool | None = None,
     checkpoint_every: int | None = None,
     baseline: str | Path | None = None,
+    report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
@@ -113,8 +114,12 @@ def run(
         far, so a killed run keeps what was done and :func:`resume` can finish it
     baseline : a run directory to compare with: summary.json's ``ledger`` then also holds the extra
         cost per infection and per death averted (``per_averted``)
+    report : with ``out``, also write ``<out>/report.html``, one self-contained HTML page of the run
+        (:func:`zerosim.report.write_report`)
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
+    if report and out is None:
+        raise OutputError("--report: needs --out; give a directory for the run and its report")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:
@@ -139,13 +144,14 @@ def run(
     if on_phase:
         on_phase("simulating")
     _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day)
-    return _finish(scenario, simulation, timing, out_dir, figures, on_phase, baseline)
+    return _finish(scenario, simulation, timing, out_dir, figures, on_phase, baseline, report)
 
 
 def resume(
     run_dir: str | Path,
     *,
     figures: bool | None = None,
+    report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
@@ -169,7 +175,7 @@ def resume(
     if on_phase:
         on_phase("simulating")
     _simulate(scenario, simulation, saved["next_day"], timing, run_dir, saved["every"], on_day)
-    return _finish(scenario, simulation, timing, run_dir, figures, on_phase)
+    return _finish(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
@@ -231,7 +237,7 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
 
 
 def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
-            baseline: str | Path | None = None) -> Results:
+            baseline: str | Path | None = None, report: bool = False) -> Results:
     """Tables, summary and files of a finished simulation."""
     recorder = simulation.recorder
     state = simulation.state
@@ -282,4 +288,10 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
 
             results.figures = write_run_figures(out_dir, timeseries, by_district, summary)
             results.figures += write_ledger_figures(out_dir, results)
+        if report:
+            from zerosim.report import write_report
+
+            if on_phase:
+                on_phase("writing report")
+            results.report = write_report([out_dir], out_dir / "report.html")
     return results

@@ -71,6 +71,9 @@ def run(
     baseline: Annotated[
         Optional[Path], typer.Option("--baseline", help="A run directory to compare with (cost per infection averted).")
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write report.html: one self-contained page of the run.")
+    ] = False,
 ) -> None:
     """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
     from zerosim.api import preflight
@@ -87,7 +90,7 @@ def run(
             with progress:
                 task = progress.add_task("resuming", total=None)
                 results = resume_run(
-                    resume, figures=figures,
+                    resume, figures=figures, report=report,
                     on_phase=lambda phase: progress.update(task, description=phase),
                     on_day=lambda day: progress.update(task, completed=day + 1),
                 )
@@ -98,6 +101,7 @@ def run(
                 task = progress.add_task("building population", total=resolved.duration_days)
                 results = run_scenario(
                     resolved, out=out, force=force, figures=figures, checkpoint_every=checkpoint_every, baseline=baseline,
+                    report=report,
                     on_phase=lambda phase: progress.update(task, description=phase),
                     on_day=lambda day: progress.update(task, completed=day + 1),
                 )
@@ -109,6 +113,8 @@ def run(
     console.print(f"results: {results.out_dir}/", highlight=False)
     for figure in results.figures:
         console.print(f"figure:  {figure}", highlight=False)
+    if results.report is not None:
+        console.print(f"report:  {results.report}", highlight=False)
 
 
 def _print_summary(summary: dict) -> None:
@@ -269,6 +275,31 @@ def ensemble(
                      markup=False, highlight=False)
     if result.failures:
         raise typer.Exit(1)
+
+
+@app.command("report")
+def report_command(
+    runs: Annotated[
+        list[Path], typer.Argument(help="A run directory, or several to compare (written by `zerosim run`).")
+    ],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="HTML file to write (default: <run>/report.html for one run, "
+                                         "report.html for several; a directory gets report.html inside)."),
+    ] = None,
+    baseline: Annotated[int, typer.Option("--baseline", "-b", help="With several runs: index of the baseline run.")] = 0,
+) -> None:
+    """Write one self-contained HTML report of a run, or of several runs compared (no network needed to view it)."""
+    from zerosim.report import write_report
+
+    if out is None:
+        out = runs[0] / "report.html" if len(runs) == 1 else Path("report.html")
+    try:
+        path = write_report(runs, out, baseline=baseline)
+    except ZerosimError as error:
+        _fail(error)
+        return
+    console.print(f"report: {path}", highlight=False)
 
 
 def main() -> None:

@@ -50,6 +50,7 @@ class Results:
     confinement_days: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     figures: list[Path] = field(default_factory=list)
+    report: Path | None = None  # report.html, when the run was asked for one
 
 
 def prepare_out_dir(out_dir: Path, force: bool) -> Path:

@@ -52,9 +52,9 @@ nav.toc li { margin: 1px 0; break-inside: avoid; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 10px 0 16px; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(165px, 1fr)); gap: 12px; margin: 12px 0 18px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(145px, 1fr)); gap: 12px; margin: 12px 0 18px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: var(--soft); }
-.card .value { font-size: 1.55rem; font-weight: 700; line-height: 1.2; font-variant-numeric: tabular-nums; }
+.card .value { font-size: 1.45rem; font-weight: 700; line-height: 1.2; font-variant-numeric: tabular-nums; }
 .card .label { font-size: 0.9rem; }
 .card .sub { font-size: 0.8rem; color: var(--muted); }
 .card.cost { background: #fdf8f3; }
@@ -65,7 +65,8 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
 thead th { border-bottom: 2px solid var(--ink); font-weight: 600; vertical-align: bottom; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.key { color: var(--muted); font-size: 0.8rem; }
-td.unit { white-space: nowrap; color: var(--muted); }
+td.unit, td.when, td.nowrap { white-space: nowrap; }
+td.unit { color: var(--muted); }
 .keyname { display: block; color: var(--muted); font-size: 0.74rem;
            font-family: ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 tr.group th { background: var(--soft); font-weight: 600; padding-top: 8px; }

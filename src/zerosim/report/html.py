@@ -35,13 +35,13 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import yaml
 
-from zerosim import __version__  # noqa: E402
-from zerosim.errors import OutputError, ZerosimError  # noqa: E402
-from zerosim.io.compare import (  # noqa: E402
+from zerosim import __version__
+from zerosim.errors import OutputError, ZerosimError
+from zerosim.io.compare import (
     LEDGER_PARAMETERS,
     LEDGER_UNITS,
     SUMMARY_MEASURES,
@@ -51,9 +51,9 @@ from zerosim.io.compare import (  # noqa: E402
     headline,
     readable,
 )
-from zerosim.report._style import CSS  # noqa: E402
-from zerosim.viz import figures as run_figures  # noqa: E402
-from zerosim.viz import ledger_figures  # noqa: E402
+from zerosim.report._style import CSS
+from zerosim.viz import figures as run_figures
+from zerosim.viz import ledger_figures
 
 #: Optional tables of a run directory read for the report (``<name>.parquet``).
 OPTIONAL_TABLES = ("timeseries", "by_district", "events", "pressure", "confinement_days")
@@ -138,6 +138,8 @@ _LEDGER_LABELS: dict[str, tuple[str, str, bool]] = {
 _LEDGER_GROUPS = ("Confinement", "Food", "Income", "Small stores and restaurants", "Testing", "Care denied",
                   "Facilities", "Resistance pressure", "Other")
 _EXTRA_UNITS = {"people_per_toilet": "people per toilet"}
+#: Behaviour fields the ledger reads even when the behaviour model is off (api.build passes it to the ledger).
+_BEHAVIOUR_FIELDS_ALWAYS_USED = frozenset({"behaviour.pressure_confined_days"})
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -362,9 +364,9 @@ def _any_positive(frame: pd.DataFrame | None, *columns: str) -> bool:
 
 
 # -- SVG figures ------------------------------------------------------------------------------------------
-_XML_PROLOG = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*", re.S)
-_SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
-_SVG_STYLE = re.compile(r"<style[^>]*>.*?</style>\s*", re.S)
+_XML_PROLOG = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE[^>]*>\s*", re.DOTALL)
+_SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
+_SVG_STYLE = re.compile(r"<style[^>]*>.*?</style>\s*", re.DOTALL)
 _SVG_ID = re.compile(r'(?<=\s)id="([^"]+)"')
 _SVG_REFERENCE = re.compile(r'(href="#|url\(#)([^")]+)')
 
@@ -398,6 +400,10 @@ class _Page:
         self._figure_ids = itertools.count(1)
         self.figure_count = 0
 
+    def id_prefix(self) -> str:
+        """A fresh prefix for the ids of one inline SVG."""
+        return f"f{next(self._figure_ids)}-"
+
     def heading(self, level: int, anchor: str, title: str, *, toc: bool = True) -> str:
         if toc:
             self.toc.append((level, anchor, title))
@@ -405,7 +411,7 @@ class _Page:
 
     def svg(self, draw: Callable[[Path], Any], label: str) -> str:
         """Run ``draw(path)`` (a ``viz`` function writing to ``path``) into a temporary .svg; return it inlined."""
-        prefix = f"f{next(self._figure_ids)}-"
+        prefix = self.id_prefix()
         before = set(plt.get_fignums())
         try:
             with tempfile.TemporaryDirectory(prefix="zerosim-report-") as folder, matplotlib.rc_context(_SVG_RC):
@@ -501,7 +507,9 @@ def _scenario_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
     behaviour = scenario.get("behaviour") if isinstance(scenario.get("behaviour"), dict) else {}
     facts = [
         ("Scenario", f"<code>{_esc(_run_name(run))}</code>"),
-        ("Description", _esc(scenario.get("description") or "—")),
+        ("Description", (_esc(scenario.get("description")) + ' <span class="muted small">(the scenario file\'s own '
+                         "words; overrides given on the command line are not in them, the facts here are what "
+                         "ran)</span>") if scenario.get("description") else "—"),
         ("Population", f"{_number(population)} people"),
         ("Days simulated", _number(days)),
         ("Start date (day 0)", _long_date(start) if start else "not set (days are numbered from 0)"),
@@ -809,7 +817,8 @@ def _events_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
             reasons = "; ".join(f"{_esc(reason)} ({count})" if len(counts) > 1 else _esc(reason)
                                 for reason, count in counts.head(3).items())
         rows.append(_row((_esc(key[0]), ""), (_esc(key[1]), ""), (_number(len(group)), "num"),
-                         (_day(run, group["day"].min()), ""), (_day(run, group["day"].max()), ""), (reasons, "")))
+                         (_day(run, group["day"].min()), "when"), (_day(run, group["day"].max()), "when"),
+                         (reasons, "")))
     summary_table = _table([("Event", ""), ("Scope", ""), ("Count", "num"), ("First", ""), ("Last", ""),
                             ("Reasons", "")], rows, "Zone changes counted by event and scope")
     text = (f"<p>{_number(len(frame))} zone changes, from {_day(run, frame['day'].min())} to "
@@ -820,7 +829,7 @@ def _events_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
     if len(wide):
         shown = wide.head(60)
         detail_rows = [
-            _row((_day(run, item.day), ""), (_esc(item.scope), ""),
+            _row((_day(run, item.day), "when"), (_esc(item.scope), ""),
                  (_esc(getattr(item, "zone_name", "") or ""), ""), (_esc(item.event), ""),
                  (_esc(getattr(item, "reason", "") or ""), ""))
             for item in shown.itertuples(index=False)
@@ -838,7 +847,7 @@ def _forecast_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
             continue
         try:
             if path.suffix == ".svg":
-                content = inline_svg(path.read_text(encoding="utf-8"), f"fc{next(page._figure_ids)}-",
+                content = inline_svg(path.read_text(encoding="utf-8"), page.id_prefix(),
                                      "Forecast fan chart")
             else:
                 data = base64.b64encode(path.read_bytes()).decode("ascii")
@@ -937,7 +946,7 @@ def _comparison_section(page: _Page, comparison: Comparison, runs: Sequence[_Run
         for record in per.to_dict("records"):
             unit = str(record["unit"])
             per_rows.append(_row(
-                (_esc(record["run"]), ""), (_esc(_measure_label(str(record["cost"]))), ""),
+                (_esc(name_of.get(record["run"], record["run"])), "nowrap"), (_esc(_measure_label(str(record["cost"]))), ""),
                 (_esc(readable(record["extra_cost"], unit)), "num"),
                 (_esc(readable(record["per_infection_averted"], unit)), "num"),
                 (_esc(readable(record["per_death_averted"], unit)), "num")))
@@ -967,13 +976,13 @@ def _overridden_fields(runs: Sequence[_Run]) -> dict[str, list[str]]:
 
 
 def _assumptions_section(page: _Page, runs: Sequence[_Run], anchor: str) -> str:
-    from zerosim.ledger.config import default_sources
+    from zerosim.ledger.config import default_behaviour, default_sources
 
     docs = "".join(f"<li><code>{_esc(path)}</code>: {_esc(what)}</li>" for path, what in SOURCE_DOCS)
     parts = [
         page.heading(2, anchor, "Assumptions and sources"),
-        "<p>Every default number in zerosim has a source or is marked as an assumption. The tables, with "
-        "values, ranges and citations, are in the repository:</p>",
+        ("<p>Every default number in zerosim has a source or is marked as an assumption. The tables, with "
+         "values, ranges and citations, are in the repository:</p>"),
         f"<ul>{docs}</ul>",
     ]
     try:
@@ -981,13 +990,20 @@ def _assumptions_section(page: _Page, runs: Sequence[_Run], anchor: str) -> str:
     except (OSError, ValueError, KeyError) as error:
         return "".join(parts) + _note(f"The ledger's sources could not be read ({_esc(error.__class__.__name__)}).")
     overridden = _overridden_fields(runs)
+    behaviour_on = any(bool((run.scenario.get("behaviour") or {}).get("enabled", default_behaviour().enabled))
+                       for run in runs if isinstance(run.scenario.get("behaviour") or {}, dict))
 
     def rows_for(items: list[tuple[str, str]]) -> list[str]:
         rows = []
         for key, text in items:
             where = ", ".join(overridden.get(key, []))
-            rows.append(_row((f"<code>{_esc(key)}</code>", ""), (_esc(text), "source"),
-                             (_esc(f"changed in {where}") if where else "default", "")))
+            if where:
+                used = f"changed in {where}"
+            elif key.startswith("behaviour.") and key not in _BEHAVIOUR_FIELDS_ALWAYS_USED and not behaviour_on:
+                used = "not used: behaviour model off"
+            else:
+                used = "default"
+            rows.append(_row((f"<code>{_esc(key)}</code>", ""), (_esc(text), "source"), (_esc(used), "")))
         return rows
 
     stated = [(k, v) for k, v in sources.items() if str(v).lstrip().startswith("ASSUMPTION")]
@@ -996,7 +1012,7 @@ def _assumptions_section(page: _Page, runs: Sequence[_Run], anchor: str) -> str:
                  f"{len(sources)} sourced fields. <b>{len(stated)} are assumptions</b> (their source begins with "
                  f"ASSUMPTION); a further {len(partly)} are derived from data in part through an assumption. "
                  f"Results that depend on them should be read as conditional on them.</p>")
-    headers = [("Field", ""), ("Assumption and its grounds", ""), ("In this report", "")]
+    headers = [("Field", ""), ("Assumption and its grounds", ""), ("Value used", "")]
     parts.append(_table(headers, rows_for(stated), "Assumptions (source begins with ASSUMPTION)"))
     if partly:
         parts.append(_table(headers, rows_for(partly), "Derived in part from an assumption"))
