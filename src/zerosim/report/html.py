@@ -99,7 +99,7 @@ _SUMMARY_LABELS = {
 _LEDGER_LABELS: dict[str, tuple[str, str, bool]] = {
     "confined_person_days": ("Confinement", "Person-days confined (home, compound or facility)", False),
     "confined_home_person_days": ("Confinement", "Person-days confined at home", True),
-    "confined_compound_person_days": ("Confinement", "Person-days confined in a sealed compound", True),
+    "confined_compound_person_days": ("Confinement", "Person-days confined to the compound (controlled zone)", True),
     "facility_person_days": ("Confinement", "Person-days in a centralized facility", True),
     "people_ever_confined": ("Confinement", "People ever confined", False),
     "longest_confinement_days_max": ("Confinement", "Longest unbroken confinement of anyone", False),
