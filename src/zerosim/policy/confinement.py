@@ -17,6 +17,7 @@ import numpy as np
 from zerosim.engine.component import Phase
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.kernels import resolve_confinement
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import Mobility, PopulationState
 
 
@@ -53,7 +54,7 @@ class Confinement:
         )
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
-        counts = np.bincount(state.mobility, minlength=len(Mobility))
+        counts = count_codes(state.mobility, len(Mobility))
         # the dead are parked at HOME by the kernel: count only the living as confined
         dead = float(state.count_by_district[:, 8].sum()) if state.has_array("count_by_district") else 0.0
         return {

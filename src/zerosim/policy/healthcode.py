@@ -15,6 +15,7 @@ import numpy as np
 from zerosim.engine.component import Phase
 from zerosim.policy.config import HealthCodeConfig
 from zerosim.policy.kernels import assign_health_codes
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import HealthCode, PopulationState
 
 
@@ -42,6 +43,6 @@ class HealthCodes:
         )
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
-        counts = np.bincount(state.health_code, minlength=len(HealthCode))
+        counts = count_codes(state.health_code, len(HealthCode))
         return {"code_green": float(counts[HealthCode.GREEN]), "code_yellow": float(counts[HealthCode.YELLOW]),
                 "code_red": float(counts[HealthCode.RED])}

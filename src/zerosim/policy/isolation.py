@@ -16,7 +16,33 @@ import numpy as np
 from zerosim.disease.config import ViralLoadConfig
 from zerosim.engine.component import Phase
 from zerosim.policy.config import IsolationConfig
+from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
 from zerosim.population.state import Compartment, IsolationStatus, PopulationState
+
+
+def detected_on(state: PopulationState, day: int) -> np.ndarray:
+    """Agents first reported positive on ``day`` (one fast pass)."""
+    out = _scratch(state)
+    count = indices_equal(state.day_detected, np.int16(day), out)
+    return out[:count].copy()
+
+
+def active_cases(state: PopulationState, status: int | None = None) -> np.ndarray:
+    """Agents with an isolation status (any, or exactly ``status``), one fast pass."""
+    out = _scratch(state)
+    if status is None:
+        count = indices_where_nonzero(state.isolation_status, out)
+    else:
+        count = indices_equal(state.isolation_status, np.int8(status), out)
+    return out[:count].copy()
+
+
+def _scratch(state: PopulationState) -> np.ndarray:
+    """A reusable (n,) int64 index buffer (allocated once per state; scratch, holds nothing between calls)."""
+    buffer = state.stores.get("policy_scratch")
+    if buffer is None or buffer.size != state.size:
+        buffer = state.stores["policy_scratch"] = np.empty(state.size, dtype=np.int64)
+    return buffer
 
 
 def scaled_capacity(per_100k: float | None, population: int) -> int | None:
@@ -59,17 +85,21 @@ class Isolation:
         cfg = self.config
         status = state.isolation_status
         changed = state.day_isolation_change
-        dead = state.compartment == Compartment.DEAD
         # Newly detected cases wait at home for transfer.
-        new = np.flatnonzero((state.day_detected == day) & (status == IsolationStatus.NONE))
+        new = detected_on(state, day)
+        new = new[status[new] == IsolationStatus.NONE]
         status[new] = IsolationStatus.WAITING
         changed[new] = day
+        # Everyone with a live status (one pass over the population), then subsets of it.
+        live = active_cases(state)
+        live = live[(status[live] != IsolationStatus.RELEASED)]
         # The dead leave every status.
-        gone = np.flatnonzero(dead & (status != IsolationStatus.NONE) & (status != IsolationStatus.RELEASED))
+        gone = live[state.compartment[live] == Compartment.DEAD]
         status[gone] = IsolationStatus.RELEASED
         changed[gone] = day
+        live = live[status[live] != IsolationStatus.RELEASED]
         # Discharge: minimum stay, and the last `discharge_negative_days` daily tests below the threshold.
-        isolated = np.flatnonzero(status == IsolationStatus.ISOLATED)
+        isolated = live[status[live] == IsolationStatus.ISOLATED]
         if isolated.size:
             long_enough = day - changed[isolated] >= cfg.discharge_min_days
             negative = np.ones(isolated.size, dtype=bool)
@@ -79,31 +109,30 @@ class Isolation:
             leaving = isolated[long_enough & negative]
             status[leaving] = IsolationStatus.HOME_MONITORING if cfg.home_monitoring_days else IsolationStatus.RELEASED
             changed[leaving] = day
-        monitoring = np.flatnonzero(status == IsolationStatus.HOME_MONITORING)
+        monitoring = live[status[live] == IsolationStatus.HOME_MONITORING]
         done = monitoring[day - changed[monitoring] >= self.config.home_monitoring_days]
         status[done] = IsolationStatus.RELEASED
         changed[done] = day
         # Transfer: those waiting long enough, oldest detection first, while beds are free.
-        waiting = np.flatnonzero((status == IsolationStatus.WAITING) & (day - state.day_detected >= cfg.transfer_delay_days))
+        waiting = live[status[live] == IsolationStatus.WAITING]
+        waiting = waiting[day - state.day_detected[waiting] >= cfg.transfer_delay_days]
         if waiting.size:
             order = np.lexsort((waiting, state.day_detected[waiting]))
             waiting = waiting[order]
             beds = self.beds(state)
             if beds is not None:
-                free = max(beds - int((status == IsolationStatus.ISOLATED).sum()), 0)
+                free = max(beds - int((status[live] == IsolationStatus.ISOLATED).sum()), 0)
                 waiting = waiting[:free]
             status[waiting] = IsolationStatus.ISOLATED
             changed[waiting] = day
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
-        counts = np.bincount(state.isolation_status, minlength=len(IsolationStatus))
-        admitted = (state.isolation_status == IsolationStatus.ISOLATED) & (state.day_isolation_change == day)
+        counts = count_codes(state.isolation_status, len(IsolationStatus))
+        isolated = active_cases(state, IsolationStatus.ISOLATED)
         return {
             "in_isolation": float(counts[IsolationStatus.ISOLATED]),
             "waiting_for_bed": float(counts[IsolationStatus.WAITING]),
             "home_monitoring": float(counts[IsolationStatus.HOME_MONITORING]),
-            "admitted_to_isolation": float(admitted.sum()),
-            "in_isolation_district": np.bincount(
-                state.district_id[state.isolation_status == IsolationStatus.ISOLATED], minlength=state.district_count
-            ),
+            "admitted_to_isolation": float((state.day_isolation_change[isolated] == day).sum()),
+            "in_isolation_district": np.bincount(state.district_id[isolated], minlength=state.district_count),
         }

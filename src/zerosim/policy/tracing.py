@@ -15,8 +15,19 @@ import numpy as np
 
 from zerosim.engine.component import Phase
 from zerosim.policy.config import TracingConfig
-from zerosim.policy.isolation import scaled_capacity
+from zerosim.policy.isolation import _scratch, detected_on, scaled_capacity
+from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
 from zerosim.population.state import NEVER, Compartment, IsolationStatus, PopulationState, QuarantineStatus
+
+
+def quarantined(state: PopulationState, status: int | None = None) -> np.ndarray:
+    """Agents with a quarantine status (any, or exactly ``status``), one fast pass."""
+    out = _scratch(state)
+    if status is None:
+        count = indices_where_nonzero(state.quarantine_status, out)
+    else:
+        count = indices_equal(state.quarantine_status, np.int8(status), out)
+    return out[:count].copy()
 
 
 def _ranges(starts: np.ndarray, units: np.ndarray) -> np.ndarray:
@@ -92,13 +103,11 @@ class Tracing:
         counts = state.tracing_counts
         counts[:] = 0
         # Cases leave quarantine for case handling; the dead leave it too.
-        leaving = np.flatnonzero(
-            (status != QuarantineStatus.NONE)
-            & ((state.isolation_status != IsolationStatus.NONE) | (state.compartment == Compartment.DEAD))
-        )
+        live = quarantined(state)
+        leaving = live[(state.isolation_status[live] != IsolationStatus.NONE) | (state.compartment[live] == Compartment.DEAD)]
         status[leaving] = QuarantineStatus.NONE
         # New cases' contacts.
-        cases = np.flatnonzero(state.day_detected == day)
+        cases = detected_on(state, day)
         if cases.size:
             contacts = self.close_contacts(state, cases, day, rng)
             eligible = contacts[
@@ -124,26 +133,26 @@ class Tracing:
                 start[secondary] = day + cfg.delay_days
                 end[secondary] = day + cfg.delay_days + cfg.secondary_home_days - 1
                 counts[1] = secondary.size
-        # Phase changes: central -> home -> free.
-        central = np.flatnonzero((status == QuarantineStatus.CENTRAL) & (day > end))
+        # Phase changes: central -> home -> free (on everyone with a status, found in one pass).
+        live = quarantined(state)
+        central = live[(status[live] == QuarantineStatus.CENTRAL) & (day > end[live])]
         if cfg.home_days:
             # day_quarantine_start keeps the first day of quarantine (test days count from it)
             status[central] = QuarantineStatus.HOME
             end[central] = day + cfg.home_days - 1
         else:
             status[central] = QuarantineStatus.NONE
-        home_done = np.flatnonzero((status == QuarantineStatus.HOME) & (day > end))
+        home_done = live[(status[live] == QuarantineStatus.HOME) & (day > end[live])]
         status[home_done] = QuarantineStatus.NONE
         # Pick-up of contacts due today, and of those waiting for a room, oldest first.
-        due = np.flatnonzero(
-            ((status == QuarantineStatus.PENDING) & (start <= day)) | (status == QuarantineStatus.WAITING_ROOM)
-        )
+        due = live[((status[live] == QuarantineStatus.PENDING) & (start[live] <= day))
+                   | (status[live] == QuarantineStatus.WAITING_ROOM)]
         if due.size:
             due = due[np.lexsort((due, start[due]))]
             rooms = scaled_capacity(cfg.rooms_per_100k, state.size)
             admitted = due
             if rooms is not None:
-                free = max(rooms - int((status == QuarantineStatus.CENTRAL).sum()), 0)
+                free = max(rooms - int((status[live] == QuarantineStatus.CENTRAL).sum()), 0)
                 admitted = due[:free]
             rest = due[admitted.size :]
             if cfg.central_days:
@@ -157,12 +166,13 @@ class Tracing:
             status[rest] = QuarantineStatus.WAITING_ROOM
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
-        counts = np.bincount(state.quarantine_status, minlength=len(QuarantineStatus))
-        home = (state.quarantine_status == QuarantineStatus.HOME) & (state.day_quarantine_start <= day)
+        counts = count_codes(state.quarantine_status, len(QuarantineStatus))
+        at_home = quarantined(state, QuarantineStatus.HOME)
+        home = int((state.day_quarantine_start[at_home] <= day).sum())
         return {
-            "in_quarantine": float(counts[QuarantineStatus.CENTRAL] + home.sum()),
+            "in_quarantine": float(counts[QuarantineStatus.CENTRAL] + home),
             "in_central_quarantine": float(counts[QuarantineStatus.CENTRAL]),
-            "in_home_quarantine": float(home.sum()),
+            "in_home_quarantine": float(home),
             "waiting_for_room": float(counts[QuarantineStatus.WAITING_ROOM]),
             "close_contacts_traced": float(state.tracing_counts[0]),
             "secondary_contacts_traced": float(state.tracing_counts[1]),

@@ -1,0 +1,51 @@
+"""Population layer: small Numba kernels shared by every layer (counting codes fast).
+
+Layer ``population`` -- imports numpy and numba only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+SCAN_CHUNKS = 64
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_codes(codes, count):
+    """``np.bincount(codes, minlength=count)`` for a large (n,) int8 code array, in parallel.
+
+    Codes outside 0..count-1 are ignored. Returns (count,) int64; fixed chunks make the result
+    independent of the thread count.
+    """
+    n = codes.size
+    partial = np.zeros((SCAN_CHUNKS, count), dtype=np.int64)
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            code = codes[i]
+            if 0 <= code < count:
+                partial[c, code] += 1
+    return partial.sum(axis=0)
+
+
+@njit(cache=True, nogil=True)
+def indices_where_nonzero(codes, out):
+    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many."""
+    count = 0
+    for i in range(codes.size):
+        if codes[i] != 0:
+            out[count] = i
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def indices_equal(values, target, out):
+    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many."""
+    count = 0
+    for i in range(values.size):
+        if values[i] == target:
+            out[count] = i
+            count += 1
+    return count
