@@ -3,7 +3,7 @@
 Runs under bench/peers/.venv. ``build_seconds`` is ``cv.Sim(...)`` plus ``sim.initialize()``
 (people and contact network); ``sim_seconds`` is ``sim.run()``.
 
-    python cases/covasim_case.py --pop-type hybrid --beta 0.0138 --n 1000000 --days 120 --seeds 20 [--ttq]
+    python cases/covasim_case.py --pop-type hybrid --beta 0.016 --n 1000000 --days 120 --seeds 20 [--ttq]
 
 Choices (see bench/peers/README.md):
 - ``use_waning=False`` unless ``--waning``: no reinfection within the 120 days, as in zerosim and LASER's
@@ -26,7 +26,7 @@ def interventions(cv, pop_type: str, ttq: bool) -> list:
         return []
     testing = cv.test_prob(symp_prob=0.2, asymp_prob=0.001, symp_quar_prob=1.0, asymp_quar_prob=1.0, test_delay=1)
     if pop_type == "hybrid":
-        tracing = cv.contact_tracing(trace_probs=dict(h=1.0, s=0.5, w=0.5, c=0.1), trace_time=dict(h=0, s=1, w=1, c=2))
+        tracing = cv.contact_tracing(trace_probs={"h": 1.0, "s": 0.5, "w": 0.5, "c": 0.1}, trace_time={"h": 0, "s": 1, "w": 1, "c": 2})
     else:
         tracing = cv.contact_tracing(trace_probs=0.5, trace_time=1)
     return [testing, tracing]
@@ -58,9 +58,8 @@ def main() -> None:
     parser.add_argument("--waning", action="store_true", help="Covasim's default use_waning=True")
     args = parser.parse_args()
 
-    import numpy as np
-
     import covasim as cv
+    import numpy as np
 
     make_sim(cv, args, 5_000, 5).run()  # warm-up: imports, Numba compilation
 
