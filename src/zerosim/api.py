@@ -31,11 +31,13 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
     disease = scenario.disease.resolve()
     behaviour = scenario.resolved_behaviour()
     components = [component_class("behaviour")(config=behaviour)] if behaviour.enabled else []
-    components += policy_components(scenario, disease) + [
+    policies = policy_components(scenario, disease)
+    components += policies + [
         component_class("transmission")(config=scenario.transmission, disease=disease, seeding=tuple(scenario.seeding)),
         component_class("disease")(config=disease, hospitalised_transmit=scenario.transmission.hospitalised_transmit),
         component_class("ledger")(config=scenario.resolved_ledger(),
-                                  pressure_confined_days=behaviour.pressure_confined_days),
+                                  pressure_confined_days=behaviour.pressure_confined_days,
+                                  has_containment=bool(policies) or behaviour.enabled),
     ]
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
 

@@ -39,6 +39,9 @@ class Ledger:
 
     config: LedgerConfig
     pressure_confined_days: int = 14
+    #: False when no containment component runs: nobody can be confined, closed or tested, so every
+    #: account is zero and the daily passes are skipped (the outputs keep their shape).
+    has_containment: bool = True
     name: str = "ledger"
     phase: ClassVar[Phase] = Phase.LEDGER
     reads: ClassVar[frozenset[str]] = frozenset(
@@ -101,6 +104,10 @@ class Ledger:
         daily[:] = 0.0
         row = LEDGER_INDEX
         districts = g.district_count
+        if not self.has_containment:
+            daily[row["stores"]] = np.bincount(g.workplace_district[store.is_store].astype(np.int64), minlength=districts)
+            store.pressure.append(np.zeros(g.subdistrict_count, dtype=np.float32))
+            return
 
         # 1. Confinement.
         person_days = np.zeros((districts, len(Mobility)), dtype=np.int64)
