@@ -80,17 +80,19 @@ def household_confinement(household_start, compartment, mobility, confined_level
     """Per household: 1 if every living member's mobility is >= ``confined_level`` (cannot shop), and
     the number of living members. ``household_start`` (H + 1,) int64; outputs (H,) int8 / int32."""
     households = household_start.size - 1
-    for h in prange(households):
-        alive = 0
-        confined = 1
-        for i in range(household_start[h], household_start[h + 1]):
-            if compartment[i] == _DEAD:
-                continue
-            alive += 1
-            if mobility[i] < confined_level:
-                confined = 0
-        out_alive[h] = alive
-        out_confined[h] = confined if alive > 0 else 0
+    chunk = (households + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for h in range(c * chunk, min(households, (c + 1) * chunk)):
+            alive = 0
+            confined = 1
+            for i in range(household_start[h], household_start[h + 1]):
+                if compartment[i] == _DEAD:
+                    continue
+                alive += 1
+                if mobility[i] < confined_level:
+                    confined = 0
+            out_alive[h] = alive
+            out_confined[h] = confined if alive > 0 else 0
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from zerosim.population.kernels import SCAN_CHUNKS
+
 from zerosim.population.state import (
     Compartment,
     HealthCode,
@@ -72,40 +74,42 @@ def resolve_confinement(
     ``facility_id`` in place (both (n,)); returns nothing.
     """
     n = compartment.size
-    for i in prange(n):
-        if compartment[i] == _DEAD:
-            mobility[i] = _HOME
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            if compartment[i] == _DEAD:
+                mobility[i] = _HOME
+                facility_id[i] = -1
+                continue
+            iso = isolation_status[i]
+            quarantine = quarantine_status[i]
+            if iso == _ISO_ISOLATED:
+                mobility[i] = _FACILITY
+                facility_id[i] = district_id[i]
+                continue
+            if quarantine == _Q_CENTRAL:
+                mobility[i] = _FACILITY
+                facility_id[i] = district_count + district_id[i]
+                continue
             facility_id[i] = -1
-            continue
-        iso = isolation_status[i]
-        quarantine = quarantine_status[i]
-        if iso == _ISO_ISOLATED:
-            mobility[i] = _FACILITY
-            facility_id[i] = district_id[i]
-            continue
-        if quarantine == _Q_CENTRAL:
-            mobility[i] = _FACILITY
-            facility_id[i] = district_count + district_id[i]
-            continue
-        facility_id[i] = -1
-        level = _FREE
-        if iso == _ISO_WAITING or iso == _ISO_MONITORING or quarantine == _Q_WAITING:
-            level = _HOME
-        elif quarantine == _Q_HOME and day >= day_quarantine_start[i]:
-            level = _HOME
-        elif pending_retest_stays_home and test_result[i] == _PENDING_RETEST:
-            level = _HOME
-        zone = compound_zone_level[compound_id[i]]
-        if zone == _SEALED:
-            if release_after_negatives > 0 and consecutive_negatives[i] >= release_after_negatives:
-                level = max(level, _COMPOUND)
-            else:
-                level = _HOME
-        elif zone == _CONTROLLED:
-            level = max(level, _COMPOUND)
-        if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
             level = _FREE
-        mobility[i] = level
+            if iso == _ISO_WAITING or iso == _ISO_MONITORING or quarantine == _Q_WAITING:
+                level = _HOME
+            elif quarantine == _Q_HOME and day >= day_quarantine_start[i]:
+                level = _HOME
+            elif pending_retest_stays_home and test_result[i] == _PENDING_RETEST:
+                level = _HOME
+            zone = compound_zone_level[compound_id[i]]
+            if zone == _SEALED:
+                if release_after_negatives > 0 and consecutive_negatives[i] >= release_after_negatives:
+                    level = max(level, _COMPOUND)
+                else:
+                    level = _HOME
+            elif zone == _CONTROLLED:
+                level = max(level, _COMPOUND)
+            if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
+                level = _FREE
+            mobility[i] = level
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -128,18 +132,20 @@ def assign_health_codes(
     Green otherwise.
     """
     n = isolation_status.size
-    for i in prange(n):
-        iso = isolation_status[i]
-        quarantine = quarantine_status[i]
-        code = _GREEN
-        if iso == _ISO_WAITING or iso == _ISO_ISOLATED or quarantine == _Q_PENDING or quarantine == _Q_WAITING or quarantine == _Q_CENTRAL:
-            code = _RED
-        elif (quarantine == _Q_HOME and day >= day_quarantine_start[i]) or iso == _ISO_MONITORING:
-            code = _YELLOW
-        elif test_result[i] == _PENDING_RETEST:
-            code = _YELLOW
-        elif require_test:
-            recent = day_last_swab[i] >= 0 and day - day_last_swab[i] < validity_days
-            if not (recent and test_result[i] == _NEGATIVE):
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            iso = isolation_status[i]
+            quarantine = quarantine_status[i]
+            code = _GREEN
+            if iso == _ISO_WAITING or iso == _ISO_ISOLATED or quarantine == _Q_PENDING or quarantine == _Q_WAITING or quarantine == _Q_CENTRAL:
+                code = _RED
+            elif (quarantine == _Q_HOME and day >= day_quarantine_start[i]) or iso == _ISO_MONITORING:
                 code = _YELLOW
-        health_code[i] = code
+            elif test_result[i] == _PENDING_RETEST:
+                code = _YELLOW
+            elif require_test:
+                recent = day_last_swab[i] >= 0 and day - day_last_swab[i] < validity_days
+                if not (recent and test_result[i] == _NEGATIVE):
+                    code = _YELLOW
+            health_code[i] = code
