@@ -302,6 +302,22 @@ def report_command(
     console.print(f"report: {path}", highlight=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind: loopback only (127.0.0.1, ::1, localhost).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8050,
+) -> None:
+    """Open a local dashboard: pick a scenario, move the policy levers, run at reduced scale, see curves and costs."""
+    from zerosim.dashboard import serve as serve_dashboard
+
+    try:
+        serve_dashboard(host=host, port=port)
+    except ZerosimError as error:
+        _fail(error)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
