@@ -14,11 +14,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from zerosim.api import build, run  # noqa: E402
 from zerosim.errors import OutputError, ScenarioError, StateError, ZerosimError  # noqa: E402
+from zerosim.io.compare import Comparison, compare_runs, headline  # noqa: E402
 from zerosim.io.results import Results, read_results  # noqa: E402
 from zerosim.io.scenario import Scenario, builtin_names, load_scenario  # noqa: E402
-from zerosim.api import build, run  # noqa: E402
-from zerosim.io.compare import Comparison, compare_runs, headline  # noqa: E402
 
 __all__ = [
     "Comparison",

@@ -6,7 +6,13 @@ import numpy as np
 
 from zerosim.policy.kernels import assign_health_codes, resolve_confinement
 from zerosim.population.state import (
-    Compartment, HealthCode, IsolationStatus, Mobility, QuarantineStatus, TestResult, ZoneLevel,
+    Compartment,
+    HealthCode,
+    IsolationStatus,
+    Mobility,
+    QuarantineStatus,
+    TestResult,
+    ZoneLevel,
 )
 
 

@@ -16,9 +16,9 @@ from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError
 from zerosim.policy.config import CampaignConfig, SectorScreeningConfig, TestingConfig
 from zerosim.policy.testing import (
-    TestingCounter,
     LabQueue,
     Testing,
+    TestingCounter,
     TubeBatch,
     lab_capacity,
     swab_capacity_by_subdistrict,

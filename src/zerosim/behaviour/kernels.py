@@ -7,7 +7,6 @@ import math
 from numba import njit, prange
 
 from zerosim.population.kernels import SCAN_CHUNKS
-
 from zerosim.transmission.kernels import hash_uniform
 
 _STREAM = 77  # hash stream of the compliance draw

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from zerosim.errors import OutputError, ZerosimError
+from zerosim.io.results import load_summary
 
 #: Top-level summary measures compared, with their units, in table order.
 SUMMARY_MEASURES: dict[str, str] = {
@@ -151,17 +152,7 @@ def _load_summary(item: Any, position: int) -> tuple[dict, Path | None]:
     """The summary of one run: a run directory (path) or an object with ``.summary`` (Results)."""
     if isinstance(item, (str, Path)):
         run_dir = Path(item)
-        if not run_dir.is_dir():
-            raise OutputError(f"run directory '{run_dir}': does not exist or is not a directory; "
-                              f"give a directory written by zerosim run")
-        path = run_dir / "summary.json"
-        if not path.is_file():
-            raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
-        try:
-            summary = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise OutputError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
-                              f"re-run the scenario to rewrite it") from None
+        summary = load_summary(run_dir)
         source: Path | None = run_dir
     elif hasattr(item, "summary"):
         summary = item.summary

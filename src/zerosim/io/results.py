@@ -201,14 +201,34 @@ def write_results(results: Results, out_dir: Path) -> None:
     results.out_dir = out_dir
 
 
+def load_summary(run_dir: str | Path) -> dict:
+    """The summary.json of a run directory; one-line OutputError naming the directory if unusable."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise OutputError(f"run directory '{run_dir}': does not exist or is not a directory; "
+                          f"give a directory written by zerosim run")
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise OutputError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
+                          f"re-run the scenario to rewrite it") from None
+    if not isinstance(summary, dict):
+        raise OutputError(f"run directory '{run_dir}': summary.json does not hold an object; re-run the scenario")
+    return summary
+
+
 def _optional(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
 def read_results(run_dir: Path) -> Results:
     """Read a run directory written by :func:`write_results`."""
-    from zerosim.io.scenario import validate_mapping
     import yaml
+
+    from zerosim.io.scenario import validate_mapping
 
     run_dir = Path(run_dir)
     missing = [name for name in RESULT_FILES if not (run_dir / name).exists()]

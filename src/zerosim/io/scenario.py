@@ -21,9 +21,8 @@ from zerosim.disease.config import DiseaseConfig, preset, preset_names
 from zerosim.errors import ScenarioError
 from zerosim.ledger.config import BehaviourConfig, LedgerConfig, default_behaviour, default_ledger
 from zerosim.policy.config import ContainmentConfig
-from zerosim.policy.presets import merge_overrides
+from zerosim.policy.presets import merge_overrides, resolve_containment
 from zerosim.policy.presets import preset_names as policy_preset_names
-from zerosim.policy.presets import resolve_containment
 from zerosim.population.config import PopulationConfig
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 

@@ -11,7 +11,6 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.population.kernels import SCAN_CHUNKS
-
 from zerosim.population.state import (
     Compartment,
     HealthCode,

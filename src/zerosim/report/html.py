@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import json
 import math
 import os
 import re
@@ -51,6 +50,7 @@ from zerosim.io.compare import (
     headline,
     readable,
 )
+from zerosim.io.results import load_summary
 from zerosim.report._style import CSS
 from zerosim.viz import figures as run_figures
 from zerosim.viz import ledger_figures
@@ -169,19 +169,7 @@ class _Run:
 def _load_run(path: Path) -> _Run:
     """Read a run directory; only a missing directory or summary.json is an error."""
     path = Path(path)
-    if not path.is_dir():
-        raise OutputError(f"run directory '{path}': does not exist or is not a directory; "
-                          f"give a directory written by zerosim run")
-    summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise OutputError(f"run directory '{path}': no summary.json; give a directory written by zerosim run")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OutputError(f"run directory '{path}': summary.json is unreadable ({error.__class__.__name__}); "
-                          f"re-run the scenario to rewrite it") from None
-    if not isinstance(summary, dict):
-        raise OutputError(f"run directory '{path}': summary.json does not hold an object; re-run the scenario")
+    summary = load_summary(path)
     notes: list[str] = []
     scenario: dict = {}
     scenario_path = path / "scenario.yaml"

@@ -13,11 +13,11 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.disease.config import DiseaseConfig
+from zerosim.disease.kernels import collect_active
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.disease.kernels import collect_active
 from zerosim.transmission.kernels import LAYER_NAMES, transmit
 
 #: How far an agent may be confined and still take part in each layer (both ends of a contact).
