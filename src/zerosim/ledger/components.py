@@ -16,7 +16,7 @@ import numpy as np
 
 from zerosim.engine.component import Phase
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
-from zerosim.ledger.kernels import account_confinement, account_income, household_confinement
+from zerosim.ledger.kernels import account_confinement, account_income, count_pressure, household_confinement
 from zerosim.population.draws import lognormal
 from zerosim.population.state import Mobility, PopulationState, Sector
 from zerosim.population.synthesis import WORK_SECTOR_CODE
@@ -90,6 +90,7 @@ class Ledger:
             household_district=state.district_id[first].astype(np.int64),
             household_elderly_alone=elderly_alone,
             is_store=np.isin(g.workplace_sector, STORE_SECTORS),
+            logistics_workers=np.flatnonzero(state.sector == Sector.LOGISTICS),
             income_by_sector=np.zeros(len(SECTORS)),
             income_by_type=np.zeros(len(WORKER_TYPES)),
             pressure=[],
@@ -219,22 +220,22 @@ class Ledger:
 
         # 7. Resistance pressure: share of residents confined > n days whose household has no food or
         #    who cannot work, per subdistrict.
-        long_confined = state.confined_streak_days > self.pressure_confined_days
-        hardship = state.household_out_today[state.household_id] == 1
-        hardship |= (state.workplace_id >= 0) & (state.mobility != Mobility.FREE)
-        pressed = long_confined & hardship
+        by_subdistrict = np.zeros(g.subdistrict_count, dtype=np.int64)
+        by_district = np.zeros(districts, dtype=np.int64)
+        count_pressure(state.compartment, state.confined_streak_days, self.pressure_confined_days, state.household_id,
+                       state.household_out_today, state.workplace_id, state.mobility, state.subdistrict_id,
+                       state.district_id, by_subdistrict, by_district)
         people = np.diff(g.subdistrict_start)
-        index = np.bincount(state.subdistrict_id[pressed], minlength=g.subdistrict_count) / np.maximum(people, 1)
-        store.pressure.append(index.astype(np.float32))
-        daily[row["residents_under_pressure"]] = np.bincount(state.district_id[pressed], minlength=districts)
+        store.pressure.append((by_subdistrict / np.maximum(people, 1)).astype(np.float32))
+        daily[row["residents_under_pressure"]] = by_district
 
     def _deliver(self, state: PopulationState, is_confined: np.ndarray, stock: np.ndarray, rng) -> None:
         """Resupply confined households about to run out, up to each subdistrict's delivery capacity."""
         food = self.config.food
         store: LedgerStore = state.ledger_store
         g = state.groups
-        logistics = state.sector == Sector.LOGISTICS
-        working = float((logistics & (state.mobility == Mobility.FREE)).sum()) / max(float(logistics.sum()), 1.0)
+        couriers = store.logistics_workers
+        working = float((state.mobility[couriers] == Mobility.FREE).sum()) / max(float(couriers.size), 1.0)
         factor = 1.0 - food.courier_dependence_fraction * (1.0 - working)
         people = np.diff(g.subdistrict_start)
         capacity = np.floor(food.deliveries_per_day_per_100k * people / 1e5 * factor).astype(np.int64)
@@ -268,6 +269,7 @@ class LedgerStore:
     household_district: np.ndarray
     household_elderly_alone: np.ndarray
     is_store: np.ndarray
+    logistics_workers: np.ndarray
     income_by_sector: np.ndarray
     income_by_type: np.ndarray
     pressure: list

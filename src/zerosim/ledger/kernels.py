@@ -154,3 +154,40 @@ def account_income(
             lost_by_sector[s] += s_acc[c, s]
         for t in range(types):
             lost_by_type[t] += t_acc[c, t]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_pressure(
+    compartment,
+    confined_streak_days,
+    threshold_days,
+    household_id,
+    household_out_today,
+    workplace_id,
+    mobility,
+    subdistrict_id,
+    district_id,
+    by_subdistrict,
+    by_district,
+):
+    """Residents under pressure: living, confined longer than ``threshold_days`` and either without
+    food at home or kept from work (a worker not free to go out). Adds counts to ``by_subdistrict``
+    (S,) and ``by_district`` (D,) int64."""
+    n = compartment.size
+    subdistricts = by_subdistrict.size
+    districts = by_district.size
+    s_acc = np.zeros((SCAN_CHUNKS, subdistricts), dtype=np.int64)
+    d_acc = np.zeros((SCAN_CHUNKS, districts), dtype=np.int64)
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            if confined_streak_days[i] <= threshold_days or compartment[i] == _DEAD:
+                continue
+            if household_out_today[household_id[i]] == 1 or (workplace_id[i] >= 0 and mobility[i] != _FREE):
+                s_acc[c, subdistrict_id[i]] += 1
+                d_acc[c, district_id[i]] += 1
+    for c in range(SCAN_CHUNKS):
+        for s in range(subdistricts):
+            by_subdistrict[s] += s_acc[c, s]
+        for d in range(districts):
+            by_district[d] += d_acc[c, d]
