@@ -16,6 +16,7 @@ import numpy as np
 
 from zerosim import __version__
 from zerosim.engine.registry import component_class
+from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
 from zerosim.errors import OutputError, ScenarioError
 from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
@@ -42,30 +43,49 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
 
 
-def policy_components(scenario: Scenario, disease) -> list:
-    """The containment components a scenario's policy switches on, in their daily order."""
-    containment = scenario.resolved_containment()
+def _containment_parts(containment, disease, kinds: set[str] | None = None) -> dict:
+    """kind -> component for one containment config; ``kinds`` forces kinds in even when switched
+    off (a dormant component lifts what it had imposed)."""
     testing = containment.testing
-    parts = []
-    if testing.campaigns or testing.sector_screening or testing.symptomatic_test_probability_per_day > 0 \
-            or testing.antigen_self_test_probability_per_day > 0 or containment.tracing.enabled:
-        parts.append(component_class("testing")(
+    wants = {
+        "testing": bool(testing.campaigns or testing.sector_screening or testing.symptomatic_test_probability_per_day > 0
+                        or testing.antigen_self_test_probability_per_day > 0 or containment.tracing.enabled),
+        "isolation": containment.isolation.enabled,
+        "tracing": containment.tracing.enabled,
+        "zoning": containment.zoning.enabled,
+        "closures": containment.closures.enabled,
+        "health_code": containment.health_code.enabled,
+    }
+    build = {
+        "testing": lambda: component_class("testing")(
             config=testing, viral_load=disease.viral_load,
-            quarantine_test_days=tuple(containment.tracing.test_days) if containment.tracing.enabled else (),
-        ))
-    if containment.isolation.enabled:
-        parts.append(component_class("isolation")(config=containment.isolation, viral_load=disease.viral_load))
-    if containment.tracing.enabled:
-        parts.append(component_class("tracing")(config=containment.tracing))
-    if containment.zoning.enabled:
-        parts.append(component_class("zoning")(config=containment.zoning))
-    if containment.closures.enabled:
-        parts.append(component_class("closures")(config=containment.closures))
-    if containment.health_code.enabled:
-        parts.append(component_class("health_code")(config=containment.health_code))
+            quarantine_test_days=tuple(containment.tracing.test_days) if containment.tracing.enabled else ()),
+        "isolation": lambda: component_class("isolation")(config=containment.isolation, viral_load=disease.viral_load),
+        "tracing": lambda: component_class("tracing")(config=containment.tracing),
+        "zoning": lambda: component_class("zoning")(config=containment.zoning),
+        "closures": lambda: component_class("closures")(config=containment.closures),
+        "health_code": lambda: component_class("health_code")(config=containment.health_code),
+    }
+    chosen = [kind for kind in build if wants[kind] or (kinds is not None and kind in kinds)]
+    parts = {kind: build[kind]() for kind in chosen}
     if parts:
-        parts.append(component_class("confinement")(config=containment))
+        parts["confinement"] = component_class("confinement")(config=containment)
     return parts
+
+
+def policy_components(scenario: Scenario, disease) -> list:
+    """The containment components a scenario's policy switches on, in their daily order.
+
+    With a ``timeline``, each kind used in any period runs in every period (dormant where that
+    period switches it off) and changes its configuration on the timeline's days.
+    """
+    periods = scenario.resolved_periods()
+    if len(periods) == 1:
+        return list(_containment_parts(periods[0][1], disease).values())
+    kinds = set().union(*(_containment_parts(config, disease).keys() for _, config in periods))
+    per_period = [(day, _containment_parts(config, disease, kinds)) for day, config in periods]
+    order = [kind for kind in per_period[0][1]]
+    return [Scheduled([(day, parts[kind]) for day, parts in per_period]) for kind in order]
 
 
 def _git_revision() -> str | None:

@@ -56,6 +56,15 @@ class DiseaseSelection(BaseModel):
         return self
 
 
+class TimelineStep(BaseModel):
+    """From ``day`` on, the containment is preset ``policy`` with ``containment`` overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    day: int = Field(ge=1, description="First day (0-based) of this period.")
+    policy: str = Field(description="Containment preset from this day on (e.g. none: the exit).")
+    containment: dict[str, Any] = Field(default_factory=dict, description="Overrides of that preset.")
+
+
 class OutputConfig(BaseModel):
     """What a run writes besides the fixed contract files."""
 
@@ -81,6 +90,9 @@ class Scenario(BaseModel):
     containment: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the preset's fields, e.g. {testing.campaigns.0.pool_size: 20}."
     )
+    timeline: list[TimelineStep] = Field(
+        default_factory=list, description="Policy changes on given days, e.g. [{day: 92, policy: none}] (the exit)."
+    )
     ledger: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the ledger's rates, e.g. {food.stock_days_mean: 10}."
     )
@@ -100,6 +112,13 @@ class Scenario(BaseModel):
         """The containment preset with this scenario's overrides applied."""
         return resolve_containment(self.policy, self.containment)
 
+    def resolved_periods(self) -> list[tuple[int, ContainmentConfig]]:
+        """(first day, containment) of each policy period: the scenario's own from day 0, then the timeline."""
+        periods = [(0, self.resolved_containment())]
+        for step in self.timeline:
+            periods.append((step.day, resolve_containment(step.policy, step.containment)))
+        return periods
+
     def resolved_ledger(self) -> LedgerConfig:
         """The shipped ledger rates with this scenario's overrides."""
         return LedgerConfig.model_validate(merge_overrides(default_ledger().model_dump(), self.ledger))
@@ -117,6 +136,19 @@ class Scenario(BaseModel):
                 raise ValueError(f"{section}." + describe_validation_error(error)) from None
             except ValueError as error:
                 raise ValueError(f"{section}: {error}") from None
+        days = [step.day for step in self.timeline]
+        if days != sorted(set(days)):
+            raise ValueError("timeline: days must increase strictly; give each policy change its own later day")
+        for index, step in enumerate(self.timeline):
+            if step.day >= self.duration_days:
+                raise ValueError(f"timeline.{index}.day is {step.day} but the run lasts {self.duration_days} days")
+            if step.policy not in policy_preset_names():
+                raise ValueError(f"timeline.{index}.policy: unknown preset {step.policy!r}; choose one of "
+                                 f"{', '.join(policy_preset_names())}")
+            try:
+                resolve_containment(step.policy, step.containment)
+            except ValidationError as error:
+                raise ValueError(f"timeline.{index}.containment." + describe_validation_error(error)) from None
         try:
             self.resolved_containment()
         except ValidationError as error:

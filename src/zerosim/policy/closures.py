@@ -46,6 +46,13 @@ class Closures:
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         g = state.groups
         cfg = self.config
+        if not cfg.enabled:  # switched off by a policy timeline: everything reopens (failed stores stay shut)
+            state.workplace_is_open[:] = 1
+            if state.has_array("store_failed"):
+                state.workplace_is_open[state.store_failed == 1] = 0
+            state.school_is_open[:] = 1
+            state.layer_contact_scale[CITYWIDE] = 1.0
+            return
         area_level = np.maximum(state.district_level, state.city_zone[0])  # per district
         close_at = self._close_level_by_sector()[g.workplace_sector]
         closed = area_level[g.workplace_district] >= close_at

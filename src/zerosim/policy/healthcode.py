@@ -36,6 +36,9 @@ class HealthCodes:
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         cfg = self.config
+        if not cfg.enabled:  # switched off by a policy timeline: codes no longer gate anything
+            state.health_code[:] = HealthCode.GREEN
+            return
         require = cfg.test_validity_days is not None and day >= cfg.test_requirement_from_day
         assign_health_codes(
             day, state.isolation_status, state.quarantine_status, state.day_quarantine_start, state.test_result,

@@ -85,6 +85,12 @@ class Isolation:
         cfg = self.config
         status = state.isolation_status
         changed = state.day_isolation_change
+        if not cfg.enabled:  # switched off by a policy timeline: everyone held is released
+            held = active_cases(state)
+            held = held[status[held] != IsolationStatus.RELEASED]
+            status[held] = IsolationStatus.RELEASED
+            changed[held] = day
+            return
         # Newly detected cases wait at home for transfer.
         new = detected_on(state, day)
         new = new[status[new] == IsolationStatus.NONE]

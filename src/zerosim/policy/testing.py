@@ -365,6 +365,7 @@ class Testing:
         {
             "day_swab_requested", "day_last_swab", "test_result", "day_last_result", "consecutive_negatives",
             "day_detected", "is_community_case", "lab_queue", "swab_pool_size", "testing_counts",
+            "testing_campaign_config",
             "testing_cases_district", "testing_campaign_rounds",
         }
     )
@@ -386,6 +387,7 @@ class Testing:
         rounds[:, 1] = -1
         _ensure_unit_array(state, "testing_campaign_rounds", rounds)
         state.stores["lab_queue"] = LabQueue()
+        state.stores["testing_campaign_config"] = None
 
     # -- daily step -----------------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -410,6 +412,14 @@ class Testing:
         """Start the campaign rounds due today: request swabs of their targeted residents."""
         counts = state.testing_counts
         rounds = state.testing_campaign_rounds
+        signature = self.config.model_dump_json()
+        if state.stores.get("testing_campaign_config") != signature:
+            # A new policy period (timeline) brings its own campaigns: their rounds start afresh.
+            if state.stores.get("testing_campaign_config") is not None or rounds.shape[0] != len(self.config.campaigns):
+                rounds = np.zeros((len(self.config.campaigns), 2), dtype=np.int64)
+                rounds[:, 1] = -1
+                state.unit_arrays["testing_campaign_rounds"] = rounds
+            state.stores["testing_campaign_config"] = signature
         cases_before_today = counts[TestingCounter.CUMULATIVE_CASES]
         compounds = state.groups.compound_count
         for index, campaign in enumerate(self.config.campaigns):

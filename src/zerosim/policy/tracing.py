@@ -102,6 +102,9 @@ class Tracing:
         end = state.day_quarantine_end
         counts = state.tracing_counts
         counts[:] = 0
+        if not cfg.enabled:  # switched off by a policy timeline: nobody is quarantined any more
+            status[quarantined(state)] = QuarantineStatus.NONE
+            return
         # Cases leave quarantine for case handling; the dead leave it too.
         live = quarantined(state)
         leaving = live[(state.isolation_status[live] != IsolationStatus.NONE) | (state.compartment[live] == Compartment.DEAD)]

@@ -99,6 +99,16 @@ class Zoning:
         districts = g.district_count
 
         events_before = len(log)
+        if not cfg.enabled:  # switched off by a policy timeline: every zone is lifted at once
+            if state.compound_zone_level.any() or city[0]:
+                for array in (level, sub_level, district_level):
+                    array[:] = ZoneLevel.NONE
+                since[:] = NEVER
+                city[0] = ZoneLevel.NONE
+                state.compound_zone_level[:] = ZoneLevel.NONE
+                log.add(day, "city", np.array([0]), ["city"], "released", "all zones lifted: policy changed")
+            city[3] = len(log) - events_before
+            return
         detected = np.flatnonzero(state.day_detected == day)
         community = detected[state.is_community_case[detected] == 1]
         triggering = detected if cfg.count_quarantined_cases else community
@@ -131,8 +141,8 @@ class Zoning:
             log.add(day, "subdistrict", raise_to, None, "controlled",
                     f">= {cfg.subdistrict_controlled_after_compounds} sealed compounds")
         # Community cases by district over the window.
-        window = state.case_window
-        window[day % cfg.window_days] = np.bincount(state.district_id[community], minlength=districts)
+        window = state.case_window  # its length is fixed by the first policy period's window_days
+        window[day % window.shape[0]] = np.bincount(state.district_id[community], minlength=districts)
         if community.size:
             state.district_day_last_community_case[np.unique(state.district_id[community])] = day
             city[2] = day
