@@ -44,6 +44,7 @@ def epidemic_curve(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
     _style(top)
     bottom.bar(x, timeseries["new_deaths"], color=_COLOURS["deaths"], width=0.9, label="deaths per day")
     bottom.set_ylabel("deaths / day", color=_INK)
+    bottom.set_ylim(bottom=0, top=max(1.0, float(timeseries["new_deaths"].max()) * 1.1))
     bottom.set_xlabel(xlabel, color=_INK)
     _style(bottom)
     if xlabel == "":
