@@ -376,12 +376,20 @@ def test_quarantine_tests_and_community_flag(make_state):
     rng = component_rng(1, testing.name)
     testing.setup(state, rng)
     state.compound_zone_level[state.compound_id[free_controlled]] = ZoneLevel.CONTROLLED
+    state.compound_case_level[state.compound_id[free_controlled]] = ZoneLevel.CONTROLLED
     state.mobility[free_controlled] = Mobility.COMPOUND
+    # A case in a compound that is sealed only because the whole city is (no case zone of its own)
+    # is a community case: social-level zero looks past citywide and district lockdowns.
+    city_sealed_only = np.array([2500])
+    infect(state, city_sealed_only)
+    state.compound_zone_level[state.compound_id[city_sealed_only]] = ZoneLevel.SEALED
+    state.mobility[city_sealed_only] = Mobility.HOME
     testing.step(state, 2, rng)
-    # Agent 100 is on quarantine day 2 (no test day) but is symptomatic: fever clinic; all four detected.
-    assert (state.day_detected[np.r_[central, home, free_controlled]] == 2).all()
+    # Agent 100 is on quarantine day 2 (no test day) but is symptomatic: fever clinic; all five detected.
+    assert (state.day_detected[np.r_[central, home, free_controlled, city_sealed_only]] == 2).all()
     assert (state.is_community_case[np.r_[central, home, free_controlled]] == 0).all()
-    assert testing.report(state, 2)["tests_swabbed"] == 4
+    assert state.is_community_case[city_sealed_only[0]] == 1
+    assert testing.report(state, 2)["tests_swabbed"] == 5
 
 
 def test_quarantine_test_days_only(make_state):

@@ -7,6 +7,7 @@ every failure becomes a one-line :class:`~zerosim.errors.ScenarioError` naming t
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import hashlib
 import json
 from datetime import date
@@ -23,6 +24,7 @@ from zerosim.ledger.config import BehaviourConfig, LedgerConfig, default_behavio
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.presets import merge_overrides, resolve_containment
 from zerosim.policy.presets import preset_names as policy_preset_names
+from zerosim.population.synthesis import city_tables
 from zerosim.population.config import PopulationConfig
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 
@@ -57,10 +59,12 @@ class DiseaseSelection(BaseModel):
 
 
 class TimelineStep(BaseModel):
-    """From ``day`` on, the containment is preset ``policy`` with ``containment`` overrides."""
+    """From ``day`` (or calendar ``date``) on, the containment is preset ``policy`` with ``containment`` overrides."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    day: int = Field(ge=1, description="First day (0-based) of this period.")
+    day: int = Field(ge=1, description="First day (0-based) of this period; give either day or date.")
+    date: dt.date | None = Field(None, description="Calendar date of the change (needs the scenario's start_date).")
+    note: str = Field("", description="What happened that day and its source (for the reader; not used).")
     policy: str = Field(description="Containment preset from this day on (e.g. none: the exit).")
     containment: dict[str, Any] = Field(default_factory=dict, description="Overrides of that preset.")
 
@@ -100,6 +104,29 @@ class Scenario(BaseModel):
         default_factory=dict, description="Overrides of the behaviour model, e.g. {enabled: true}."
     )
     outputs: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _timeline_dates(cls, data: Any) -> Any:
+        """A timeline step may give a calendar ``date`` instead of a ``day``: day = date - start_date."""
+        if not isinstance(data, dict) or not isinstance(data.get("timeline"), list):
+            return data
+        steps = []
+        for index, step in enumerate(data["timeline"]):
+            if isinstance(step, dict) and step.get("date") is not None and step.get("day") is None:
+                start = data.get("start_date")
+                if start is None:
+                    raise ValueError(f"timeline.{index}.date needs the scenario's start_date; set start_date or give day")
+                try:
+                    when = dt.date.fromisoformat(str(step["date"]))
+                    start = dt.date.fromisoformat(str(start))
+                except ValueError:
+                    raise ValueError(f"timeline.{index}.date: not a date (YYYY-MM-DD): {step['date']!r}") from None
+                step = {**step, "day": (when - start).days}
+                if step["day"] < 1:
+                    raise ValueError(f"timeline.{index}.date {when} is not after start_date {start}; give a later date")
+            steps.append(step)
+        return {**data, "timeline": steps}
 
     @field_validator("policy")
     @classmethod
@@ -160,7 +187,25 @@ class Scenario(BaseModel):
                 raise ValueError(
                     f"seeding.{index}.day is {seeding.day} but the run lasts {self.duration_days} days; seed earlier"
                 )
+        self._check_district_names()
         return self
+
+    def _check_district_names(self) -> None:
+        """Seeding districts and ordered district lockdowns must name districts of the city."""
+        names = list(city_tables(self.population.city).district_names)
+        known = {name.lower() for name in names}
+
+        def check(wanted: list[str], field: str) -> None:
+            for name in wanted:
+                if name.lower() not in known:
+                    raise ValueError(f"{field}: unknown district {name!r}; {self.population.city} has {', '.join(names)}")
+
+        for index, seeding in enumerate(self.seeding):
+            check([seeding.district] if seeding.district else [], f"seeding.{index}.district")
+        check(self.resolved_containment().zoning.districts_sealed, "containment.zoning.districts_sealed")
+        for index, step in enumerate(self.timeline):
+            check(resolve_containment(step.policy, step.containment).zoning.districts_sealed,
+                  f"timeline.{index}.containment.zoning.districts_sealed")
 
     def digest(self) -> str:
         """A short hash of the resolved scenario (recorded in summary.json)."""

@@ -56,6 +56,8 @@ class Closures:
         area_level = np.maximum(state.district_level, state.city_zone[0])  # per district
         close_at = self._close_level_by_sector()[g.workplace_sector]
         closed = area_level[g.workplace_district] >= close_at
+        if cfg.sectors_closed:
+            closed |= np.isin(g.workplace_sector, [WORK_SECTOR_CODE[s] for s in cfg.sectors_closed])
         essential = np.isin(g.workplace_sector, [WORK_SECTOR_CODE[s] for s in cfg.essential_sectors])
         # A fixed share of essential workplaces (by id) keeps running in closed loop.
         keeps_running = (np.arange(g.workplace_count) * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
@@ -64,12 +66,16 @@ class Closures:
             closed |= state.store_failed == 1  # a store that ran out of cash does not reopen
         state.workplace_is_open[:] = ~closed
         transport_level = LEVEL_CODE[cfg.transport_close_level]
-        if transport_level:
+        if cfg.transport_closed:
+            state.layer_contact_scale[CITYWIDE] = cfg.transport_closed_citywide_factor
+        elif transport_level:
             people = np.diff(g.district_start)
             stopped = float(people[area_level >= transport_level].sum()) / max(state.size, 1)
             state.layer_contact_scale[CITYWIDE] = 1.0 - (1.0 - cfg.transport_closed_citywide_factor) * stopped
         school_level = LEVEL_CODE[cfg.schools_close_level]
-        if school_level and g.school_count:
+        if cfg.schools_closed:
+            state.school_is_open[:] = 0
+        elif school_level and g.school_count:
             school_district = g.subdistrict_district[
                 g.compound_subdistrict[state.compound_id[g.school_members[g.school_offsets[:-1]]]]
             ]

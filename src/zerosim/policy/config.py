@@ -181,6 +181,17 @@ class ZoningConfig(_Model):
         None, gt=0, description="As city_sealed_after_cases, per 100,000 residents of the city."
     )
     city_sealed_from_day: NonNegativeInt | None = Field(None, description="Seal the whole city on this day regardless.")
+    city_ordered_level: LevelName = Field(
+        "none",
+        description="The whole city is held at least at this level while this policy period lasts (an order: "
+        "'sealed' for Shanghai from 1 April 2022, 'precaution' for Wuhan's closure of 23 January 2020); once a "
+        "later period drops the order, the city is released by the usual rules.",
+    )
+    districts_sealed: list[str] = Field(
+        default_factory=list,
+        description="Districts sealed as a whole by order while this policy period lasts (e.g. Pudong from 28 March "
+        "2022); released by the usual rules once a later period drops them.",
+    )
     window_days: PositiveInt = Field(7, description="Window over which district / city case counts are taken.")
     sealed_release_days: PositiveInt = Field(14, description="Days without a new case before sealed steps down to controlled.")
     controlled_release_days: PositiveInt = Field(7, description="Further days before controlled steps down to precaution.")
@@ -209,6 +220,13 @@ class ClosuresConfig(_Model):
         default_factory=dict, description="A sector closes when its workplace's district is at this level or stricter."
     )
     schools_close_level: LevelName = Field("controlled", description="Schools close at this district level or stricter.")
+    schools_closed: bool = Field(False, description="Schools closed citywide whatever the zone level (e.g. Shanghai from 12 March 2022).")
+    sectors_closed: list[SectorName] = Field(
+        default_factory=list,
+        description="Sectors closed citywide by order whatever the zone level (essential sectors keep "
+        "essential_open_fraction running), e.g. Wuhan's extended Spring Festival closure of 2020.",
+    )
+    transport_closed: bool = Field(False, description="Public transport stopped citywide by order (Wuhan, 23 January 2020).")
     transport_close_level: LevelName = Field(
         "none", description="Public transport stops in a district at this level or stricter ('none': never)."
     )

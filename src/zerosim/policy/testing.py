@@ -358,7 +358,7 @@ class Testing:
             "compartment", "mobility", "isolation_status", "quarantine_status", "day_quarantine_start",
             "compound_id", "household_id", "district_id", "workplace_id", "sector", "workplace_is_open",
             "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10", "compound_zone_level",
-            "age", "is_compliant_today",
+            "compound_case_level", "age", "is_compliant_today",
         }
     )
     writes: ClassVar[frozenset[str]] = frozenset(
@@ -377,6 +377,8 @@ class Testing:
             _campaign_range(campaign, index, state)  # validates the target
         if not state.has_array("compound_zone_level"):
             state.add_unit_array("compound_zone_level", np.zeros(g.compound_count, dtype=np.int8))
+        if not state.has_array("compound_case_level"):
+            state.add_unit_array("compound_case_level", np.zeros(g.compound_count, dtype=np.int8))
         if not state.has_array("swab_pool_size"):
             # Per agent: pool size of the pending request (used only if the schema has no such row).
             state.add_unit_array("swab_pool_size", np.ones(state.size, dtype=np.int8))
@@ -617,7 +619,7 @@ class Testing:
         new_cases, false_positives, turnaround, retests = apply_results(
             day, batch.swab_day, batch.flags, batch.member_start, batch.members, retest, state.test_result,
             state.day_last_result, state.consecutive_negatives, state.day_detected, state.is_community_case,
-            state.quarantine_status, state.compound_id, state.compound_zone_level, state.district_id,
+            state.quarantine_status, state.compound_id, state.compound_case_level, state.district_id,
             state.testing_cases_district, retest_out, confirm,
         )
         counts[TestingCounter.CASES_TODAY] += new_cases

@@ -573,7 +573,7 @@ def fill_individual_tests(
 # -- results ---------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, inline="always")
 def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
-            quarantine_status, compound_id, compound_zone_level, district_id, cases_by_district):
+            quarantine_status, compound_id, compound_case_level, district_id, cases_by_district):
     """Record a positive individual result for agent i; return 1 if it is a new case."""
     test_result[i] = _POSITIVE
     day_last_result[i] = day
@@ -581,7 +581,7 @@ def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_det
     if day_detected[i] >= 0:
         return 0
     day_detected[i] = day
-    community = quarantine_status[i] == _Q_NONE and compound_zone_level[compound_id[i]] < _CONTROLLED
+    community = quarantine_status[i] == _Q_NONE and compound_case_level[compound_id[i]] < _CONTROLLED
     is_community_case[i] = 1 if community else 0
     cases_by_district[district_id[i]] += 1
     return 1
@@ -602,7 +602,7 @@ def apply_results(
     is_community_case,
     quarantine_status,
     compound_id,
-    compound_zone_level,
+    compound_case_level,
     district_id,
     cases_by_district,
     retest_out,
@@ -641,7 +641,7 @@ def apply_results(
     day_last_result, day_detected : (n,) int16, updated in place
     quarantine_status : (n,) int8
     compound_id : (n,) int32
-    compound_zone_level : (compounds,) int8
+    compound_case_level : (compounds,) int8
     district_id : (n,) int8
     cases_by_district : (districts,) int64, incremented
     retest_out : (>= members of positive pools,) int64, written
@@ -692,7 +692,7 @@ def apply_results(
                 continue
             new_cases += _detect(
                 members[p], day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
-                quarantine_status, compound_id, compound_zone_level, district_id, cases_by_district,
+                quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
             )
     if retest_pools:
         for j in range(tubes):

@@ -4,7 +4,10 @@ triggered at compound, subdistrict, district and city level, and released by cas
 
 Layer ``policy`` -- imports population codes and the engine protocol only. The output other
 components read is ``compound_zone_level``: the effective level of each compound (the strictest of
-its own, its subdistrict's, its district's and the city's).
+its own, its subdistrict's, its district's and the city's). ``compound_case_level`` is the level drawn
+around cases alone (its own and its subdistrict's): a case found outside quarantine in a compound below
+controlled there counts as a community ("social-level") case even when its district or the whole city is
+sealed -- Shanghai's reading in April-May 2022, when the whole city was locked down (docs/scenarios.md).
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ from zerosim.policy.config import LEVEL_CODE, ZoningConfig
 from zerosim.population.state import NEVER, PopulationState, ZoneLevel
 
 LEVEL_NAMES = {int(level): level.name.lower() for level in ZoneLevel}
+
+
+def check_district_names(wanted: list[str], names: list[str], field: str) -> None:
+    """Refuse (ValueError naming ``field``) district names the city does not have."""
+    known = {name.lower() for name in names}
+    unknown = [name for name in wanted if name.lower() not in known]
+    if unknown:
+        raise ValueError(f"{field}: unknown district {unknown[0]!r}; this city has {', '.join(names)}")
 
 
 @dataclass
@@ -59,7 +70,7 @@ class Zoning:
     reads: ClassVar[frozenset[str]] = frozenset({"day_detected", "is_community_case", "compound_id"})
     writes: ClassVar[frozenset[str]] = frozenset(
         {
-            "compound_zone_level", "compound_level", "compound_day_last_case", "compound_day_level_since",
+            "compound_zone_level", "compound_case_level", "compound_level", "compound_day_last_case", "compound_day_level_since",
             "subdistrict_level", "subdistrict_day_last_case", "district_level", "district_day_level_since",
             "district_day_last_community_case", "city_zone", "case_window", "zone_events",
         }
@@ -69,6 +80,7 @@ class Zoning:
         g = state.groups
         arrays = {
             "compound_zone_level": np.zeros(g.compound_count, dtype=np.int8),
+            "compound_case_level": np.zeros(g.compound_count, dtype=np.int8),
             "compound_level": np.zeros(g.compound_count, dtype=np.int8),
             "compound_day_last_case": np.full(g.compound_count, NEVER, dtype=np.int16),
             "compound_day_level_since": np.full(g.compound_count, NEVER, dtype=np.int16),
@@ -84,6 +96,7 @@ class Zoning:
         }
         for name, array in arrays.items():
             state.unit_arrays[name] = array  # (re)created here: zoning owns them
+        check_district_names(self.config.districts_sealed, list(state.district_names), "zoning.districts_sealed")
         state.stores["zone_events"] = ZoneEventLog()
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -106,6 +119,7 @@ class Zoning:
                 since[:] = NEVER
                 city[0] = ZoneLevel.NONE
                 state.compound_zone_level[:] = ZoneLevel.NONE
+                state.compound_case_level[:] = ZoneLevel.NONE
                 log.add(day, "city", np.array([0]), ["city"], "released", "all zones lifted: policy changed")
             city[3] = len(log) - events_before
             return
@@ -159,6 +173,11 @@ class Zoning:
         state.district_day_level_since[raise_to] = day
         log.add(day, "district", raise_to, [names[d] for d in raise_to], "sealed",
                 f"community cases in {cfg.window_days} days above the district threshold")
+        ordered = self._ordered_districts(names)
+        raise_to = ordered[district_level[ordered] < ZoneLevel.SEALED]
+        district_level[raise_to] = ZoneLevel.SEALED
+        state.district_day_level_since[raise_to] = day
+        log.add(day, "district", raise_to, [names[d] for d in raise_to], "sealed", "district lockdown ordered")
         if city[0] < ZoneLevel.SEALED:
             reason = None
             per_100k = cfg.city_sealed_after_cases_per_100k
@@ -170,8 +189,16 @@ class Zoning:
             elif cfg.city_sealed_from_day is not None and day == cfg.city_sealed_from_day:
                 reason = f"citywide lockdown from day {cfg.city_sealed_from_day}"
             if reason:
-                city[0], city[1] = ZoneLevel.SEALED, day
+                if city[0] == ZoneLevel.NONE:
+                    city[1] = day
+                city[0] = ZoneLevel.SEALED
                 log.add(day, "city", np.array([0]), ["city"], "sealed", reason)
+        ordered_level = LEVEL_CODE[cfg.city_ordered_level]
+        if city[0] < ordered_level:
+            if city[0] == ZoneLevel.NONE:
+                city[1] = day  # the closure is counted from its first day, whatever its level
+            city[0] = ordered_level
+            log.add(day, "city", np.array([0]), ["city"], LEVEL_NAMES[ordered_level], "citywide order")
 
         # -- releases -----------------------------------------------------------------------------
         quiet = day - np.where(last_case >= 0, last_case, -10**6)
@@ -200,21 +227,28 @@ class Zoning:
             & (zero_since >= cfg.city_release_social_zero_days)
             & (day - state.district_day_level_since >= cfg.city_min_sealed_days)
         )
+        lifted = lifted[~np.isin(lifted, ordered)]  # an ordered lockdown lasts while its order does
         district_level[lifted] = ZoneLevel.NONE
         log.add(day, "district", lifted, [names[d] for d in lifted], "released",
                 f"social-level zero for {cfg.city_release_social_zero_days} days")
-        if city[0] == ZoneLevel.SEALED:
+        if city[0] > ordered_level:
             zero_days = day - (city[2] if city[2] >= 0 else -10**6)
             if zero_days >= cfg.city_release_social_zero_days and day - city[1] >= cfg.city_min_sealed_days:
-                city[0] = ZoneLevel.NONE
-                log.add(day, "city", np.array([0]), ["city"], "released",
+                city[0] = ordered_level
+                log.add(day, "city", np.array([0]), ["city"], LEVEL_NAMES[ordered_level] if ordered_level else "released",
                         f"social-level zero for {cfg.city_release_social_zero_days} days")
 
         # -- effective level per compound -------------------------------------------------------------
         effective = np.maximum(level, sub_level[g.compound_subdistrict])
+        state.compound_case_level[:] = effective  # zones drawn around cases (what "social-level zero" looks past)
         effective = np.maximum(effective, district_level[g.subdistrict_district[g.compound_subdistrict]])
         state.compound_zone_level[:] = np.maximum(effective, city[0]).astype(np.int8)
         city[3] = len(log) - events_before
+
+    def _ordered_districts(self, names: list[str]) -> np.ndarray:
+        """Indices of the districts sealed by order in this period (names checked at setup)."""
+        index = {name.lower(): i for i, name in enumerate(names)}
+        return np.array([index[name.lower()] for name in self.config.districts_sealed], dtype=np.int64)
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         g = state.groups
