@@ -7,12 +7,39 @@ assumption in docs/parameters.md when no source exists.
 
 from __future__ import annotations
 
-from typing import Literal
+from functools import cache
+from importlib import resources
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Largest population a scenario may ask for (int32 agent ids; 2**31 - 1).
 MAX_POPULATION = 2_000_000_000
+#: Suffix of the shipped district tables, ``data/<city>_districts.csv`` (one per available city).
+DISTRICT_TABLE_SUFFIX = "_districts.csv"
+
+
+@cache
+def available_cities() -> tuple[str, ...]:
+    """Cities that ship a district table (``data/<city>_districts.csv``), sorted by name.
+
+    Returns
+    -------
+    tuple of str
+        Lower-case city keys accepted by ``PopulationConfig.city``, e.g. ``("beijing", ..., "shanghai", ...)``.
+    """
+    data = resources.files("zerosim.population").joinpath("data")
+    return tuple(
+        sorted(
+            entry.name[: -len(DISTRICT_TABLE_SUFFIX)]
+            for entry in data.iterdir()
+            if entry.name.endswith(DISTRICT_TABLE_SUFFIX)
+        )
+    )
+
+
+def unknown_city_message(city: object) -> str:
+    """One-line explanation for a city without a shipped table (the field name is added by the caller)."""
+    return f"unknown city {city!r}; available: {', '.join(available_cities())}"
 
 
 class PopulationConfig(BaseModel):
@@ -20,7 +47,10 @@ class PopulationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     size: int = Field(1_000_000, ge=100, le=MAX_POPULATION, description="Number of agents (people).")
-    city: Literal["shanghai"] = Field("shanghai", description="City whose district table is used.")
+    city: str = Field(
+        "shanghai",
+        description="City whose sourced tables are used; one of available_cities() (data/SOURCES.md, docs/population-data.md).",
+    )
     compound_residents_min: int = Field(
         1000, ge=10, description="Smallest residential compound (小区), residents; issue 2 / Shanghai practice."
     )
@@ -42,6 +72,13 @@ class PopulationConfig(BaseModel):
         300, ge=0, le=3000, description="Latest last vaccine dose, days before day 0 (ASSUMPTION)."
     )
     vaccinate: bool = Field(True, description="Apply the shipped vaccination coverage by age.")
+
+    @field_validator("city")
+    @classmethod
+    def _known_city(cls, city: str) -> str:
+        if city not in available_cities():
+            raise ValueError(unknown_city_message(city))
+        return city
 
     @model_validator(mode="after")
     def _ranges(self) -> "PopulationConfig":

@@ -5,6 +5,10 @@ districts, school types and sectors (tens of iterations), never over people.
 
 Agents come out sorted by residence (district > subdistrict > compound > building > household),
 so every residential unit is a contiguous index range (see ``state.py``).
+
+Cities: ``PopulationConfig.city`` picks a shipped district table (``available_cities()``); the
+age pyramid and household sizes are Shanghai's, adjusted to the city's census in ``city_tables``
+(data/SOURCES.md section 9).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from importlib import resources
 import numpy as np
 
 from zerosim.errors import ScenarioError
-from zerosim.population.config import PopulationConfig
+from zerosim.population.config import PopulationConfig, available_cities, unknown_city_message
 from zerosim.population.draws import lognormal
 from zerosim.population.state import (
     NO_GROUP,
@@ -44,6 +48,12 @@ WORK_SECTOR_CODE = {
     "health": Sector.HEALTH,
     "public_service": Sector.PUBLIC_SERVICE,
 }
+#: The city the shipped age_pyramid.csv and household_size.csv describe (data/SOURCES.md sections 2-3).
+#: Its tables are used as they are; other cities get them adjusted to their own census (see city_tables).
+BASE_CITY = "shanghai"
+#: Mean size of the open top class "8 or more" of household_size.csv: Beijing 2010 classes 8, 9 and 10+
+#: (9,817 / 3,000 / 2,822 households) with 10+ at 10.5 persons (ASSUMPTION), data/SOURCES.md section 3.
+OPEN_TOP_HOUSEHOLD_SIZE = (8 * 9817 + 9 * 3000 + 10.5 * 2822) / (9817 + 3000 + 2822)
 #: Temporary bytes per agent while building (sort keys, household slots, random draws), measured
 #: by bench/bench_foundation.py; added to the state's own bytes in the memory estimate.
 BUILD_OVERHEAD_BYTES_PER_AGENT = 96
@@ -92,9 +102,133 @@ class CityTables:
         return probabilities / probabilities.sum()
 
 
+@dataclass(frozen=True)
+class CityProfile:
+    """One row of ``cities.csv``: a city's 2020 census totals (None where the census value was not found)."""
+
+    city: str
+    population_2020: int
+    share_age_0_14: float | None
+    share_age_60_plus: float | None
+    share_age_65_plus: float | None
+    family_household_mean_size: float | None
+
+
+@cache
+def city_profile(city: str) -> CityProfile:
+    """The ``cities.csv`` row of ``city`` (2020 census population, broad age shares, family-household size)."""
+    rows = {row["city"]: row for row in _read_table("cities.csv")}
+    if city not in rows:
+        raise ScenarioError(f"population.city: {city!r} has a district table but no row in cities.csv; add one")
+    row = rows[city]
+
+    def optional(key: str) -> float | None:
+        return float(row[key]) if row[key].strip() else None
+
+    return CityProfile(
+        city=city,
+        population_2020=int(row["population_2020"]),
+        share_age_0_14=optional("share_age_0_14"),
+        share_age_60_plus=optional("share_age_60_plus"),
+        share_age_65_plus=optional("share_age_65_plus"),
+        family_household_mean_size=optional("family_household_mean_size"),
+    )
+
+
+def rake_age_shares(age_low: np.ndarray, age_high: np.ndarray, shares: np.ndarray, profile: CityProfile) -> np.ndarray:
+    """Scale the base 5-year age shape to a city's census shares of 0-14, 15-59, 60-64 and 65+.
+
+    Raking (iterative proportional fitting) to margins that partition the bands converges in one
+    step: every band is multiplied by (census share of its broad group) / (base share of that group),
+    so the shape inside each broad group is the base city's and the group totals are the city's.
+    Without a 65+ share the 60+ bands are scaled together (the base 60-64 : 65+ ratio is kept);
+    without a 0-14 or a 60+ share the base shape is returned unchanged (see data/SOURCES.md).
+
+    Parameters
+    ----------
+    age_low, age_high : np.ndarray, shape (bands,), int
+        Inclusive band limits of age_pyramid.csv; every band must lie inside one broad group.
+    shares : np.ndarray, shape (bands,), float64
+        Base shares, summing to 1.
+    profile : CityProfile
+
+    Returns
+    -------
+    np.ndarray, shape (bands,), float64
+        Raked shares summing to 1.
+    """
+    young, old, oldest = profile.share_age_0_14, profile.share_age_60_plus, profile.share_age_65_plus
+    if young is None or old is None:
+        return shares.copy()
+    edges = (15, 60, 65) if oldest is not None else (15, 60)
+    group = np.searchsorted(np.asarray(edges), age_low, side="right")
+    if not np.array_equal(group, np.searchsorted(np.asarray(edges), age_high, side="right")):
+        raise ScenarioError(f"age_pyramid.csv: a band crosses one of the ages {edges}; the bands cannot be raked")
+    targets = [young, 1.0 - young - old] + ([old - oldest, oldest] if oldest is not None else [old])
+    if min(targets) <= 0:
+        raise ScenarioError(f"cities.csv: {profile.city}: age shares {targets} are not all positive; fix the row")
+    base = np.bincount(group, weights=shares, minlength=len(targets))
+    raked = shares * (np.asarray(targets) / base)[group]
+    return raked / raked.sum()
+
+
+def household_size_values(sizes: np.ndarray) -> np.ndarray:
+    """Persons per household class: the class value, except the open top class at its mean size."""
+    values = sizes.astype(float)
+    values[sizes == sizes.max()] = OPEN_TOP_HOUSEHOLD_SIZE
+    return values
+
+
+def tilt_household_shares(sizes: np.ndarray, shares: np.ndarray, mean_size: float) -> np.ndarray:
+    """Exponentially tilt a household-size distribution to a new mean: p_k proportional to q_k exp(theta k).
+
+    The same minimum-information adjustment that made the Shanghai table from the Beijing 2010 shape
+    (data/SOURCES.md section 3). Tilts compose (theta adds), so tilting the shipped Shanghai table is
+    the same as tilting the Beijing shape directly. theta is found by bisection (the mean rises with theta).
+
+    Parameters
+    ----------
+    sizes : np.ndarray, shape (classes,), int
+        Household sizes 1..8 (8 = 8 or more, valued at OPEN_TOP_HOUSEHOLD_SIZE).
+    shares : np.ndarray, shape (classes,), float64
+        Base shares, summing to 1.
+    mean_size : float
+        Target mean family-household size, persons.
+
+    Returns
+    -------
+    np.ndarray, shape (classes,), float64
+        Tilted shares summing to 1, whose mean (top class at its mean size) equals ``mean_size``.
+    """
+    values = household_size_values(sizes)
+    if not values.min() < mean_size < values.max():
+        raise ScenarioError(f"cities.csv: family_household_mean_size {mean_size} is outside {values.min()}-{values.max()}")
+
+    def tilted(theta: float) -> np.ndarray:
+        weights = shares * np.exp(theta * (values - values.min()))
+        return weights / weights.sum()
+
+    low, high = -20.0, 20.0
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if float((tilted(middle) * values).sum()) < mean_size:
+            low = middle
+        else:
+            high = middle
+    return tilted(0.5 * (low + high))
+
+
 @cache
 def city_tables(city: str = "shanghai") -> CityTables:
-    """Load and normalise the shipped tables of ``city``."""
+    """Load and normalise the shipped tables of ``city``.
+
+    The district table is the city's own. The age pyramid and household-size table are Shanghai's
+    (BASE_CITY); for any other city they are raked to its census age shares and tilted to its mean
+    family-household size from cities.csv (rake_age_shares, tilt_household_shares). The sector,
+    employment, school, vaccination and contact tables are used as shipped for every city.
+    """
+    if city not in available_cities():
+        raise ScenarioError(f"population.city: {unknown_city_message(city)}")
     districts = _read_table(f"{city}_districts.csv")
     ages = _read_table("age_pyramid.csv")
     households = _read_table("household_size.csv")
@@ -109,6 +243,16 @@ def city_tables(city: str = "shanghai") -> CityTables:
     def normalised(values):
         return values / values.sum()
 
+    age_low, age_high = column(ages, "age_low", int), column(ages, "age_high", int)
+    age_share = normalised(column(ages, "share"))
+    household_size = column(households, "size", int)
+    household_share = normalised(column(households, "share"))
+    if city != BASE_CITY:
+        profile = city_profile(city)
+        age_share = rake_age_shares(age_low, age_high, age_share, profile)
+        if profile.family_household_mean_size is not None:
+            household_share = tilt_household_shares(household_size, household_share, profile.family_household_mean_size)
+
     sector_order = [row["sector"] for row in sectors]
     unknown = set(sector_order) - set(WORK_SECTOR_CODE)
     if unknown:
@@ -117,11 +261,11 @@ def city_tables(city: str = "shanghai") -> CityTables:
         district_names=tuple(row["district_en"] for row in districts),
         district_population=column(districts, "population"),
         district_subdistricts=column(districts, "subdistrict_count", int),
-        age_low=column(ages, "age_low", int),
-        age_high=column(ages, "age_high", int),
-        age_share=normalised(column(ages, "share")),
-        household_size=column(households, "size", int),
-        household_share=normalised(column(households, "share")),
+        age_low=age_low,
+        age_high=age_high,
+        age_share=age_share,
+        household_size=household_size,
+        household_share=household_share,
         sector_names=tuple(sector_order),
         sector_share=normalised(column(sectors, "employment_share")),
         sector_size_mean=column(sectors, "workplace_size_mean"),
