@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zerosim.cli import region as _region
 from zerosim.errors import ZerosimError
 
 app = typer.Typer(
@@ -94,6 +95,10 @@ def run(
                     on_phase=lambda phase: progress.update(task, description=phase),
                     on_day=lambda day: progress.update(task, completed=day + 1),
                 )
+        elif _region.is_region(scenario):  # kind: region -- several cities and the travel between them
+            _region.run_region_command(scenario, out, _overrides(population, days, seed, set_), force, figures, quiet,
+                                       console, errors)
+            return
         else:
             resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
             preflight(resolved, out, force, baseline)
@@ -143,6 +148,7 @@ def scenarios() -> None:
     for name in builtin_names():
         s = load_scenario(name)
         table.add_row(name, f"{s.population.size:,}", str(s.duration_days), s.disease.variant, s.description)
+    _region.add_region_rows(table)
     console.print(table)
 
 
@@ -249,11 +255,10 @@ def ensemble(
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
     from zerosim.engine.ensemble import parse_sweep, run_ensemble
-    from zerosim.io.scenario import load_scenario
     from zerosim.viz.figures import ensemble_bands
 
     try:
-        resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+        resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=errors)

@@ -73,6 +73,10 @@ def sweep_points(sweep: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def run_replicate(scenario_data: dict, overrides: dict, seed: int, point: int, replicate: int) -> dict:
     """One task: validate and run one replicate; return its summary and time series (small)."""
+    if scenario_data.get("kind") == "region":  # several cities: zerosim.region runs the replicate
+        from zerosim.region.results import region_replicate
+
+        return region_replicate(scenario_data, overrides, seed, point, replicate)
     from zerosim.api import run
     from zerosim.io.scenario import _set_dotted, validate_mapping
 
@@ -115,7 +119,12 @@ def run_ensemble(
         data = json.loads(json.dumps(base))
         for key, value in point.items():
             _set_dotted(data, key, value)
-        validate_mapping(data)
+        if data.get("kind") == "region":
+            from zerosim.region.config import validate_region
+
+            validate_region(data)
+        else:
+            validate_mapping(data)
     if out is not None:
         out = Path(out)
         if (out / "ensemble.json").exists():

@@ -18,6 +18,7 @@ _SEVERE = np.int8(Compartment.SEVERE)
 _CRITICAL = np.int8(Compartment.CRITICAL)
 _FREE = np.int8(Mobility.FREE)
 _COMPOUND = np.int8(Mobility.COMPOUND)
+_AWAY = np.int8(Mobility.AWAY)  # travelling (zerosim.region): neither confined nor kept from work here
 _GREEN = np.int8(HealthCode.GREEN)
 
 
@@ -56,7 +57,7 @@ def account_confinement(
             level = mobility[i]
             d = district_id[i]
             days_acc[c, d, level] += 1
-            if level >= _COMPOUND:
+            if level >= _COMPOUND and level != _AWAY:
                 if confined_streak_days[i] < 32767:
                     confined_streak_days[i] += 1
                 if confined_days_total[i] < 32767:
@@ -86,7 +87,7 @@ def household_confinement(household_start, compartment, mobility, confined_level
             alive = 0
             confined = 1
             for i in range(household_start[h], household_start[h + 1]):
-                if compartment[i] == _DEAD:
+                if compartment[i] == _DEAD or mobility[i] == _AWAY:
                     continue
                 alive += 1
                 if mobility[i] < confined_level:
@@ -134,7 +135,7 @@ def account_income(
             if w < 0:
                 continue
             state = compartment[i]
-            if state == _DEAD or state == _SEVERE or state == _CRITICAL:
+            if state == _DEAD or state == _SEVERE or state == _CRITICAL or mobility[i] == _AWAY:
                 continue
             if mobility[i] == _FREE and health_code[i] == _GREEN and workplace_is_open[w] == 1:
                 continue
@@ -182,6 +183,8 @@ def count_pressure(
     for c in prange(SCAN_CHUNKS):
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             if confined_streak_days[i] <= threshold_days or compartment[i] == _DEAD:
+                continue
+            if mobility[i] == _AWAY:
                 continue
             if household_out_today[household_id[i]] == 1 or (workplace_id[i] >= 0 and mobility[i] != _FREE):
                 s_acc[c, subdistrict_id[i]] += 1

@@ -26,6 +26,7 @@ _FREE = np.int8(Mobility.FREE)
 _COMPOUND = np.int8(Mobility.COMPOUND)
 _HOME = np.int8(Mobility.HOME)
 _FACILITY = np.int8(Mobility.FACILITY)
+_AWAY = np.int8(Mobility.AWAY)
 _ISO_WAITING = np.int8(IsolationStatus.WAITING)
 _ISO_ISOLATED = np.int8(IsolationStatus.ISOLATED)
 _ISO_MONITORING = np.int8(IsolationStatus.HOME_MONITORING)
@@ -70,12 +71,15 @@ def resolve_confinement(
     then COMPOUND); controlled compound -> COMPOUND; otherwise FREE. A non-compliant agent
     (``is_compliant_today`` 0) escapes zone and home-quarantine confinement for the day (FREE); cases
     waiting for transfer and contacts waiting for a room stay home. Writes ``mobility`` and
-    ``facility_id`` in place (both (n,)); returns nothing.
+    ``facility_id`` in place (both (n,)); returns nothing. An agent marked AWAY (not in the city:
+    see ``zerosim.region``) keeps its mobility; only the region layer sets and clears it.
     """
     n = compartment.size
     chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            if mobility[i] == _AWAY:
+                continue
             if compartment[i] == _DEAD:
                 mobility[i] = _HOME
                 facility_id[i] = -1

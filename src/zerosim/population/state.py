@@ -60,6 +60,8 @@ class Mobility(IntEnum):
     COMPOUND = 1  # may not leave the residential compound (管控区 controlled zone)
     HOME = 2  # may not leave home (封控区 sealed zone, home quarantine)
     FACILITY = 3  # in a centralized isolation / quarantine facility
+    AWAY = 4  # not in this city today: a resident travelling, or an empty visitor slot (zerosim.region);
+    #           above every layer's limit, so contact layers skip it; Confinement leaves it as it is
 
 
 class Sex(IntEnum):

@@ -1,0 +1,89 @@
+"""CLI layer: the region branch of ``zerosim run``, ``zerosim scenarios`` and ``zerosim ensemble``.
+
+Commands stay in ``app.py``; this module holds what they do when the scenario is ``kind: region``
+(the Python API is :mod:`zerosim.region`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+
+def is_region(scenario: str) -> bool:
+    from zerosim.region.config import is_region_source
+
+    return is_region_source(scenario)
+
+
+def load_any(scenario: str, overrides: dict):
+    """A region scenario if ``scenario`` is one, else an ordinary scenario (for ``zerosim ensemble``)."""
+    if is_region(scenario):
+        from zerosim.region.results import prepare
+
+        return prepare(scenario, overrides)
+    from zerosim.io.scenario import load_scenario
+
+    return load_scenario(scenario, overrides)
+
+
+def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, figures: bool, quiet: bool,
+                       console: Console, errors: Console) -> None:
+    """``zerosim run <region>``: run it with a progress bar, print a table per city and where the files are."""
+    from zerosim.io.results import prepare_out_dir
+    from zerosim.region.results import prepare, run_region
+
+    region = prepare(scenario, overrides)
+    prepare_out_dir(Path(out), force)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
+                        TimeElapsedColumn(), console=errors, disable=quiet, transient=False)
+    with progress:
+        task = progress.add_task("building", total=region.duration_days)
+        results = run_region(region, out=out, force=True, figures=figures,
+                             on_phase=lambda phase: progress.update(task, description=phase),
+                             on_day=lambda day: progress.update(task, completed=day + 1))
+    summary = results.summary
+    if not quiet:
+        table = Table(title=f"zerosim region · {summary['scenario']}", title_justify="left")
+        for column in ("city", "people", "scale", "infections", "deaths", "cases", "arrivals (infected)",
+                       "diverted in", "stranded days"):
+            table.add_column(column, justify="left" if column == "city" else "right")
+        for name, city in summary["cities"].items():
+            travel = city["travel"]
+            table.add_row(name, f"{city['population']:,}", f"{city['scale_fraction']:.3g}", f"{city['infections']:,}",
+                          f"{city['deaths']:,}", f"{city['cases_detected']:,}",
+                          f"{travel.get('arrivals', 0):,} ({travel.get('arrivals_infected', 0):,})",
+                          f"{travel.get('diverted_in', 0):,}", f"{city['stranded_visitor_days']:,}")
+        console.print(table)
+        travel = summary["travel"]
+        console.print(f"diverted trips {travel['diverted_trips']:,}, turned away {travel['turned_away']:,}, "
+                      f"arrival quarantine {travel['arrival_quarantine_central_person_days']:,} central + "
+                      f"{travel['arrival_quarantine_home_person_days']:,} home person-days "
+                      f"(CNY {travel['arrival_quarantine_cny']:,.0f})", highlight=False)
+        for note in summary.get("notes", []):
+            console.print(f"note: {note}", highlight=False)
+    console.print(f"results: {results.out_dir}/", highlight=False)
+    for figure in results.figures:
+        console.print(f"figure:  {figure}", highlight=False)
+
+
+def add_region_rows(table: Table) -> None:
+    """Rows of ``zerosim scenarios`` for the built-in region scenarios."""
+    from zerosim.region.config import load_region, region_builtin_names
+    from zerosim.region.runner import resolve_cities
+
+    for name in region_builtin_names():
+        region = load_region(name)
+        people = sum(city.scenario.population.size for city in resolve_cities(region))
+        variants = sorted({city.scenario.disease.variant for city in resolve_cities(region)})
+        table.add_row(name, f"{people:,} in {len(region.cities)} cities", str(region.duration_days),
+                      ", ".join(variants), f"[region] {region.description}")
