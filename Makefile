@@ -9,7 +9,7 @@ OUT    ?= results/demo
 $(BIN)/zerosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,dask,dashboard]"
+	$(BIN)/pip install --quiet -e ".[test,dask,dashboard,calibrate]"
 	@touch $(BIN)/zerosim
 
 install: $(BIN)/zerosim

@@ -17,6 +17,10 @@ def shanghai() -> None:
     out = pd.DataFrame({"date": daily["date"], "cases": daily["new_infections_total"], "deaths": daily["new_deaths"]})
     out.to_csv(HERE / "shanghai_2022_cases.csv", index=False)
     districts = pd.read_csv(RAW / "shanghai_2022_daily_cases_by_district.csv")
+    # the source repeats the 2022-04-01 rows exactly; keep one copy (rows that differ would stop here)
+    districts = districts.drop_duplicates()
+    if districts.duplicated(["date", "district_en"]).any():
+        raise SystemExit("shanghai_2022_daily_cases_by_district.csv: conflicting rows for one date and district")
     out = districts.rename(columns={"district_en": "district", "new_infections_total": "cases"})[["date", "district", "cases"]]
     out.to_csv(HERE / "shanghai_2022_cases_by_district.csv", index=False)
 

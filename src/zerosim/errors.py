@@ -6,6 +6,7 @@ Exception tree::
       + ScenarioError       -- a scenario file, override or parameter is bad or inconsistent (exit 2)
       + StateError          -- an invariant broke during a run: a bug, please report it (exit 3)
       + OutputError         -- results cannot be read or written (exit 4 for reads; 2 for a bad --out)
+      + MissingDependencyError -- an optional extra (e.g. pyabc for calibrate) is not installed (exit 2)
 
 Every message is one line: the field, what was wrong, and how to fix it.
 """
@@ -39,5 +40,11 @@ class OutputError(ZerosimError):
 
 class OutputDirError(OutputError):
     """The requested output directory is unusable (unwritable, or holds results and no --force)."""
+
+    exit_code = 2
+
+
+class MissingDependencyError(ZerosimError):
+    """A command needs an optional extra that is not installed; the message gives the pip command."""
 
     exit_code = 2

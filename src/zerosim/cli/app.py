@@ -161,6 +161,12 @@ def validate(
     from zerosim.io.scenario import load_scenario
 
     try:
+        if _region.is_region(file):
+            region = _region.load_any(file, _overrides(None, None, None, set_))
+            cities = ", ".join(city.name for city in region.cities)
+            console.print(f"ok: {region.name}: region of {len(region.cities)} cities ({cities}), "
+                          f"{region.duration_days} days", highlight=False)
+            return
         scenario = load_scenario(file, _overrides(None, None, None, set_))
     except ZerosimError as error:
         _fail(error)
@@ -331,6 +337,10 @@ def main() -> None:
         errors.print("interrupted")
         sys.exit(130)
 
+
+from zerosim.cli import inference as _inference  # noqa: E402 - calibrate and forecast (cli/inference.py)
+
+_inference.register(app)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,37 @@
+"""Calibration layer: fit a scenario to observed cases (ABC-SMC) and forecast from the fit.
+
+Layer ``calibrate`` -- sits above the API (like ``cli``): it assembles runs with
+:func:`zerosim.api.build` and writes its own output directories; the CLI is a thin shell over
+:func:`calibrate` and :func:`forecast`. pyabc is an optional extra (``pip install 'zerosim[calibrate]'``);
+only :func:`calibrate` (and :func:`forecast` without a posterior) need it.
+"""
+
+from __future__ import annotations
+
+from zerosim.calibrate.fit import (
+    CalibrationResult,
+    Scale,
+    Settings,
+    calibrate,
+    load_spec,
+    require_pyabc,
+)
+from zerosim.calibrate.forecast import ForecastResult, forecast
+from zerosim.calibrate.observed import ObservedData, builtin_series, load_observed
+from zerosim.calibrate.priors import Prior, parse_prior
+
+__all__ = [
+    "CalibrationResult",
+    "ForecastResult",
+    "ObservedData",
+    "Prior",
+    "Scale",
+    "Settings",
+    "builtin_series",
+    "calibrate",
+    "forecast",
+    "load_observed",
+    "load_spec",
+    "parse_prior",
+    "require_pyabc",
+]
