@@ -110,3 +110,11 @@ def test_closures_by_order(make_state):
     assert (state.workplace_is_open[g.workplace_sector == Sector.OFFICE] == 1).all()
     assert (state.school_is_open == 0).all()
     assert state.layer_contact_scale[CITYWIDE] == pytest.approx(0.3)
+
+
+def test_seeding_per_100k_scales_with_the_population():
+    for size in (20_000, 40_000):
+        scenario = zerosim.load_scenario("demo", {"population.size": size, "duration_days": 1, "outputs.figures": False,
+                                                  "seeding": [{"day": 0, "per_100k": 50, "district": "pudong"}]})
+        results = zerosim.run(scenario)
+        assert results.timeseries["new_infections"].iloc[0] == round(50 * size / 1e5)

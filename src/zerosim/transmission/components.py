@@ -179,10 +179,11 @@ class Transmission:
         if seeding.district is None:
             lo, hi = 0, state.size
         else:
-            index = state.district_names.index(seeding.district)
+            index = [name.lower() for name in state.district_names].index(seeding.district.lower())
             lo, hi = state.groups.district_start[index], state.groups.district_start[index + 1]
-        candidates = lo + rng.choice(hi - lo, size=min(hi - lo, 4 * seeding.count + 16), replace=False)
-        candidates = candidates[state.day_infected[candidates] < 0][: seeding.count]
+        count = seeding.resolved_count(state.size)
+        candidates = lo + rng.choice(hi - lo, size=min(hi - lo, 4 * count + 16), replace=False)
+        candidates = candidates[state.day_infected[candidates] < 0][:count]
         events = state.events
         start = events.new_infected_count
         state.day_infected[candidates] = day

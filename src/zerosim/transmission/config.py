@@ -122,4 +122,15 @@ class SeedingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     day: int = Field(0, ge=0, description="Simulation day of the seeding.")
     count: int = Field(10, ge=1, description="Number of people infected.")
+    per_100k: float | None = Field(
+        None, gt=0, le=100_000,
+        description="Instead of count: infections per 100,000 residents, so the seeding scales with population.size "
+        "(at least 1).",
+    )
     district: str | None = Field(None, description="District name (English); default anywhere in the city.")
+
+    def resolved_count(self, population: int) -> int:
+        """People infected in a city of ``population`` agents."""
+        if self.per_100k is None:
+            return self.count
+        return max(1, int(round(self.per_100k * population / 1e5)))
