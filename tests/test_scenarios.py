@@ -118,3 +118,10 @@ def test_seeding_per_100k_scales_with_the_population():
                                                   "seeding": [{"day": 0, "per_100k": 50, "district": "pudong"}]})
         results = zerosim.run(scenario)
         assert results.timeseries["new_infections"].iloc[0] == round(50 * size / 1e5)
+
+
+def test_shanghai_lockdown_order_is_dropped_so_the_rule_decides_the_release():
+    scenario = zerosim.load_scenario("shanghai-2022")
+    orders = {day: containment.zoning.city_ordered_level for day, containment in scenario.resolved_periods()}
+    assert orders[31] == "sealed"  # 1 April: Puxi, then the whole city
+    assert all(level == "none" for day, level in orders.items() if day >= 39)  # from 9 April: by the rule
