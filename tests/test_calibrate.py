@@ -306,3 +306,11 @@ def test_dask_sampler_and_forecast_workers(outbreak, tmp_path):
                       *common, "--out", str(tmp_path / "fc"))
     assert forecast.exit_code == 0, forecast.output
     assert json.loads((tmp_path / "fc" / "forecast.json").read_text())["past_reproduced_fraction"] == 1.0
+
+
+def test_a_count_prior_on_a_per_100k_seeding_is_refused():
+    data = load_scenario("shanghai-2022").model_dump(mode="json")
+    with pytest.raises(ScenarioError, match=r"--prior seeding\.0\.count: this seeding is given per_100k"):
+        resolve_priors([parse_prior("seeding.0.count=loguniform(2,20)")], data)
+    data["seeding"][0]["per_100k"] = None
+    assert resolve_priors([parse_prior("seeding.0.count=loguniform(2,20)")], data)[0].integer

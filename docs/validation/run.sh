@@ -4,9 +4,10 @@
 set -euo pipefail
 OUT=${1:-results/validation}
 Z=${ZEROSIM:-zerosim}
-COMMON="--particles 40 --generations 3 --workers 2 --threads 1 --max-minutes 12 --force --quiet"
-SH_PRIORS=(--prior "transmission.r0=uniform(3,12)" --prior "seeding.0.count=loguniform(1,20)"
-           --prior "behaviour.base_compliance=uniform(0.2,0.95)" --prior "ascertainment=uniform(0.3,1)")
+COMMON="--particles 30 --generations 3 --workers 2 --threads 1 --max-minutes 8 --force --quiet"
+SH_PRIORS=(--prior "transmission.r0=uniform(5,15)" --prior "seeding.0.count=loguniform(2,20)"
+           --prior "behaviour.base_compliance=uniform(0.05,0.6)" --prior "ascertainment=uniform(0.3,1)"
+           --set behaviour.minimum_compliance=0.05 --set seeding.0.per_100k=null)
 mkdir -p "$OUT"
 # Shanghai 2022, all data (to 31 May), at 1/100 scale
 $Z calibrate shanghai-2022 --data shanghai_2022_cases --population 250000 "${SH_PRIORS[@]}" $COMMON --out "$OUT/shanghai-fit"
@@ -22,5 +23,5 @@ $Z calibrate wuhan-2020 --data wuhan_2020_cases --population 246530 \
 # Chongqing 2022 (partial series: 31 days), at 1/100 scale
 $Z calibrate chongqing-2022 --data chongqing_2022_cases --population 320542 \
    --prior "transmission.r0=uniform(3,15)" --prior "seeding.0.count=loguniform(1,30)" \
-   --prior "behaviour.base_compliance=uniform(0.2,0.95)" --prior "ascertainment=uniform(0.3,1)" \
-   --set behaviour.enabled=true $COMMON --out "$OUT/chongqing-fit"
+   --prior "behaviour.base_compliance=uniform(0.05,0.6)" --prior "ascertainment=uniform(0.3,1)" \
+   --set behaviour.enabled=true --set behaviour.minimum_compliance=0.05 $COMMON --out "$OUT/chongqing-fit"

@@ -191,6 +191,13 @@ def resolve_priors(priors: list[Prior], scenario_data: dict) -> list[Prior]:
         if prior.path == ASCERTAINMENT:
             resolved.append(prior)
             continue
+        parts = prior.path.split(".")
+        if len(parts) == 3 and parts[0] == "seeding" and parts[2] == "count" and parts[1].isdigit():
+            seedings = scenario_data.get("seeding") or []
+            index = int(parts[1])
+            if index < len(seedings) and isinstance(seedings[index], dict) and seedings[index].get("per_100k"):
+                raise ScenarioError(f"{where}: this seeding is given per_100k, which overrides count; put the prior "
+                                    f"on seeding.{index}.per_100k, or add --set seeding.{index}.per_100k=null")
         kind = field_type(prior.path)
         if kind is bool:
             raise ScenarioError(f"{where}: is a yes/no field and cannot be fitted; set it with --set")
