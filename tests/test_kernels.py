@@ -102,3 +102,12 @@ def test_poisson_from_uniforms_has_the_right_moments():
         draws = np.array([poisson_from_uniforms(lam, 17, i, 0) for i in range(20_000)])
         assert abs(draws.mean() - lam) < 4 * np.sqrt(lam / draws.size) + 0.01
         assert abs(draws.var() / lam - 1) < 0.06
+
+
+@settings(deadline=None, max_examples=60)  # the first call compiles the kernel
+@given(st.lists(st.integers(0, 30), max_size=200))
+def test_stable_order_by_key_is_a_stable_argsort(keys):
+    from zerosim.population.kernels import stable_order_by_key
+
+    keys = np.asarray(keys, dtype=np.int32)
+    assert np.array_equal(stable_order_by_key(keys, 31), np.argsort(keys, kind="stable"))

@@ -27,8 +27,10 @@ from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     apply_results,
+    classify_individual_tests,
     count_individual_tests,
     fill_individual_tests,
+    gather_individual_tests,
     form_pools,
     plan_swabs,
     request_swabs,
@@ -722,6 +724,15 @@ def test_individual_test_kernels_match_reference():
     assert np.array_equal(out_ids, np.flatnonzero(kind >= 0))
     assert np.array_equal(out_kind, kind[kind >= 0])
     assert 0 < (kind == 0).sum() and 0 < (kind == 1).sum() and 0 < (kind == 2).sum()
+    # the one-decision path the component uses: classify (kind per agent) then gather
+    kind_all = np.empty(n, np.int8)
+    chunk_tests2, chunk_antigen2 = np.zeros(SCAN_CHUNKS, np.int64), np.zeros(SCAN_CHUNKS, np.int64)
+    classify_individual_tests(*arguments, kind_all, chunk_tests2, chunk_antigen2)
+    assert np.array_equal(kind_all, kind) and np.array_equal(chunk_tests2, chunk_tests)
+    assert np.array_equal(chunk_antigen2, chunk_antigen)
+    ids2, kinds2 = np.empty(offsets[-1], np.int32), np.empty(offsets[-1], np.int8)
+    gather_individual_tests(kind_all, offsets, ids2, kinds2)
+    assert np.array_equal(ids2, out_ids) and np.array_equal(kinds2, out_kind)
 
 
 def test_apply_results_matches_reference():

@@ -111,14 +111,15 @@ from zerosim.policy.testing_kernels import (
     KIND_SINGLE,
     STREAM_CAMPAIGN,
     apply_results,
-    count_individual_tests,
-    fill_individual_tests,
+    classify_individual_tests,
+    gather_individual_tests,
     form_pools,
     plan_swabs,
     request_swabs,
     take_swabs,
     viral_samples,
 )
+from zerosim.population.kernels import stable_order_by_key
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
@@ -514,14 +515,17 @@ class Testing:
         )
         chunk_tests = np.zeros(SCAN_CHUNKS, dtype=np.int64)
         chunk_antigen = np.zeros(SCAN_CHUNKS, dtype=np.int64)
-        count_individual_tests(*arguments, chunk_tests, chunk_antigen)
+        kind_all = state.stores.get("individual_test_kind")
+        if kind_all is None or kind_all.size != state.size:  # scratch, 1 byte per agent, kept between days
+            kind_all = state.stores["individual_test_kind"] = np.empty(state.size, dtype=np.int8)
+        classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
         counts = state.testing_counts
         counts[TestingCounter.ANTIGEN_TESTS_TODAY] += int(chunk_antigen.sum())
         offsets = np.zeros(SCAN_CHUNKS + 1, dtype=np.int64)
         np.cumsum(chunk_tests, out=offsets[1:])
         ids = np.empty(int(offsets[-1]), dtype=np.int32)
         kinds = np.empty(ids.size, dtype=np.int8)
-        fill_individual_tests(*arguments, offsets, ids, kinds)
+        gather_individual_tests(kind_all, offsets, ids, kinds)
         if ids.size == 0:
             return []
         state.day_last_swab[ids] = day
@@ -534,7 +538,7 @@ class Testing:
             workers = ids[kinds == 1 + index]
             if workers.size == 0:
                 continue
-            workers = workers[np.argsort(state.workplace_id[workers], kind="stable")]
+            workers = workers[stable_order_by_key(state.workplace_id[workers], state.groups.workplace_count)]
             tube_start = np.empty(workers.size + 1, dtype=np.int64)
             no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
             tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size, state.household_id,

@@ -396,15 +396,18 @@ def _individual_test(
     day_viral_clear,
     viral_peak_log10,
 ):
-    """(kind, took an antigen test) of agent i today; kind -1 = no PCR swab."""
+    """(kind, took an antigen test) of agent i today; kind -1 = no PCR swab.
+
+    The checks are ordered so that the common agent (free, undetected, not screened today) is
+    settled with few reads; the per-agent state of detection and outstanding results is read only
+    on the paths that need it.
+    """
     if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
         return -1, False
-    undetected = day_detected[i] < 0
-    awaiting = day_last_swab[i] > day_last_result[i]  # a PCR result is outstanding
     # Antigen self-test: free, not yet detected residents.
     took_antigen = False
     antigen_positive = False
-    if antigen_probability > 0.0 and undetected and mobility[i] == _FREE:
+    if antigen_probability > 0.0 and mobility[i] == _FREE and day_detected[i] < 0:
         if hash_uniform(seed, i, STREAM_ANTIGEN_TAKEN, 0) < antigen_probability:
             took_antigen = True
             load = log10_viral_load(
@@ -420,18 +423,19 @@ def _individual_test(
         quarantine_day = day - day_quarantine_start[i] + 1
         if quarantine_day >= 0 and quarantine_day < quarantine_test_day.size and quarantine_test_day[quarantine_day]:
             return KIND_SINGLE, took_antigen
-    # Fever clinic: symptomatic, not yet detected, no result outstanding.
+    # Fever clinic: symptomatic, not yet detected, no PCR result outstanding.
     c = compartment[i]
-    if symptomatic_probability > 0.0 and c >= _MILD and c <= _CRITICAL and undetected and not awaiting:
-        if hash_uniform(seed, i, STREAM_SYMPTOMATIC, 0) < symptomatic_probability:
-            return KIND_SINGLE, took_antigen
-    if antigen_positive and not awaiting:
+    if symptomatic_probability > 0.0 and c >= _MILD and c <= _CRITICAL:
+        if day_detected[i] < 0 and day_last_swab[i] <= day_last_result[i]:
+            if hash_uniform(seed, i, STREAM_SYMPTOMATIC, 0) < symptomatic_probability:
+                return KIND_SINGLE, took_antigen
+    if antigen_positive and day_last_swab[i] <= day_last_result[i]:
         return KIND_SINGLE, took_antigen
     # Routine sector screening at an open workplace, staggered by agent index.
     w = workplace_id[i]
-    if w >= 0 and mobility[i] == _FREE and workplace_is_open[w] != 0:
+    if w >= 0:
         s = screen_of_sector[sector[i]]
-        if s >= 0 and day >= screen_start_day[s]:
+        if s >= 0 and day >= screen_start_day[s] and mobility[i] == _FREE and workplace_is_open[w] != 0:
             interval = screen_interval_days[s]
             if (day - screen_start_day[s]) % interval == i % interval:
                 return 1 + s, took_antigen
@@ -498,6 +502,81 @@ def count_individual_tests(
                 antigen += 1
         chunk_tests[c] = tests
         chunk_antigen[c] = antigen
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def classify_individual_tests(
+    day,
+    seed,
+    symptomatic_probability,
+    antigen_probability,
+    antigen_limit_log10,
+    detection_limit_log10,
+    compartment,
+    mobility,
+    day_detected,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    day_last_swab,
+    day_last_result,
+    quarantine_test_day,
+    sector,
+    workplace_id,
+    workplace_is_open,
+    screen_of_sector,
+    screen_start_day,
+    screen_interval_days,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    kind_out,
+    chunk_tests,
+    chunk_antigen,
+):
+    """:func:`count_individual_tests` that also writes each agent's kind (-1: no swab) into
+    ``kind_out`` (n,) int8, so that :func:`gather_individual_tests` lists the swabbed from one byte
+    per agent instead of deciding everything again (same rules, same hashes, same result as
+    :func:`fill_individual_tests`)."""
+    n = compartment.size
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        start = c * chunk
+        stop = min(n, start + chunk)
+        tests = 0
+        antigen = 0
+        for i in range(start, stop):
+            kind, took = _individual_test(
+                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
+                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
+                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
+                day_viral_clear, viral_peak_log10,
+            )
+            kind_out[i] = kind
+            if kind >= 0:
+                tests += 1
+            if took:
+                antigen += 1
+        chunk_tests[c] = tests
+        chunk_antigen[c] = antigen
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def gather_individual_tests(kind_all, chunk_offsets, out_ids, out_kind):
+    """Agents with ``kind_all >= 0``, in agent order, into ``out_ids`` (int32) / ``out_kind`` (int8);
+    ``chunk_offsets`` (SCAN_CHUNKS + 1,) from the counts of :func:`classify_individual_tests`."""
+    n = kind_all.size
+    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        position = chunk_offsets[c]
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            kind = kind_all[i]
+            if kind >= 0:
+                out_ids[position] = i
+                out_kind[position] = kind
+                position += 1
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -49,3 +49,20 @@ def indices_equal(values, target, out):
             out[count] = i
             count += 1
     return count
+
+
+@njit(cache=True, nogil=True)
+def stable_order_by_key(keys, key_count):
+    """``np.argsort(keys, kind="stable")`` for non-negative integer keys below ``key_count``, by a
+    counting sort: O(n + key_count) instead of O(n log n). Returns (n,) int64 positions."""
+    counts = np.zeros(key_count + 1, dtype=np.int64)
+    for i in range(keys.size):
+        counts[keys[i] + 1] += 1
+    for k in range(key_count):
+        counts[k + 1] += counts[k]
+    order = np.empty(keys.size, dtype=np.int64)
+    for i in range(keys.size):
+        k = keys[i]
+        order[counts[k]] = i
+        counts[k] += 1
+    return order
