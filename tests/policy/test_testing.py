@@ -28,8 +28,6 @@ from zerosim.policy.testing_kernels import (
     FLAG_POSITIVE,
     apply_results,
     classify_individual_tests,
-    count_individual_tests,
-    fill_individual_tests,
     gather_individual_tests,
     form_pools,
     plan_swabs,
@@ -694,10 +692,11 @@ def test_individual_test_kernels_match_reference():
                  day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day, sector, workplace,
                  is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear, top)
     chunk_tests, chunk_antigen = np.zeros(SCAN_CHUNKS, np.int64), np.zeros(SCAN_CHUNKS, np.int64)
-    count_individual_tests(*arguments, chunk_tests, chunk_antigen)
+    kind_all = np.empty(n, np.int8)
+    classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
     offsets = np.r_[0, np.cumsum(chunk_tests)].astype(np.int64)
     out_ids, out_kind = np.empty(offsets[-1], np.int32), np.empty(offsets[-1], np.int8)
-    fill_individual_tests(*arguments, offsets, out_ids, out_kind)
+    gather_individual_tests(kind_all, offsets, out_ids, out_kind)
 
     # reference
     ids = np.arange(n)
@@ -724,15 +723,7 @@ def test_individual_test_kernels_match_reference():
     assert np.array_equal(out_ids, np.flatnonzero(kind >= 0))
     assert np.array_equal(out_kind, kind[kind >= 0])
     assert 0 < (kind == 0).sum() and 0 < (kind == 1).sum() and 0 < (kind == 2).sum()
-    # the one-decision path the component uses: classify (kind per agent) then gather
-    kind_all = np.empty(n, np.int8)
-    chunk_tests2, chunk_antigen2 = np.zeros(SCAN_CHUNKS, np.int64), np.zeros(SCAN_CHUNKS, np.int64)
-    classify_individual_tests(*arguments, kind_all, chunk_tests2, chunk_antigen2)
-    assert np.array_equal(kind_all, kind) and np.array_equal(chunk_tests2, chunk_tests)
-    assert np.array_equal(chunk_antigen2, chunk_antigen)
-    ids2, kinds2 = np.empty(offsets[-1], np.int32), np.empty(offsets[-1], np.int8)
-    gather_individual_tests(kind_all, offsets, ids2, kinds2)
-    assert np.array_equal(ids2, out_ids) and np.array_equal(kinds2, out_kind)
+    assert np.array_equal(kind_all, kind)
 
 
 def test_apply_results_matches_reference():

@@ -45,7 +45,7 @@ STREAM_ANTIGEN_TAKEN = 2
 STREAM_ANTIGEN_RESULT = 3
 STREAM_CAMPAIGN = 16  # + campaign index
 
-#: ``kind`` codes of :func:`fill_individual_tests`: a single priority tube; sector screening s is 1 + s.
+#: ``kind`` codes of :func:`classify_individual_tests`: a single priority tube; sector screening s is 1 + s.
 KIND_SINGLE = 0
 
 _NO_THRESHOLD = np.int64(1 << 40)  # a request day above any int16 day: "take every pending request"
@@ -443,68 +443,6 @@ def _individual_test(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_individual_tests(
-    day,
-    seed,
-    symptomatic_probability,
-    antigen_probability,
-    antigen_limit_log10,
-    detection_limit_log10,
-    compartment,
-    mobility,
-    day_detected,
-    isolation_status,
-    quarantine_status,
-    day_quarantine_start,
-    day_last_swab,
-    day_last_result,
-    quarantine_test_day,
-    sector,
-    workplace_id,
-    workplace_is_open,
-    screen_of_sector,
-    screen_start_day,
-    screen_interval_days,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    chunk_tests,
-    chunk_antigen,
-):
-    """Count, per chunk of ``SCAN_CHUNKS``, today's individual PCR swabs and antigen self-tests.
-
-    Who is swabbed (see :func:`fill_individual_tests` for the rules) is decided by counter-based
-    hashes, so this pass and the fill pass agree. Agent arrays are (n,) with the schema dtypes;
-    ``quarantine_test_day`` (d,) bool is True at each quarantine day number with a test;
-    ``screen_of_sector`` (sectors,) int8 gives the screening config of each Sector code (-1 none);
-    ``screen_start_day`` / ``screen_interval_days`` (configs,) int64. Writes ``chunk_tests`` and
-    ``chunk_antigen`` (SCAN_CHUNKS,) int64.
-    """
-    n = compartment.size
-    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
-    for c in prange(SCAN_CHUNKS):
-        start = c * chunk
-        stop = min(n, start + chunk)
-        tests = 0
-        antigen = 0
-        for i in range(start, stop):
-            kind, took = _individual_test(
-                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
-                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
-                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
-                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
-                day_viral_clear, viral_peak_log10,
-            )
-            if kind >= 0:
-                tests += 1
-            if took:
-                antigen += 1
-        chunk_tests[c] = tests
-        chunk_antigen[c] = antigen
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def classify_individual_tests(
     day,
     seed,
@@ -535,10 +473,29 @@ def classify_individual_tests(
     chunk_tests,
     chunk_antigen,
 ):
-    """:func:`count_individual_tests` that also writes each agent's kind (-1: no swab) into
-    ``kind_out`` (n,) int8, so that :func:`gather_individual_tests` lists the swabbed from one byte
-    per agent instead of deciding everything again (same rules, same hashes, same result as
-    :func:`fill_individual_tests`)."""
+    """Decide today's individual PCR swabs: each agent's kind into ``kind_out`` (n,) int8 (-1: none),
+    and per chunk of ``SCAN_CHUNKS`` the swabs and antigen self-tests into ``chunk_tests`` /
+    ``chunk_antigen`` (SCAN_CHUNKS,) int64; :func:`gather_individual_tests` then lists the swabbed from
+    one byte per agent.
+
+    Nobody dead or isolated in a facility is swabbed. In order of precedence an agent gets:
+
+    * a single tube (``KIND_SINGLE``) on a quarantine test day (status CENTRAL or HOME, day number
+      ``day - day_quarantine_start + 1`` flagged in ``quarantine_test_day``);
+    * a single tube at a fever clinic: compartment MILD..CRITICAL, not yet detected, no PCR result
+      outstanding (``day_last_swab > day_last_result``), with ``symptomatic_probability``;
+    * a single tube after a positive antigen self-test (same conditions on detection and
+      outstanding results). Free, not-yet-detected agents self-test with ``antigen_probability``;
+      an infected one reads positive with probability
+      ``logistic((log10 VL - antigen_limit_log10) / 0.5)``; the uninfected never do;
+    * sector screening s (kind ``1 + s``): a worker of a screened sector at an open workplace,
+      free to go out, on the days ``(day - start) % interval == agent % interval``.
+
+    Agent arrays are (n,) with the schema dtypes; ``quarantine_test_day`` (d,) bool is True at each
+    quarantine day number with a test; ``screen_of_sector`` (sectors,) int8 gives the screening config
+    of each Sector code (-1 none); ``screen_start_day`` / ``screen_interval_days`` (configs,) int64.
+    Who is swabbed is decided by counter-based hashes, so the result does not depend on the threads.
+    """
     n = compartment.size
     chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
@@ -573,76 +530,6 @@ def gather_individual_tests(kind_all, chunk_offsets, out_ids, out_kind):
         position = chunk_offsets[c]
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             kind = kind_all[i]
-            if kind >= 0:
-                out_ids[position] = i
-                out_kind[position] = kind
-                position += 1
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def fill_individual_tests(
-    day,
-    seed,
-    symptomatic_probability,
-    antigen_probability,
-    antigen_limit_log10,
-    detection_limit_log10,
-    compartment,
-    mobility,
-    day_detected,
-    isolation_status,
-    quarantine_status,
-    day_quarantine_start,
-    day_last_swab,
-    day_last_result,
-    quarantine_test_day,
-    sector,
-    workplace_id,
-    workplace_is_open,
-    screen_of_sector,
-    screen_start_day,
-    screen_interval_days,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    chunk_offsets,
-    out_ids,
-    out_kind,
-):
-    """Write today's individual PCR swabs, in agent order, into ``out_ids`` / ``out_kind``.
-
-    Nobody dead or isolated in a facility is swabbed. In order of precedence an agent gets:
-
-    * a single tube (``KIND_SINGLE``) on a quarantine test day (status CENTRAL or HOME, day number
-      ``day - day_quarantine_start + 1`` flagged in ``quarantine_test_day``);
-    * a single tube at a fever clinic: compartment MILD..CRITICAL, not yet detected, no PCR result
-      outstanding (``day_last_swab > day_last_result``), with ``symptomatic_probability``;
-    * a single tube after a positive antigen self-test (same conditions on detection and
-      outstanding results). Free, not-yet-detected agents self-test with ``antigen_probability``;
-      an infected one reads positive with probability
-      ``logistic((log10 VL - antigen_limit_log10) / 0.5)``; the uninfected never do;
-    * sector screening s (kind ``1 + s``): a worker of a screened sector at an open workplace,
-      free to go out, on the days ``(day - start) % interval == agent % interval``.
-
-    Parameters are those of :func:`count_individual_tests`, plus ``chunk_offsets``
-    (SCAN_CHUNKS + 1,) int64, the prefix sum of its ``chunk_tests``; writes ``out_ids``
-    (total,) int32 and ``out_kind`` (total,) int8.
-    """
-    n = compartment.size
-    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
-    for c in prange(SCAN_CHUNKS):
-        start = c * chunk
-        stop = min(n, start + chunk)
-        position = chunk_offsets[c]
-        for i in range(start, stop):
-            kind, took = _individual_test(
-                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
-                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
-                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
-                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
-                day_viral_clear, viral_peak_log10,
-            )
             if kind >= 0:
                 out_ids[position] = i
                 out_kind[position] = kind
