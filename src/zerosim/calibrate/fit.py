@@ -46,10 +46,10 @@ from zerosim.calibrate.priors import (
 )
 from zerosim.errors import (
     MissingDependencyError,
-    OutputDirError,
     OutputError,
     ScenarioError,
 )
+from zerosim.io.results import prepare_out_dir
 
 #: Quantiles written for bands and parameters.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -422,28 +422,6 @@ def _sampler(settings: Settings):
         yield pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=1), label
 
 
-def prepare_out(out: Path, force: bool) -> Path:
-    """Create ``out`` or check it is usable; never overwrite a calibration without ``force``."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"--out: '{out}' is a file; give a directory path")
-    present = [name for name in CALIBRATION_FILES if (out / name).exists()]
-    if present and not force:
-        raise OutputDirError(f"--out: '{out}' already holds a calibration ({present[0]}); add --force to overwrite "
-                             f"or choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in present:
-            (out / name).unlink()
-        probe = out / ".zerosim-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as error:
-        raise OutputDirError(f"--out: cannot write to '{out}' ({error.strerror or error.__class__.__name__}); "
-                             f"choose a writable directory") from None
-    return out
-
-
 @dataclass
 class CalibrationResult:
     """What :func:`calibrate` produced."""
@@ -499,7 +477,7 @@ def calibrate(
     import pyabc
 
     problem = load_problem(scenario, data, settings, overrides)
-    out_dir = prepare_out(Path(out), force)
+    out_dir = prepare_out_dir(Path(out), force, CALIBRATION_FILES, "a calibration", clear=True)
     if on_event:
         on_event("ready", statement=problem.scale.statement(), observe=problem.model.observe,
                  window=f"{problem.start_date + timedelta(days=problem.model.first_day)} .. {problem.until}",

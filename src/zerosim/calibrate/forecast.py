@@ -37,7 +37,8 @@ from zerosim.calibrate.fit import (
 from zerosim.calibrate.model import ParticleModel
 from zerosim.calibrate.observed import load_observed
 from zerosim.calibrate.priors import Prior, resolve_priors
-from zerosim.errors import OutputDirError, OutputError, ScenarioError
+from zerosim.errors import OutputError, ScenarioError
+from zerosim.io.results import prepare_out_dir
 
 FORECAST_FILES = ("forecast.json", "release_dates.parquet", "forecast.parquet")
 #: Ledger costs still to come, reported in forecast.json: name -> timeseries columns summed.
@@ -208,25 +209,6 @@ class ForecastResult:
     calibration_dir: Path | None = None
 
 
-def prepare_forecast_out(out: Path, force: bool) -> Path:
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"--out: '{out}' is a file; give a directory path")
-    present = [name for name in FORECAST_FILES if (out / name).exists()]
-    if present and not force:
-        raise OutputDirError(f"--out: '{out}' already holds a forecast ({present[0]}); add --force to overwrite "
-                             f"or choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".zerosim-write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as error:
-        raise OutputDirError(f"--out: cannot write to '{out}' ({error.strerror or error.__class__.__name__}); "
-                             f"choose a writable directory") from None
-    return out
-
-
 def load_calibration(directory: str | Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
     """calibration.json, posterior.parquet and (if present) posterior_trajectories.parquet of a calibration."""
     directory = Path(directory)
@@ -298,7 +280,7 @@ def forecast(
     """
     if runs < 1:
         raise ScenarioError(f"--runs: must be >= 1, got {runs}; give the number of posterior draws")
-    out_dir = prepare_forecast_out(Path(out), force)
+    out_dir = prepare_out_dir(Path(out), force, FORECAST_FILES, "a forecast")
     calibration_dir = None
     if posterior is None:
         if settings.until is None:

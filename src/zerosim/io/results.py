@@ -53,21 +53,27 @@ class Results:
     report: Path | None = None  # report.html, when the run was asked for one
 
 
-def prepare_out_dir(out_dir: Path, force: bool) -> Path:
+def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_FILES, holds: str = "results",
+                    clear: bool = False) -> Path:
     """Create ``out_dir`` or check it is usable, before any work is done.
 
-    Raises OutputDirError if it holds results (and not ``force``) or cannot be written.
+    ``files`` mark what the directory must not silently lose (``holds`` names them in the message);
+    with ``force`` they may be overwritten, and with ``clear`` the ones present are deleted first.
+    Raises OutputDirError if it holds such files (and not ``force``) or cannot be written.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
-    present = [name for name in RESULT_FILES if (out_dir / name).exists()]
+    present = [name for name in files if (out_dir / name).exists()]
     if present and not force:
         raise OutputDirError(
-            f"--out: '{out_dir}' already holds results ({present[0]}); add --force to overwrite or choose another --out"
+            f"--out: '{out_dir}' already holds {holds} ({present[0]}); add --force to overwrite or choose another --out"
         )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if clear:
+            for name in present:
+                (out_dir / name).unlink()
         probe = out_dir / ".zerosim-write-test"
         probe.write_text("ok")
         probe.unlink()

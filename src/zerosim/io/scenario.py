@@ -76,7 +76,19 @@ class OutputConfig(BaseModel):
     figures: bool = Field(True, description="Write PNG figures.")
 
 
-class Scenario(BaseModel):
+class ScenarioDocument(BaseModel):
+    """What every scenario kind (a city, a region) can do with itself once validated."""
+
+    def digest(self) -> str:
+        """A short hash of the resolved scenario (recorded in summary.json)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+class Scenario(ScenarioDocument):
     """A complete, validated zerosim scenario."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -207,13 +219,6 @@ class Scenario(BaseModel):
             check(resolve_containment(step.policy, step.containment).zoning.districts_sealed,
                   f"timeline.{index}.containment.zoning.districts_sealed")
 
-    def digest(self) -> str:
-        """A short hash of the resolved scenario (recorded in summary.json)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 # -- built-in scenarios --------------------------------------------------------------------------

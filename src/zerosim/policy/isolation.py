@@ -29,11 +29,16 @@ def detected_on(state: PopulationState, day: int) -> np.ndarray:
 
 def active_cases(state: PopulationState, status: int | None = None) -> np.ndarray:
     """Agents with an isolation status (any, or exactly ``status``), one fast pass."""
+    return agents_with_code(state, state.isolation_status, status)
+
+
+def agents_with_code(state: PopulationState, codes: np.ndarray, status: int | None = None) -> np.ndarray:
+    """Agents whose ``codes`` (n,) int8 entry is non-zero (``status`` None) or equals ``status``."""
     out = _scratch(state)
     if status is None:
-        count = indices_where_nonzero(state.isolation_status, out)
+        count = indices_where_nonzero(codes, out)
     else:
-        count = indices_equal(state.isolation_status, np.int8(status), out)
+        count = indices_equal(codes, np.int8(status), out)
     return out[:count].copy()
 
 

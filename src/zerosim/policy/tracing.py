@@ -15,19 +15,14 @@ import numpy as np
 
 from zerosim.engine.component import Phase
 from zerosim.policy.config import TracingConfig
-from zerosim.policy.isolation import _scratch, detected_on, scaled_capacity
-from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
+from zerosim.policy.isolation import agents_with_code, detected_on, scaled_capacity
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import NEVER, Compartment, IsolationStatus, PopulationState, QuarantineStatus
 
 
 def quarantined(state: PopulationState, status: int | None = None) -> np.ndarray:
     """Agents with a quarantine status (any, or exactly ``status``), one fast pass."""
-    out = _scratch(state)
-    if status is None:
-        count = indices_where_nonzero(state.quarantine_status, out)
-    else:
-        count = indices_equal(state.quarantine_status, np.int8(status), out)
-    return out[:count].copy()
+    return agents_with_code(state, state.quarantine_status, status)
 
 
 def _ranges(starts: np.ndarray, units: np.ndarray) -> np.ndarray:

@@ -8,8 +8,6 @@ single-city engine never imports it. Field sources: ``docs/region.md`` and ``dat
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import zlib
 from datetime import date
 from importlib import resources
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +25,7 @@ from pydantic import (
 )
 
 from zerosim.errors import ScenarioError
+from zerosim.io.scenario import ScenarioDocument
 
 Mode = Literal["rail", "air", "road"]
 ALL_MODES: tuple[str, ...] = ("rail", "air", "road")
@@ -193,7 +191,7 @@ class RegionOutputs(_Model):
     city_figures: bool = Field(True, description="Write each city's own figures in cities/<name>/.")
 
 
-class RegionScenario(_Model):
+class RegionScenario(_Model, ScenarioDocument):
     """A validated region scenario: several cities stepped in lockstep with travel between them."""
 
     kind: Literal["region"] = "region"
@@ -271,12 +269,6 @@ class RegionScenario(_Model):
         sequence = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(city.name.encode("utf-8")),))
         return int(sequence.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
-    def digest(self) -> str:
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 # -- loading ----------------------------------------------------------------------------------------
