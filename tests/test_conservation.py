@@ -29,3 +29,21 @@ def test_running_counts_match_recount():
     by_age = np.zeros_like(state.count_by_age_band)
     np.add.at(by_age, (np.minimum(state.age // 10, 8).astype(np.intp), state.compartment.astype(np.intp)), 1)
     assert np.array_equal(by_age, state.count_by_age_band)
+
+
+def test_infected_list_matches_the_compartments_every_day():
+    """The disease layer's list of the infected (used instead of scanning N) is exact every day."""
+    scenario = zerosim.load_scenario("demo", {"population.size": 20_000, "duration_days": 40,
+                                              "policy": "dynamic-zero-2022", "seeding.0.count": 40})
+    simulation = zerosim.build(scenario)
+    simulation.setup()
+    state = simulation.state
+    listed_any = False
+    for day in range(scenario.duration_days):
+        simulation.step(day)
+        active = state.stores["active_agents"]
+        assert not active.stale
+        expected = np.flatnonzero((state.compartment >= 1) & (state.compartment <= 6))
+        assert np.array_equal(active.view(), expected), day
+        listed_any |= expected.size > 0
+    assert listed_any

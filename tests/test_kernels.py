@@ -6,9 +6,17 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zerosim.disease.kernels import collect_active, log10_viral_load, progress_day, viral_weight_sums
+from zerosim.disease.kernels import (
+    collect_active,
+    compact_active,
+    count_active,
+    log10_viral_load,
+    merge_sorted,
+    progress_day,
+    viral_weight_sums,
+)
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
-from zerosim.transmission.kernels import hash_uniform, poisson_from_uniforms
+from zerosim.transmission.kernels import facility_index, hash_uniform, poisson_from_uniforms
 
 
 def reference_viral_load(day, detectable, peak, clear, peak_log10, limit):
@@ -69,7 +77,9 @@ def test_progress_day_matches_reference():
         np.add.at(by_age, (np.minimum(age // 10, 8).astype(int), compartment.astype(int)), 1)
         entered = np.zeros_like(counts)
         changed = expected != compartment
-        progress_day(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
+        listed = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
+        listed = np.concatenate([listed, np.flatnonzero(compartment == 0)[:50].astype(np.int32)])  # others skipped
+        progress_day(day, listed, listed.size, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
         assert np.array_equal(compartment, expected)
         recount = np.zeros_like(counts)
         np.add.at(recount, (district.astype(int), compartment.astype(int)), 1)
@@ -85,6 +95,28 @@ def test_collect_active_matches_flatnonzero():
     count = collect_active(compartment, out)
     expected = np.flatnonzero((compartment >= 1) & (compartment <= 6))
     assert np.array_equal(out[:count], expected)
+    assert count_active(compartment) == expected.size
+
+
+@settings(max_examples=50, deadline=None)
+@given(first=st.sets(st.integers(0, 500)), second=st.sets(st.integers(0, 500)))
+def test_merge_sorted_is_the_sorted_union(first, second):
+    second = second - first
+    a = np.array(sorted(first) + [-7, -7], dtype=np.int32)  # entries past the count are ignored
+    b = np.array(sorted(second), dtype=np.int32)
+    out = np.empty(len(first) + len(second), dtype=np.int32)
+    assert merge_sorted(a, len(first), b, out) == out.size
+    assert np.array_equal(out, np.array(sorted(first | second), dtype=np.int32))
+
+
+def test_compact_active_keeps_the_infected_in_order():
+    compartment = np.random.default_rng(2).integers(0, COMPARTMENT_COUNT, 5_000).astype(np.int8)
+    ids = np.random.default_rng(3).choice(5_000, 2_000, replace=False).astype(np.int32)
+    ids.sort()
+    kept = compact_active(ids, 1_500, compartment)
+    expected = [i for i in np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False))[:1_500]
+                if 1 <= compartment[i] <= 6]
+    assert np.array_equal(ids[:kept], expected)
 
 
 def test_hash_uniforms_are_uniform_and_deterministic():
@@ -111,3 +143,16 @@ def test_stable_order_by_key_is_a_stable_argsort(keys):
 
     keys = np.asarray(keys, dtype=np.int32)
     assert np.array_equal(stable_order_by_key(keys, 31), np.argsort(keys, kind="stable"))
+
+
+def test_facility_index_matches_argsort():
+    rng = np.random.default_rng(8)
+    facility = np.where(rng.random(5_000) < 0.2, rng.integers(0, 12, 5_000), -1).astype(np.int32)
+    mobility = rng.integers(0, 4, 5_000).astype(np.int8)
+    offsets, members = facility_index(mobility, facility, np.int8(3))
+    inside = np.flatnonzero(facility >= 0)
+    order = np.argsort(facility[inside], kind="stable")
+    assert np.array_equal(members, inside[order])
+    assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(facility[inside], minlength=facility.max() + 1))])
+    empty_offsets, empty_members = facility_index(np.zeros(5_000, np.int8), facility, np.int8(3))
+    assert empty_offsets.tolist() == [0] and empty_members.size == 0

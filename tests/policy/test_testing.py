@@ -28,8 +28,12 @@ from zerosim.policy.testing_kernels import (
     FLAG_POSITIVE,
     apply_results,
     classify_individual_tests,
+    classify_listed_tests,
     gather_individual_tests,
     form_pools,
+    quarantined_agents,
+    symptomatic_agents,
+    union_sorted,
     plan_swabs,
     request_swabs,
     take_swabs,
@@ -724,6 +728,58 @@ def test_individual_test_kernels_match_reference():
     assert np.array_equal(out_kind, kind[kind >= 0])
     assert 0 < (kind == 0).sum() and 0 < (kind == 1).sum() and 0 < (kind == 2).sum()
     assert np.array_equal(kind_all, kind)
+
+
+def test_listed_individual_tests_equal_the_full_scan_without_antigen():
+    """Deciding for the quarantined, the symptomatic and the workers due for screening only gives the
+    same swabs, in the same order, as deciding for everyone (when nobody self-tests)."""
+    rng = np.random.default_rng(15)
+    n, day, seed = 30_000, 8, 77
+    compartment = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8], n).astype(np.int8)
+    mobility = rng.choice([0, 1, 2, 3], n, p=[0.7, 0.1, 0.1, 0.1]).astype(np.int8)
+    day_detected = np.where(rng.random(n) < 0.1, 3, -1).astype(np.int16)
+    isolation = rng.choice([0, 1, 2], n, p=[0.9, 0.05, 0.05]).astype(np.int8)
+    quarantine = rng.choice([0, 1, 2, 3, 4], n, p=[0.6, 0.1, 0.1, 0.1, 0.1]).astype(np.int8)
+    q_start = rng.integers(-1, 10, n).astype(np.int16)
+    last_swab = rng.integers(-1, 9, n).astype(np.int16)
+    last_result = rng.integers(-1, 9, n).astype(np.int16)
+    test_day = np.zeros(8, bool)
+    test_day[[1, 2, 3, 5, 7]] = True
+    sector = rng.integers(0, len(Sector), n).astype(np.int8)
+    workplace = np.where(rng.random(n) < 0.6, rng.integers(0, 300, n), -1).astype(np.int32)
+    is_open = (rng.random(300) < 0.8).astype(np.int8)
+    screen_of_sector = np.full(len(Sector), -1, np.int8)
+    screen_of_sector[[Sector.RETAIL, Sector.HEALTH, Sector.LOGISTICS]] = [0, 1, 0]
+    screen_start, screen_interval = np.array([2, 5], np.int64), np.array([3, 1], np.int64)
+    detectable = np.where(rng.random(n) < 0.4, rng.integers(0, 9, n), -1).astype(np.int16)
+    peak, top = (detectable + 2).astype(np.int16), rng.uniform(3.5, 10, n).astype(np.float32)
+    clear = (peak + 5).astype(np.int16)
+    head = (day, np.uint64(seed), 0.4)
+    tail = (5.0, 3.0, compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result,
+            test_day, sector, workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak,
+            clear, top)
+    kind_all = np.empty(n, np.int8)
+    classify_individual_tests(*head, 0.0, *tail, kind_all, np.zeros(SCAN_CHUNKS, np.int64),
+                              np.zeros(SCAN_CHUNKS, np.int64))
+
+    ids = np.arange(n)
+    active = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
+    quarantined = quarantined_agents(quarantine)
+    assert np.array_equal(quarantined, np.flatnonzero(np.isin(quarantine, [3, 4])))
+    symptomatic = symptomatic_agents(active, active.size, compartment)
+    assert np.array_equal(symptomatic, np.flatnonzero((compartment >= 4) & (compartment <= 6)))
+    candidates = union_sorted(quarantined, symptomatic)
+    assert np.array_equal(candidates, np.union1d(quarantined, symptomatic))
+    screen = screen_of_sector[sector]
+    for s in range(2):  # the workers due today, as Testing._screening_due lists them
+        if day >= screen_start[s]:
+            due = (workplace >= 0) & (screen == s) & (ids % screen_interval[s] == (day - screen_start[s]) % screen_interval[s])
+            candidates = union_sorted(candidates, np.flatnonzero(due).astype(np.int32))
+    kinds = np.empty(candidates.size, np.int8)
+    classify_listed_tests(candidates, *head, *tail, kinds)
+    assert np.array_equal(candidates[kinds >= 0], np.flatnonzero(kind_all >= 0))
+    assert np.array_equal(kinds[kinds >= 0], kind_all[kind_all >= 0])
+    assert (kinds == 0).sum() > 0 and (kinds == 1).sum() > 0 and (kinds == 2).sum() > 0
 
 
 def test_apply_results_matches_reference():

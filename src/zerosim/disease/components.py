@@ -10,13 +10,20 @@ gives the same course whatever the thread count.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from zerosim.disease.config import AGE_BAND_COUNT, DiseaseConfig, Duration
-from zerosim.disease.kernels import progress_day, viral_weight_sums
+from zerosim.disease.kernels import (
+    collect_active,
+    compact_active,
+    count_active,
+    merge_sorted,
+    progress_day,
+    viral_weight_sums,
+)
 from zerosim.engine.component import Phase
 from zerosim.population.draws import lognormal
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment, PopulationState
@@ -57,6 +64,66 @@ def mean_relative_infectiousness(config: DiseaseConfig) -> float:
     return mean_relative * reach
 
 
+@dataclass(slots=True)
+class ActiveAgents:
+    """The infected agents (EXPOSED..CRITICAL), in ascending index order: the ``active_agents`` store.
+
+    An index of ``compartment`` (read it through :func:`active_agents`). Kept by
+    :class:`NaturalHistory` (new infections merged in, recovered and dead dropped), so that
+    the daily progression and the layers that only care about the infected (transmission, fever
+    clinics) cost in proportion to the infected, not to N. Anything else that changes compartments
+    (the region layer moving travellers) calls :meth:`invalidate`, and the next disease step rebuilds
+    the list with one full scan.
+    """
+
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    count: int = 0
+    spare: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    stale: bool = True
+
+    def view(self) -> np.ndarray:
+        """The listed agents, (count,) int32 (a view)."""
+        return self.ids[: self.count]
+
+    def invalidate(self) -> None:
+        self.stale = True
+
+    def rebuild(self, compartment: np.ndarray) -> None:
+        count = count_active(compartment)
+        if self.ids.size < count:
+            self.ids = np.empty(_grown(count), dtype=np.int32)
+        self.count = collect_active(compartment, self.ids)
+        self.stale = False
+
+    def add(self, new_sorted: np.ndarray) -> None:
+        """Merge ``new_sorted`` (ascending int32, none already listed) into the list."""
+        needed = self.count + new_sorted.size
+        if self.spare.size < needed:
+            self.spare = np.empty(_grown(needed), dtype=np.int32)
+        self.count = merge_sorted(self.ids, self.count, new_sorted, self.spare)
+        self.ids, self.spare = self.spare, self.ids
+
+    def drop_finished(self, compartment: np.ndarray) -> None:
+        self.count = compact_active(self.ids, self.count, compartment)
+
+
+def _grown(needed: int) -> int:
+    """Capacity for ``needed`` entries with room to grow (amortised doubling, at least 1,024)."""
+    return max(1024, needed + needed // 2)
+
+
+def active_agents(state: PopulationState) -> ActiveAgents:
+    """The infected agents of ``state``: an index of ``compartment``, so any component that reads
+    ``compartment`` may use it. The ``active_agents`` store when a NaturalHistory keeps it (rebuilt
+    first if it was invalidated); otherwise listed afresh from ``compartment``."""
+    active: ActiveAgents | None = state.stores.get("active_agents")
+    if active is None:
+        active = ActiveAgents()
+    if active.stale:
+        active.rebuild(state.compartment)
+    return active
+
+
 @dataclass(frozen=True, slots=True)
 class NaturalHistory:
     """Samples each new infection's course and moves infected agents through the compartments."""
@@ -85,6 +152,7 @@ class NaturalHistory:
             "count_by_district",
             "count_by_age_band",
             "entered_by_district",
+            "active_agents",
         }
     )
 
@@ -99,6 +167,7 @@ class NaturalHistory:
         state.count_by_district[:] = by_district
         state.count_by_age_band[:] = by_age
         state.entered_by_district[:] = 0
+        state.stores["active_agents"] = ActiveAgents()  # stale: the first step lists the infected
 
     # -- daily step -----------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -107,8 +176,15 @@ class NaturalHistory:
         new = events.new_infected[: events.new_infected_count].astype(np.intp)
         if new.size:
             self.infect(state, new, day, rng)
+        active: ActiveAgents = state.stores["active_agents"]
+        if active.stale:
+            active.rebuild(state.compartment)
+        elif new.size:
+            active.add(np.sort(new).astype(np.int32))
         progress_day(
             day,
+            active.ids,
+            active.count,
             state.compartment,
             state.day_infectious,
             state.day_symptomatic,
@@ -122,6 +198,7 @@ class NaturalHistory:
             state.count_by_age_band,
             state.entered_by_district,
         )
+        active.drop_finished(state.compartment)
 
     def infect(self, state: PopulationState, ids: np.ndarray, day: int, rng: np.random.Generator) -> None:
         """Sample the natural history of agents ``ids`` (intp), infected on ``day``, and make them EXPOSED."""

@@ -100,9 +100,61 @@ def _target_compartment(day, current, day_infectious, day_symptomatic, day_sever
     return current
 
 
+@njit(cache=True, nogil=True)
+def count_active(compartment):
+    """Number of agents in EXPOSED..CRITICAL."""
+    count = 0
+    for i in range(compartment.size):
+        c = compartment[i]
+        if c >= _E and c <= _CRIT:
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def merge_sorted(first, first_count, second, out):
+    """Merge ascending ``first[:first_count]`` and ascending ``second`` (no shared values) into ``out``;
+    return how many were written."""
+    i = 0
+    j = 0
+    k = 0
+    while i < first_count and j < second.size:
+        if first[i] < second[j]:
+            out[k] = first[i]
+            i += 1
+        else:
+            out[k] = second[j]
+            j += 1
+        k += 1
+    while i < first_count:
+        out[k] = first[i]
+        i += 1
+        k += 1
+    while j < second.size:
+        out[k] = second[j]
+        j += 1
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
+def compact_active(ids, count, compartment):
+    """Drop from ``ids[:count]`` the agents no longer in EXPOSED..CRITICAL (order kept); return the new count."""
+    kept = 0
+    for a in range(count):
+        i = ids[a]
+        c = compartment[i]
+        if c >= _E and c <= _CRIT:
+            ids[kept] = i
+            kept += 1
+    return kept
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def progress_day(
     day,
+    ids,
+    count,
     compartment,
     day_infectious,
     day_symptomatic,
@@ -116,24 +168,25 @@ def progress_day(
     count_by_age_band,
     entered_by_district,
 ):
-    """Move every infected agent to the compartment its sampled days give for ``day``.
+    """Move the infected agents ``ids[:count]`` to the compartment their sampled days give for ``day``.
 
-    ``age`` (n,) uint8 gives the 10-year band (last band open-ended). Updates, in place,
-    ``compartment`` (n,) int8, ``count_by_district`` (D, C) int64,
-    ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the
-    number of agents entering each compartment today. Deterministic for any thread count.
+    ``ids`` lists (at least) every agent in EXPOSED..CRITICAL, each once; others are skipped, so the
+    day costs in proportion to the infected, not to N. ``age`` (n,) uint8 gives the 10-year band
+    (last band open-ended). Updates, in place, ``compartment`` (n,) int8, ``count_by_district``
+    (D, C) int64, ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C)
+    int64 the number of agents entering each compartment today. Deterministic for any thread count.
     """
-    n = compartment.size
     districts, compartments = count_by_district.shape
     bands = count_by_age_band.shape[0]
     d_delta = np.zeros((SCAN_CHUNKS, districts, compartments), dtype=np.int64)
     a_delta = np.zeros((SCAN_CHUNKS, bands, compartments), dtype=np.int64)
     e_delta = np.zeros((SCAN_CHUNKS, districts, compartments), dtype=np.int64)
-    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    chunk = (count + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         start = c * chunk
-        stop = min(n, start + chunk)
-        for i in range(start, stop):
+        stop = min(count, start + chunk)
+        for a in range(start, stop):
+            i = ids[a]
             current = compartment[i]
             if current < _E or current > _CRIT:
                 continue

@@ -3,7 +3,7 @@ capacity, k-in-1 pooling with Dorfman re-tests, a citywide lab with a FIFO backl
 quarantine, sector-screening and antigen-triggered tests, and the reporting of results (the day a
 case is *detected*, which the isolation, tracing and zoning components react to).
 
-Layer ``policy`` -- imports population codes, the disease config and kernels, the transmission
+Layer ``policy`` -- imports population codes, the disease config, kernels and infected index, the transmission
 hash, the engine protocol and ``errors`` only. Writes only the testing rows of the state (see
 :class:`Testing`); people are confined by the Confinement component, not here.
 
@@ -99,6 +99,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from zerosim.disease.components import active_agents
 from zerosim.disease.config import ViralLoadConfig
 from zerosim.disease.kernels import SCAN_CHUNKS
 from zerosim.engine.component import Phase
@@ -112,11 +113,15 @@ from zerosim.policy.testing_kernels import (
     STREAM_CAMPAIGN,
     apply_results,
     classify_individual_tests,
+    classify_listed_tests,
     gather_individual_tests,
     form_pools,
     plan_swabs,
+    quarantined_agents,
     request_swabs,
+    symptomatic_agents,
     take_swabs,
+    union_sorted,
     viral_samples,
 )
 from zerosim.population.kernels import stable_order_by_key
@@ -367,7 +372,7 @@ class Testing:
             "day_swab_requested", "day_last_swab", "test_result", "day_last_result", "consecutive_negatives",
             "day_detected", "is_community_case", "lab_queue", "swab_pool_size", "testing_counts",
             "testing_campaign_config",
-            "testing_cases_district", "testing_campaign_rounds",
+            "testing_cases_district", "testing_campaign_rounds", "testing_screened_workers",
         }
     )
 
@@ -390,6 +395,7 @@ class Testing:
         rounds[:, 1] = -1
         _ensure_unit_array(state, "testing_campaign_rounds", rounds)
         state.stores["lab_queue"] = LabQueue()
+        state.stores["testing_screened_workers"] = None  # listed on first use (see _screening_due)
         state.stores["testing_campaign_config"] = None
 
     # -- daily step -----------------------------------------------------------------------------
@@ -513,19 +519,36 @@ class Testing:
             state.workplace_id, state.workplace_is_open, screen_of_sector, screen_start, screen_interval,
             state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10,
         )
-        chunk_tests = np.zeros(SCAN_CHUNKS, dtype=np.int64)
-        chunk_antigen = np.zeros(SCAN_CHUNKS, dtype=np.int64)
-        kind_all = state.stores.get("individual_test_kind")
-        if kind_all is None or kind_all.size != state.size:  # scratch, 1 byte per agent, kept between days
-            kind_all = state.stores["individual_test_kind"] = np.empty(state.size, dtype=np.int8)
-        classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
         counts = state.testing_counts
-        counts[TestingCounter.ANTIGEN_TESTS_TODAY] += int(chunk_antigen.sum())
-        offsets = np.zeros(SCAN_CHUNKS + 1, dtype=np.int64)
-        np.cumsum(chunk_tests, out=offsets[1:])
-        ids = np.empty(int(offsets[-1]), dtype=np.int32)
-        kinds = np.empty(ids.size, dtype=np.int8)
-        gather_individual_tests(kind_all, offsets, ids, kinds)
+        if cfg.antigen_self_test_probability_per_day > 0:
+            # Self-tests may come from anyone free: decide for every agent (one byte each), then gather.
+            chunk_tests = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+            chunk_antigen = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+            kind_all = state.stores.get("individual_test_kind")
+            if kind_all is None or kind_all.size != state.size:  # scratch, 1 byte per agent, kept between days
+                kind_all = state.stores["individual_test_kind"] = np.empty(state.size, dtype=np.int8)
+            classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
+            counts[TestingCounter.ANTIGEN_TESTS_TODAY] += int(chunk_antigen.sum())
+            offsets = np.zeros(SCAN_CHUNKS + 1, dtype=np.int64)
+            np.cumsum(chunk_tests, out=offsets[1:])
+            ids = np.empty(int(offsets[-1]), dtype=np.int32)
+            kinds = np.empty(ids.size, dtype=np.int8)
+            gather_individual_tests(kind_all, offsets, ids, kinds)
+        else:
+            # Only the quarantined, the symptomatic and the workers due for screening can be swabbed:
+            # decide for them alone (same rules, same order as the full scan).
+            active = active_agents(state)
+            candidates = union_sorted(
+                quarantined_agents(state.quarantine_status),
+                symptomatic_agents(active.ids, active.count, state.compartment),
+            )
+            for due in self._screening_due(state, day, screen_of_sector):
+                candidates = union_sorted(candidates, due)
+            kinds = np.empty(candidates.size, dtype=np.int8)
+            listed = arguments[:4] + arguments[5:]  # without the antigen probability
+            classify_listed_tests(candidates, *listed, kinds)
+            swabbed = kinds >= 0
+            ids, kinds = candidates[swabbed], kinds[swabbed]
         if ids.size == 0:
             return []
         state.day_last_swab[ids] = day
@@ -545,6 +568,33 @@ class Testing:
                                no_households, tube_start)
             batches.append(self._tube_batch(state, workers, tube_start[: tubes + 1], day, rng))
         return batches
+
+    def _screening_due(self, state: PopulationState, day: int, screen_of_sector: np.ndarray) -> list[np.ndarray]:
+        """Per sector-screening config that has started, the workers whose staggered turn is today,
+        ascending int32 (whether they are free and their workplace open is checked by the kernel).
+
+        The workers of each config, bucketed by ``agent % interval``, are listed once per screening
+        configuration (``testing_screened_workers`` store) -- a worker's sector and workplace never change.
+        """
+        screening = self.config.sector_screening
+        signature = repr([(s.sectors, s.interval_days) for s in screening])
+        cached = state.stores.get("testing_screened_workers")
+        if cached is None or cached[0] != signature:
+            buckets = []
+            for index, config in enumerate(screening):
+                workers = np.flatnonzero((state.workplace_id >= 0) & (screen_of_sector[state.sector] == index))
+                residue = workers % config.interval_days
+                order = np.argsort(residue, kind="stable")
+                offsets = np.zeros(config.interval_days + 1, dtype=np.int64)
+                np.cumsum(np.bincount(residue, minlength=config.interval_days), out=offsets[1:])
+                buckets.append((workers[order].astype(np.int32), offsets))
+            cached = state.stores["testing_screened_workers"] = (signature, buckets)
+        due = []
+        for config, (workers, offsets) in zip(screening, cached[1]):
+            if day >= config.start_day:
+                residue = (day - config.start_day) % config.interval_days
+                due.append(workers[offsets[residue] : offsets[residue + 1]])
+        return due
 
     def _tube_batch(self, state: PopulationState, ids: np.ndarray, tube_start: np.ndarray, day: int,
                     rng: np.random.Generator) -> TubeBatch:

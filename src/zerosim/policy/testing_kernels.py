@@ -536,6 +536,117 @@ def gather_individual_tests(kind_all, chunk_offsets, out_ids, out_kind):
                 position += 1
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def classify_listed_tests(
+    candidates,
+    day,
+    seed,
+    symptomatic_probability,
+    antigen_limit_log10,
+    detection_limit_log10,
+    compartment,
+    mobility,
+    day_detected,
+    isolation_status,
+    quarantine_status,
+    day_quarantine_start,
+    day_last_swab,
+    day_last_result,
+    quarantine_test_day,
+    sector,
+    workplace_id,
+    workplace_is_open,
+    screen_of_sector,
+    screen_start_day,
+    screen_interval_days,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    kind_out,
+):
+    """:func:`classify_individual_tests` for the agents ``candidates`` only (no antigen self-tests):
+    each candidate's kind into ``kind_out`` (m,) int8, -1 = no swab.
+
+    Equal to the full scan when ``candidates`` holds every agent who could be swabbed today: those in
+    CENTRAL or HOME quarantine, those in MILD..CRITICAL, and the workers due for screening today
+    (see :func:`quarantined_agents` and ``Testing._screening_due``).
+    """
+    m = candidates.size
+    chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        for a in range(c * chunk, min(m, (c + 1) * chunk)):
+            kind, _ = _individual_test(
+                np.int64(candidates[a]), day, seed, symptomatic_probability, 0.0, antigen_limit_log10,
+                detection_limit_log10, compartment, mobility, day_detected, isolation_status, quarantine_status,
+                day_quarantine_start, day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id,
+                workplace_is_open, screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable,
+                day_viral_peak, day_viral_clear, viral_peak_log10,
+            )
+            kind_out[a] = kind
+
+
+@njit(cache=True, nogil=True)
+def quarantined_agents(quarantine_status):
+    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32."""
+    count = 0
+    for i in range(quarantine_status.size):
+        q = quarantine_status[i]
+        if q == _Q_CENTRAL or q == _Q_HOME:
+            count += 1
+    out = np.empty(count, dtype=np.int32)
+    k = 0
+    for i in range(quarantine_status.size):
+        q = quarantine_status[i]
+        if q == _Q_CENTRAL or q == _Q_HOME:
+            out[k] = i
+            k += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def symptomatic_agents(active, active_count, compartment):
+    """Of the infected ``active[:active_count]`` (ascending), those in MILD..CRITICAL, (s,) int32."""
+    out = np.empty(active_count, dtype=np.int32)
+    k = 0
+    for a in range(active_count):
+        c = compartment[active[a]]
+        if c >= _MILD and c <= _CRITICAL:
+            out[k] = active[a]
+            k += 1
+    return out[:k]
+
+
+@njit(cache=True, nogil=True)
+def union_sorted(first, second):
+    """Sorted union of two ascending int32 arrays (values in both kept once)."""
+    out = np.empty(first.size + second.size, dtype=np.int32)
+    i = 0
+    j = 0
+    k = 0
+    while i < first.size and j < second.size:
+        if first[i] < second[j]:
+            out[k] = first[i]
+            i += 1
+        elif second[j] < first[i]:
+            out[k] = second[j]
+            j += 1
+        else:
+            out[k] = first[i]
+            i += 1
+            j += 1
+        k += 1
+    while i < first.size:
+        out[k] = first[i]
+        i += 1
+        k += 1
+    while j < second.size:
+        out[k] = second[j]
+        j += 1
+        k += 1
+    return out[:k]
+
+
 # -- results ---------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, inline="always")
 def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,

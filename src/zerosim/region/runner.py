@@ -437,6 +437,9 @@ class Region:
         """One region day: every city's day, then the exchange for the next day."""
         for city in self.cities:
             clock = time.perf_counter()
+            active = city.state.stores.get("active_agents")
+            if active is not None:
+                active.invalidate()  # travellers moved compartments in and out: list the infected afresh
             city.simulation.step(day)
             city.timing["simulation_seconds"] += time.perf_counter() - clock
         self._exchange(day)

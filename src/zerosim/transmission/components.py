@@ -13,12 +13,12 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.disease.config import DiseaseConfig
-from zerosim.disease.kernels import collect_active
+from zerosim.disease.components import active_agents
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.transmission.kernels import LAYER_NAMES, transmit
+from zerosim.transmission.kernels import LAYER_NAMES, facility_index, transmit
 
 #: How far an agent may be confined and still take part in each layer (both ends of a contact).
 MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
@@ -96,7 +96,6 @@ class Transmission:
     )
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
     _rate: np.ndarray = field(init=False, repr=False, default=None)
-    _active: np.ndarray = field(init=False, repr=False, default=None)
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
@@ -107,7 +106,6 @@ class Transmission:
             # Per-layer multiplier policies may lower (e.g. public transport suspended): 1 = unchanged.
             state.add_unit_array("layer_contact_scale", np.ones(len(LAYER_NAMES), dtype=np.float64))
         self._rate = layer_rates(self.config, self.disease, state)
-        self._active = np.empty(state.size, dtype=np.int64)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -117,8 +115,8 @@ class Transmission:
         for seeding in self.seeding:
             if seeding.day == day:
                 self._seed(state, seeding, day, rng)
-        active_count = collect_active(state.compartment, self._active)
-        if active_count == 0:
+        active = active_agents(state)
+        if active.count == 0:
             return
         facility_offsets, facility_members = _facility_index(state)
         vaccine = self.disease.vaccine
@@ -126,8 +124,8 @@ class Transmission:
         events.new_infected_count = transmit(
             day,
             kernel_seed(rng),
-            self._active,
-            active_count,
+            active.ids,
+            active.count,
             self._rate * state.layer_contact_scale,
             np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
             np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
@@ -197,12 +195,6 @@ class Transmission:
 
 def _facility_index(state: PopulationState) -> tuple[np.ndarray, np.ndarray]:
     """CSR of today's facility residents: offsets over facility ids 0..max, members sorted by id."""
-    in_facility = np.flatnonzero(state.facility_id >= 0) if (state.mobility == Mobility.FACILITY).any() else None
-    if in_facility is None or in_facility.size == 0:
+    if state.facility_contact_scale.size == 0:  # no policy runs facilities
         return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
-    ids = state.facility_id[in_facility]
-    order = np.argsort(ids, kind="stable")
-    members = in_facility[order].astype(np.int32)
-    offsets = np.zeros(int(ids.max()) + 2, dtype=np.int64)
-    np.cumsum(np.bincount(ids, minlength=int(ids.max()) + 1), out=offsets[1:])
-    return offsets, members
+    return facility_index(state.mobility, state.facility_id, np.int8(Mobility.FACILITY))

@@ -69,6 +69,38 @@ def poisson_from_uniforms(lam, seed, a, b):
 
 
 @njit(cache=True, nogil=True)
+def facility_index(mobility, facility_id, facility_mobility):
+    """CSR of today's facility residents: ``(offsets, members)``, offsets over facility ids
+    0..max (int64), members (int32) in agent order within each facility. Empty (offsets ``[0]``)
+    when nobody's ``mobility`` is ``facility_mobility``."""
+    anyone = False
+    top = -1
+    for i in range(mobility.size):
+        if mobility[i] == facility_mobility:
+            anyone = True
+        f = facility_id[i]
+        if f > top:
+            top = f
+    if not anyone or top < 0:
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    offsets = np.zeros(top + 2, dtype=np.int64)
+    for i in range(facility_id.size):
+        f = facility_id[i]
+        if f >= 0:
+            offsets[f + 1] += 1
+    for f in range(top + 1):
+        offsets[f + 1] += offsets[f]
+    members = np.empty(offsets[top + 1], dtype=np.int32)
+    position = offsets[:-1].copy()
+    for i in range(facility_id.size):
+        f = facility_id[i]
+        if f >= 0:
+            members[position[f]] = i
+            position[f] += 1
+    return offsets, members
+
+
+@njit(cache=True, nogil=True)
 def transmit(
     day,
     seed,
