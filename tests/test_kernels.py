@@ -15,6 +15,7 @@ from zerosim.disease.kernels import (
     progress_day,
     viral_weight_sums,
 )
+from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
 from zerosim.transmission.kernels import facility_index, hash_uniform, poisson_from_uniforms
 
@@ -156,3 +157,17 @@ def test_facility_index_matches_argsort():
     assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(facility[inside], minlength=facility.max() + 1))])
     empty_offsets, empty_members = facility_index(np.zeros(5_000, np.int8), facility, np.int8(3))
     assert empty_offsets.tolist() == [0] and empty_members.size == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 20_000), codes=st.integers(1, 6), density=st.floats(0.0, 1.0), seed=st.integers(0, 99))
+def test_code_counts_and_index_scans_match_numpy(n, codes, density, seed):
+    rng = np.random.default_rng(seed)
+    values = np.where(rng.random(n) < density, rng.integers(-1, codes + 1, n), 0).astype(np.int8)
+    assert np.array_equal(count_codes(values, codes), np.bincount(values[(values >= 0) & (values < codes)],
+                                                                  minlength=codes))
+    out = np.empty(n, np.int64)
+    count = indices_where_nonzero(values, out)
+    assert np.array_equal(out[:count], np.flatnonzero(values))
+    count = indices_equal(values, np.int8(1), out)
+    assert np.array_equal(out[:count], np.flatnonzero(values == 1))

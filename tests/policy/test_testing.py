@@ -36,6 +36,7 @@ from zerosim.policy.testing_kernels import (
     union_sorted,
     plan_swabs,
     request_swabs,
+    request_swabs_in_compounds,
     take_swabs,
     viral_samples,
 )
@@ -551,16 +552,18 @@ def test_hash_reference_matches_kernel():
     assert np.array_equal(reference_hash_uniform(12345, agents, 7, 0), expected)
 
 
-def test_request_swabs_matches_reference():
+@pytest.mark.parametrize("by_compound", [False, True])
+def test_request_swabs_matches_reference(by_compound):
     rng = np.random.default_rng(1)
     n, compounds, day, seed, stream = 20_000, 40, 5, 987654321, 18
     compound_id = np.sort(rng.integers(0, compounds, n)).astype(np.int32)
+    compound_start = np.searchsorted(compound_id, np.arange(compounds + 1)).astype(np.int64)
     compartment = rng.choice([0, 4, 8], n, p=[0.8, 0.1, 0.1]).astype(np.int8)
     isolation = rng.choice([0, 2], n, p=[0.9, 0.1]).astype(np.int8)
     requested = rng.choice([-1, 3, 5], n, p=[0.7, 0.15, 0.15]).astype(np.int16)
     pool = rng.choice([1, 5, 10, 20], n).astype(np.int8)
-    target = rng.random(compounds) < 0.5
-    lo, hi = 1234, 18_000
+    target = rng.random(compounds) < 0.5 if by_compound else np.ones(compounds, dtype=bool)
+    lo, hi = (0, n) if by_compound else (1234, 18_000)
     coverage = np.linspace(0.5, 0.9, 9)
     pool_size = 10
     age = rng.integers(0, 101, n).astype(np.uint8)
@@ -573,9 +576,13 @@ def test_request_swabs_matches_reference():
     same_day = eligible & (requested == day)
     expected_requested = np.where(new, day, requested).astype(np.int16)
     expected_pool = np.where(new, pool_size, np.where(same_day, np.minimum(pool, pool_size), pool)).astype(np.int8)
-    count = request_swabs(day, np.uint64(seed), stream, coverage, lo, hi, target, pool_size, compound_id, age, compartment,
-                          isolation, requested, pool, np.ones(n, dtype=np.int8))
-    assert count == new.sum()
+    rest = (pool_size, age, compartment, isolation, requested, pool, np.ones(n, dtype=np.int8))
+    if by_compound:
+        count = request_swabs_in_compounds(day, np.uint64(seed), stream, coverage, np.flatnonzero(target),
+                                           compound_start, *rest)
+    else:
+        count = request_swabs(day, np.uint64(seed), stream, coverage, lo, hi, *rest)
+    assert count == new.sum() > 0
     assert np.array_equal(requested, expected_requested)
     assert np.array_equal(pool, expected_pool)
 

@@ -119,6 +119,7 @@ from zerosim.policy.testing_kernels import (
     plan_swabs,
     quarantined_agents,
     request_swabs,
+    request_swabs_in_compounds,
     symptomatic_agents,
     take_swabs,
     union_sorted,
@@ -430,7 +431,6 @@ class Testing:
                 state.unit_arrays["testing_campaign_rounds"] = rounds
             state.stores["testing_campaign_config"] = signature
         cases_before_today = counts[TestingCounter.CUMULATIVE_CASES]
-        compounds = state.groups.compound_count
         for index, campaign in enumerate(self.config.campaigns):
             held, last = rounds[index]
             if day < campaign.start_day or (campaign.rounds is not None and held >= campaign.rounds):
@@ -441,19 +441,20 @@ class Testing:
                 continue
             bounds = _campaign_range(campaign, index, state)
             if bounds is None:
-                target = np.isin(state.compound_zone_level, ZONE_LEVEL_TARGETS[campaign.zone])
-                chosen = np.flatnonzero(target)
+                chosen = np.flatnonzero(np.isin(state.compound_zone_level, ZONE_LEVEL_TARGETS[campaign.zone]))
                 if chosen.size == 0:
                     continue  # no compound at this level today: no round
-                starts = state.groups.compound_start
-                bounds = int(starts[chosen[0]]), int(starts[chosen[-1] + 1])
+                requested = request_swabs_in_compounds(
+                    day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_by_band(), chosen,
+                    state.groups.compound_start, campaign.pool_size, state.age, state.compartment,
+                    state.isolation_status, state.day_swab_requested, state.swab_pool_size, state.is_compliant_today,
+                )
             else:
-                target = np.ones(compounds, dtype=np.bool_)
-            requested = request_swabs(
-                day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_by_band(), bounds[0], bounds[1],
-                target, campaign.pool_size, state.compound_id, state.age, state.compartment, state.isolation_status,
-                state.day_swab_requested, state.swab_pool_size, state.is_compliant_today,
-            )
+                requested = request_swabs(
+                    day, kernel_seed(rng), STREAM_CAMPAIGN + index, campaign.coverage_by_band(), bounds[0], bounds[1],
+                    campaign.pool_size, state.age, state.compartment, state.isolation_status, state.day_swab_requested,
+                    state.swab_pool_size, state.is_compliant_today,
+                )
             counts[TestingCounter.PENDING_REQUESTS] += requested
             counts[TestingCounter.REQUESTED_TOTAL] += requested
             rounds[index] = held + 1, day

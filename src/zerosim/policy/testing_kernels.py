@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
+from zerosim.population.kernels import SCAN_BLOCK
 from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
 from zerosim.transmission.kernels import hash_uniform
 
@@ -60,9 +61,7 @@ def request_swabs(
     coverage,
     lo,
     hi,
-    is_target_compound,
     pool_size,
-    compound_id,
     age,
     compartment,
     isolation_status,
@@ -70,9 +69,9 @@ def request_swabs(
     swab_pool_size,
     is_compliant_today,
 ):
-    """Request a swab today for the targeted residents of agents ``lo .. hi-1``.
+    """Request a swab today for the residents ``lo .. hi-1`` (a city, district, subdistrict or compound).
 
-    An agent is requested if its compound is targeted, it is alive, not isolated in a facility, has
+    An agent is requested if it is alive, not isolated in a facility, has
     no request pending from an earlier day, and ``hash_uniform(seed, agent, stream, 0) <
     coverage[age band]`` (10-year bands, last open-ended).
     An agent already requested today (by another campaign) keeps its request and takes the smaller
@@ -88,11 +87,9 @@ def request_swabs(
     coverage : (bands,) float64
         Share of targeted residents requested, by 10-year age band.
     lo, hi : int
-        Agent range holding every targeted compound.
-    is_target_compound : (compounds,) bool
+        Agent range targeted.
     pool_size : int
         Pool size of this campaign, stored per requested agent.
-    compound_id : (n,) int32
     age : (n,) uint8
     compartment, isolation_status : (n,) int8
     day_swab_requested : (n,) int16, updated in place (-1 = no request)
@@ -113,24 +110,63 @@ def request_swabs(
         stop = min(hi, start + chunk)
         count = 0
         for i in range(start, stop):
-            if not is_target_compound[compound_id[i]]:
-                continue
-            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED or is_compliant_today[i] == 0:
-                continue
-            requested = day_swab_requested[i]
-            if requested >= 0 and requested != day:
-                continue
-            if hash_uniform(seed, i, stream, 0) >= coverage[min(age[i] // 10, coverage.size - 1)]:
-                continue
-            if requested == day:
-                if pool_size < swab_pool_size[i]:
-                    swab_pool_size[i] = pool_size
-                continue
-            day_swab_requested[i] = day
-            swab_pool_size[i] = pool_size
-            count += 1
+            count += _request_one(i, day, seed, stream, coverage, pool_size, age, compartment, isolation_status,
+                                  day_swab_requested, swab_pool_size, is_compliant_today)
         counts[c] = count
     return counts.sum()
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def request_swabs_in_compounds(
+    day,
+    seed,
+    stream,
+    coverage,
+    compounds,
+    compound_start,
+    pool_size,
+    age,
+    compartment,
+    isolation_status,
+    day_swab_requested,
+    swab_pool_size,
+    is_compliant_today,
+):
+    """:func:`request_swabs` for the residents of the compounds ``compounds`` (int64 ids; agents of
+    compound k are ``compound_start[k] .. compound_start[k + 1] - 1``): a zone-level round visits its
+    compounds only, wherever they are in the city."""
+    m = compounds.size
+    counts = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        count = 0
+        for u in range(c * chunk, min(m, (c + 1) * chunk)):
+            k = compounds[u]
+            for i in range(compound_start[k], compound_start[k + 1]):
+                count += _request_one(i, day, seed, stream, coverage, pool_size, age, compartment, isolation_status,
+                                      day_swab_requested, swab_pool_size, is_compliant_today)
+        counts[c] = count
+    return counts.sum()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _request_one(i, day, seed, stream, coverage, pool_size, age, compartment, isolation_status, day_swab_requested,
+                 swab_pool_size, is_compliant_today):
+    """Request agent i's swab if the rules of :func:`request_swabs` say so; 1 if it is a new request."""
+    if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED or is_compliant_today[i] == 0:
+        return 0
+    requested = day_swab_requested[i]
+    if requested >= 0 and requested != day:
+        return 0
+    if hash_uniform(seed, i, stream, 0) >= coverage[min(age[i] // 10, coverage.size - 1)]:
+        return 0
+    if requested == day:
+        if pool_size < swab_pool_size[i]:
+            swab_pool_size[i] = pool_size
+        return 0
+    day_swab_requested[i] = day
+    swab_pool_size[i] = pool_size
+    return 1
 
 
 # -- swab stations ---------------------------------------------------------------------------------
@@ -588,19 +624,27 @@ def classify_listed_tests(
 
 @njit(cache=True, nogil=True)
 def quarantined_agents(quarantine_status):
-    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32."""
-    count = 0
-    for i in range(quarantine_status.size):
-        q = quarantine_status[i]
-        if q == _Q_CENTRAL or q == _Q_HOME:
-            count += 1
-    out = np.empty(count, dtype=np.int32)
+    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32. Blocks of agents with nobody in
+    quarantine (most of the city) are passed over by a vectorised count."""
+    n = quarantine_status.size
+    blocks = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
+    hits = np.zeros(blocks, dtype=np.int64)
+    for b in range(blocks):
+        found = np.int32(0)
+        for i in range(b * SCAN_BLOCK, min(n, (b + 1) * SCAN_BLOCK)):
+            q = quarantine_status[i]
+            found += np.int32((q == _Q_CENTRAL) | (q == _Q_HOME))
+        hits[b] = found
+    out = np.empty(hits.sum(), dtype=np.int32)
     k = 0
-    for i in range(quarantine_status.size):
-        q = quarantine_status[i]
-        if q == _Q_CENTRAL or q == _Q_HOME:
-            out[k] = i
-            k += 1
+    for b in range(blocks):
+        if hits[b] == 0:
+            continue
+        for i in range(b * SCAN_BLOCK, min(n, (b + 1) * SCAN_BLOCK)):
+            q = quarantine_status[i]
+            if q == _Q_CENTRAL or q == _Q_HOME:
+                out[k] = i
+                k += 1
     return out
 
 

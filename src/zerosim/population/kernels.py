@@ -6,48 +6,77 @@ Layer ``population`` -- imports numpy and numba only.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 SCAN_CHUNKS = 64
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def count_codes(codes, count):
-    """``np.bincount(codes, minlength=count)`` for a large (n,) int8 code array, in parallel.
+#: Block of agents a scan skips at once when it holds nothing of interest (a vectorised count first).
+SCAN_BLOCK = 4096
 
-    Codes outside 0..count-1 are ignored. Returns (count,) int64; fixed chunks make the result
-    independent of the thread count.
+
+@njit(cache=True, nogil=True)
+def count_codes(codes, count):
+    """``np.bincount(codes, minlength=count)`` for a large (n,) int8 code array.
+
+    Codes outside 0..count-1 are ignored. Returns (count,) int64. One vectorised compare-and-sum
+    pass per code: for the handful of codes of a status array this is several times faster than
+    one branchy pass, and needs no threads.
     """
+    out = np.zeros(count, dtype=np.int64)
     n = codes.size
-    partial = np.zeros((SCAN_CHUNKS, count), dtype=np.int64)
-    chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
-    for c in prange(SCAN_CHUNKS):
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            code = codes[i]
-            if 0 <= code < count:
-                partial[c, code] += 1
-    return partial.sum(axis=0)
+    for k in range(count):
+        total = 0
+        for start in range(0, n, SCAN_BLOCK):
+            partial = np.int32(0)
+            for i in range(start, min(n, start + SCAN_BLOCK)):
+                partial += np.int32(codes[i] == k)
+            total += partial
+        out[k] = total
+    return out
 
 
 @njit(cache=True, nogil=True)
 def indices_where_nonzero(codes, out):
-    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many."""
+    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many.
+
+    Blocks without a non-zero entry (found by a vectorised count) are skipped.
+    """
     count = 0
-    for i in range(codes.size):
-        if codes[i] != 0:
-            out[count] = i
-            count += 1
+    n = codes.size
+    for start in range(0, n, SCAN_BLOCK):
+        stop = min(n, start + SCAN_BLOCK)
+        hits = np.int32(0)
+        for i in range(start, stop):
+            hits += np.int32(codes[i] != 0)
+        if hits == 0:
+            continue
+        for i in range(start, stop):
+            if codes[i] != 0:
+                out[count] = i
+                count += 1
     return count
 
 
 @njit(cache=True, nogil=True)
 def indices_equal(values, target, out):
-    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many."""
+    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many.
+
+    Blocks without a match (found by a vectorised count) are skipped.
+    """
     count = 0
-    for i in range(values.size):
-        if values[i] == target:
-            out[count] = i
-            count += 1
+    n = values.size
+    for start in range(0, n, SCAN_BLOCK):
+        stop = min(n, start + SCAN_BLOCK)
+        hits = np.int32(0)
+        for i in range(start, stop):
+            hits += np.int32(values[i] == target)
+        if hits == 0:
+            continue
+        for i in range(start, stop):
+            if values[i] == target:
+                out[count] = i
+                count += 1
     return count
 
 
