@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zerosim.disease.kernels import (
     collect_active,
     compact_active,
+    course_viral_weight,
     count_active,
     log10_viral_load,
     merge_sorted,
     progress_day,
-    viral_weight_sums,
 )
 from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
@@ -36,12 +37,11 @@ def test_viral_load_matches_reference(detectable, rise, fall, peak_log10):
     for day in range(0, clear + 3):
         expected = reference_viral_load(day, detectable, peak, clear, peak_log10, 3.0)
         assert np.isclose(log10_viral_load(day, detectable, peak, clear, peak_log10, 3.0), expected)
-    sums, last = viral_weight_sums(np.array([detectable]), np.array([peak]), np.array([clear]),
-                                   np.array([peak_log10], dtype=np.float32), 3.0, 6.0)
+    total, last = course_viral_weight(detectable, peak, clear, np.float32(peak_log10), 3.0, 6.0)
     days = np.arange(detectable, clear + 1)
     excess = reference_viral_load(days, detectable, peak, clear, np.float32(peak_log10), 3.0) - 6.0
-    assert np.isclose(sums[0], np.clip(excess, 0, None).sum())
-    assert last[0] == (days[excess > 0].max() if (excess > 0).any() else -1)
+    assert np.isclose(total, np.clip(excess, 0, None).sum())
+    assert last == (days[excess > 0].max() if (excess > 0).any() else -1)
 
 
 def reference_progress(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal):
@@ -171,3 +171,36 @@ def test_code_counts_and_index_scans_match_numpy(n, codes, density, seed):
     assert np.array_equal(out[:count], np.flatnonzero(values))
     count = indices_equal(values, np.int8(1), out)
     assert np.array_equal(out[:count], np.flatnonzero(values == 1))
+
+
+@pytest.mark.parametrize("shape", [0.25, 1.0, 3.0])
+def test_hash_normal_and_gamma_have_the_right_moments(shape):
+    from zerosim.population.counter_rng import hash_gamma, hash_normal
+
+    z = np.array([hash_normal(11, i, 4, 0) for i in range(40_000)])
+    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
+    assert abs((np.abs(z) > 1.96).mean() - 0.05) < 0.005
+    g = np.array([hash_gamma(shape, 11, i, 5) for i in range(40_000)])
+    assert g.min() > 0
+    assert abs(g.mean() / shape - 1) < 0.04 and abs(g.var() / shape - 1) < 0.12
+
+
+def test_sampled_courses_follow_the_config(make_state):
+    """Course durations drawn by the kernel have the configured log-normal means, and severity the
+    configured share."""
+    import zerosim
+    from zerosim.disease.components import NaturalHistory
+    from zerosim.engine.rng import component_rng
+
+    disease = zerosim.load_scenario("well-mixed").disease.resolve()
+    state = make_state(60_000, 3, vaccinate=False)
+    component = NaturalHistory(config=disease)
+    component.setup(state, component_rng(2, "courses"))
+    component.infect(state, np.arange(state.size), 0, component_rng(2, "courses"))
+    symptomatic = state.day_symptomatic >= 0
+    assert abs(symptomatic.mean() - (1 - disease.asymptomatic_fraction)) < 0.01
+    incubation = state.day_symptomatic[symptomatic].astype(float)
+    assert abs(incubation.mean() / disease.incubation.mean_days - 1) < 0.05  # whole days, at least 1
+    assert (state.compartment == 1).all() and (state.day_infectious >= 1).all()
+    assert (state.day_outcome > state.day_infectious).all()
+    assert (state.infectiousness_scale >= 0).all()

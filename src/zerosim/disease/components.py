@@ -1,6 +1,6 @@
 """Disease layer: the natural-history component.
 
-Layer ``disease`` -- imports ``population`` and ``engine.component`` (the protocol) only.
+Layer ``disease`` -- imports ``population`` and ``engine`` (the component protocol, kernel seeds) only.
 
 At infection each agent's whole course is sampled at once (symptom onset, severity path, outcome
 day, viral-load trajectory), so the daily progression is a deterministic scan and the same seed
@@ -15,26 +15,21 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.disease.config import AGE_BAND_COUNT, DiseaseConfig, Duration
+from zerosim.disease.config import AGE_BAND_COUNT, DiseaseConfig
 from zerosim.disease.kernels import (
     collect_active,
     compact_active,
     count_active,
     merge_sorted,
     progress_day,
-    viral_weight_sums,
+    sample_courses,
 )
 from zerosim.engine.component import Phase
-from zerosim.population.draws import lognormal
-from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment, PopulationState
+from zerosim.engine.rng import kernel_seed
+from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
 _MAX_DAY = np.iinfo(np.int16).max
-
-
-def sample_lognormal_days(duration: Duration, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``size`` durations (days, float64) from a log-normal with the given mean and sd."""
-    return lognormal(rng, duration.mean_days, duration.sd_days, size)
 
 
 def vaccine_protection(
@@ -44,6 +39,22 @@ def vaccine_protection(
     protection = np.asarray(effectiveness_by_doses, dtype=np.float64)[doses]
     elapsed = np.maximum(day - day_last_dose.astype(np.int64), 0)
     return protection * np.exp2(-elapsed / half_life_days)
+
+
+def _duration_parameters(config: DiseaseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-normal (mu, sigma) of each duration of ``config``, in the order of the ``DUR_*`` positions
+    of :mod:`zerosim.disease.kernels`, and the fixed value used where sigma is 0 (sd 0: the mean)."""
+    durations = (config.incubation, config.viral_load.rise, config.viral_load.clearance, config.onset_to_severe,
+                 config.severe_to_critical, config.critical_to_death, config.mild_recovery, config.severe_recovery,
+                 config.critical_recovery)
+    mu, sigma, fixed = np.zeros(len(durations)), np.zeros(len(durations)), np.zeros(len(durations))
+    for position, duration in enumerate(durations):
+        fixed[position] = duration.mean_days
+        if duration.sd_days > 0:
+            variance = math.log1p((duration.sd_days / duration.mean_days) ** 2)
+            mu[position] = math.log(duration.mean_days) - variance / 2
+            sigma[position] = math.sqrt(variance)
+    return mu, sigma, fixed
 
 
 def mean_relative_infectiousness(config: DiseaseConfig) -> float:
@@ -201,102 +212,37 @@ class NaturalHistory:
         active.drop_finished(state.compartment)
 
     def infect(self, state: PopulationState, ids: np.ndarray, day: int, rng: np.random.Generator) -> None:
-        """Sample the natural history of agents ``ids`` (intp), infected on ``day``, and make them EXPOSED."""
+        """Sample the natural history of agents ``ids`` (intp), infected on ``day``, and make them EXPOSED.
+
+        The course is drawn by :func:`zerosim.disease.kernels.sample_courses` (every draw a hash of
+        the call seed and the agent, so the result does not depend on the thread count).
+        """
         cfg = self.config
         vl = cfg.viral_load
-        n = ids.size
-        # Timing: symptom onset (also for the asymptomatic: it places their viral peak).
-        incubation = sample_lognormal_days(cfg.incubation, n, rng)
-        rise = sample_lognormal_days(vl.rise, n, rng)
-        clearance = sample_lognormal_days(vl.clearance, n, rng)
-        peak_time = incubation + vl.peak_after_onset_days
-        day_detectable = day + np.maximum(1, np.rint(peak_time - rise)).astype(np.int64)
-        day_peak = np.maximum(day_detectable + 1, day + np.rint(peak_time).astype(np.int64))
-        day_clear = day_peak + np.maximum(1, np.rint(clearance)).astype(np.int64)
-        peak_log10 = np.clip(
-            rng.normal(vl.peak_log10_mean, vl.peak_log10_sd, n), vl.detection_limit_log10 + 0.5, 14.0
-        ).astype(np.float32)
-        weight_sum, last_infectious_day = viral_weight_sums(
-            day_detectable, day_peak, day_clear, peak_log10, vl.detection_limit_log10, vl.infectious_threshold_log10
-        )
-        ever_infectious = weight_sum > 0
-        span = np.maximum(day_peak - day_detectable, 1)
-        crossing = day_detectable + (vl.infectious_threshold_log10 - vl.detection_limit_log10) / (
-            peak_log10 - vl.detection_limit_log10
-        ) * span
-        day_infectious = np.where(ever_infectious, np.floor(crossing).astype(np.int64) + 1, day_peak)
-        day_infectious = np.clip(day_infectious, day + 1, None)
-
-        # Who gets symptoms, and how far the disease goes.
-        asymptomatic = rng.random(n) < cfg.asymptomatic_fraction
-        band = np.minimum(state.age[ids] // 10, AGE_BAND_COUNT - 1)
-        doses = state.vaccine_doses[ids]
         vaccine = cfg.vaccine
-        severe_cut = np.asarray(vaccine.severe_effectiveness)[doses]
-        death_cut = np.asarray(vaccine.death_effectiveness)[doses]
-        p_severe = np.minimum(
-            1.0, np.asarray(cfg.severe_probability_by_age)[band] * cfg.severity_multiplier * (1 - severe_cut)
+        mu, sigma, fixed = _duration_parameters(cfg)
+        latest = sample_courses(
+            ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
+            vl.peak_log10_sd, vl.detection_limit_log10, vl.infectious_threshold_log10, cfg.asymptomatic_fraction,
+            cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k,
+            mean_relative_infectiousness(cfg), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
+            np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
+            np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
+            np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
+            np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
+            state.compartment, state.day_infectious, state.day_symptomatic, state.day_severe, state.day_critical,
+            state.day_outcome, state.is_fatal, state.day_viral_detectable, state.day_viral_peak,
+            state.day_viral_clear, state.viral_peak_log10, state.infectiousness_scale,
         )
-        p_critical = np.asarray(cfg.critical_probability_by_age)[band]
-        # Death protection beyond what severe protection already gives: (1-VE_death)/(1-VE_severe).
-        extra = np.divide(1 - death_cut, 1 - severe_cut, out=np.ones(n), where=severe_cut < 1)
-        p_death = np.minimum(1.0, np.asarray(cfg.death_probability_by_age)[band] * np.minimum(extra, 1.0))
-        draws = rng.random((3, n))
-        severe = ~asymptomatic & (draws[0] < p_severe)
-        critical = severe & (draws[1] < p_critical)
-        fatal = critical & (draws[2] < p_death)
-
-        day_symptomatic = np.where(asymptomatic, NEVER, day + np.maximum(1, np.rint(incubation)).astype(np.int64))
-        onset_to_severe = np.maximum(1, np.rint(sample_lognormal_days(cfg.onset_to_severe, n, rng))).astype(np.int64)
-        severe_to_critical = np.maximum(1, np.rint(sample_lognormal_days(cfg.severe_to_critical, n, rng))).astype(np.int64)
-        critical_to_death = np.maximum(1, np.rint(sample_lognormal_days(cfg.critical_to_death, n, rng))).astype(np.int64)
-        mild_recovery = np.maximum(1, np.rint(sample_lognormal_days(cfg.mild_recovery, n, rng))).astype(np.int64)
-        severe_recovery = np.maximum(1, np.rint(sample_lognormal_days(cfg.severe_recovery, n, rng))).astype(np.int64)
-        critical_recovery = np.maximum(1, np.rint(sample_lognormal_days(cfg.critical_recovery, n, rng))).astype(np.int64)
-        day_severe = np.where(severe, day_symptomatic + onset_to_severe, NEVER)
-        day_critical = np.where(critical, day_severe + severe_to_critical, NEVER)
-        day_outcome = np.select(
-            [fatal, critical, severe, ~asymptomatic],
-            [
-                day_critical + critical_to_death,
-                day_critical + critical_recovery,
-                day_severe + severe_recovery,
-                day_symptomatic + mild_recovery,
-            ],
-            default=day_infectious + 1,
-        )
-        # Nobody leaves the infected compartments while still infectious (keeps R0 exact), except
-        # by death; the hospitalised do not transmit unless ``hospitalised_transmit``.
-        day_outcome = np.where(fatal, day_outcome, np.maximum(day_outcome, last_infectious_day + 1))
-        day_outcome = np.maximum(day_outcome, day_infectious + 1)
-
-        # Relative infectiousness: asymptomatic discount x individual gamma(k) overdispersion,
-        # divided by the sum of daily viral weights so each course's weights sum to that factor.
-        relative = np.where(asymptomatic, cfg.asymptomatic_relative_infectiousness, 1.0)
-        k = cfg.infectiousness_dispersion_k
-        relative = relative * rng.gamma(k, 1.0 / k, n) / mean_relative_infectiousness(cfg)
-        scale = np.divide(relative, weight_sum, out=np.zeros(n), where=ever_infectious)
-
-        if day_outcome.max(initial=0) > _MAX_DAY:
+        if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
-        state.compartment[ids] = Compartment.EXPOSED
-        state.day_infectious[ids] = day_infectious
-        state.day_symptomatic[ids] = day_symptomatic
-        state.day_severe[ids] = day_severe
-        state.day_critical[ids] = day_critical
-        state.day_outcome[ids] = day_outcome
-        state.is_fatal[ids] = fatal
-        state.day_viral_detectable[ids] = day_detectable
-        state.day_viral_peak[ids] = day_peak
-        state.day_viral_clear[ids] = day_clear
-        state.viral_peak_log10[ids] = peak_log10
-        state.infectiousness_scale[ids] = scale
-        districts = state.district_id[ids]
-        np.add.at(state.count_by_district, (districts, Compartment.SUSCEPTIBLE), -1)
-        np.add.at(state.count_by_district, (districts, Compartment.EXPOSED), 1)
-        np.add.at(state.entered_by_district, (districts, Compartment.EXPOSED), 1)
-        np.add.at(state.count_by_age_band, (band, Compartment.SUSCEPTIBLE), -1)
-        np.add.at(state.count_by_age_band, (band, Compartment.EXPOSED), 1)
+        by_district = np.bincount(state.district_id[ids], minlength=state.district_count)
+        by_band = np.bincount(np.minimum(state.age[ids] // 10, AGE_BAND_COUNT - 1), minlength=AGE_BAND_COUNT)
+        state.count_by_district[:, Compartment.SUSCEPTIBLE] -= by_district
+        state.count_by_district[:, Compartment.EXPOSED] += by_district
+        state.entered_by_district[:, Compartment.EXPOSED] += by_district
+        state.count_by_age_band[:, Compartment.SUSCEPTIBLE] -= by_band
+        state.count_by_age_band[:, Compartment.EXPOSED] += by_band
 
     # -- outputs --------------------------------------------------------------------------
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:

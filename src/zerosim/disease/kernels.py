@@ -1,14 +1,18 @@
 """Disease layer: Numba kernels over plain arrays (viral load, infectiousness, daily progression).
 
-Layer ``disease`` -- imports numpy, numba and ``zerosim.population.state`` only. Every kernel has
+Layer ``disease`` -- imports numpy, numba, ``zerosim.population.state`` and the population layer's
+counter-based random numbers only. Every kernel has
 a NumPy reference in ``tests/disease/test_kernels.py``.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
+from zerosim.population.counter_rng import hash_gamma, hash_normal, hash_uniform
 from zerosim.population.state import Compartment
 
 _S = np.int8(Compartment.SUSCEPTIBLE)
@@ -42,35 +46,18 @@ def log10_viral_load(day, day_detectable, day_peak, day_clear, peak_log10, detec
     return peak_log10 - (peak_log10 - detection_limit_log10) * (day - day_peak) / span
 
 
-@njit(cache=True, nogil=True)
-def viral_weight_sums(day_detectable, day_peak, day_clear, peak_log10, detection_limit_log10, threshold_log10):
-    """Per agent: sum over days of max(0, log10 VL - threshold), and the last day it is positive.
-
-    Parameters
-    ----------
-    day_detectable, day_peak, day_clear : (n,) int16/int64
-    peak_log10 : (n,) float32
-
-    Returns
-    -------
-    sums : (n,) float64
-    last_positive_day : (n,) int64, -1 if never above the threshold
-    """
-    n = day_detectable.size
-    sums = np.zeros(n, dtype=np.float64)
-    last = np.full(n, -1, dtype=np.int64)
-    for i in range(n):
-        total = 0.0
-        for day in range(day_detectable[i], day_clear[i] + 1):
-            excess = (
-                log10_viral_load(day, day_detectable[i], day_peak[i], day_clear[i], peak_log10[i], detection_limit_log10)
-                - threshold_log10
-            )
-            if excess > 0.0:
-                total += excess
-                last[i] = day
-        sums[i] = total
-    return sums, last
+@njit(cache=True, nogil=True, inline="always")
+def course_viral_weight(day_detectable, day_peak, day_clear, peak_log10, detection_limit_log10, threshold_log10):
+    """One course's total viral weight: the sum over days of max(0, log10 VL - threshold), and the
+    last day the load is above the threshold (-1 if never)."""
+    total = 0.0
+    last = -1
+    for day in range(day_detectable, day_clear + 1):
+        excess = log10_viral_load(day, day_detectable, day_peak, day_clear, peak_log10, detection_limit_log10) - threshold_log10
+        if excess > 0.0:
+            total += excess
+            last = day
+    return total, last
 
 
 @njit(cache=True, nogil=True)
@@ -210,3 +197,172 @@ def progress_day(
         for b in range(bands):
             for k in range(compartments):
                 count_by_age_band[b, k] += a_delta[c, b, k]
+
+
+#: Positions of the durations in the ``duration_mu`` / ``duration_sigma`` / ``duration_fixed``
+#: arrays of :func:`sample_courses` (log-normal parameters of each ``Duration`` of the config).
+(DUR_INCUBATION, DUR_RISE, DUR_CLEARANCE, DUR_ONSET_TO_SEVERE, DUR_SEVERE_TO_CRITICAL, DUR_CRITICAL_TO_DEATH,
+ DUR_MILD_RECOVERY, DUR_SEVERE_RECOVERY, DUR_CRITICAL_RECOVERY) = range(9)
+#: Hash streams of the per-infection draws (one stream per quantity, draw index 0).
+_ST_DURATION = 10  # + duration position
+_ST_PEAK = 30
+_ST_ASYMPTOMATIC = 31
+_ST_SEVERE = 32
+_ST_CRITICAL = 33
+_ST_DEATH = 34
+_ST_DISPERSION = 35
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _duration(position, seed, agent, mu, sigma, fixed):
+    """A log-normal duration (days) of the given position: ``fixed`` if its sigma is 0."""
+    if sigma[position] <= 0.0:
+        return fixed[position]
+    return math.exp(mu[position] + sigma[position] * hash_normal(seed, agent, _ST_DURATION + position, 0))
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def sample_courses(
+    ids,
+    day,
+    seed,
+    duration_mu,
+    duration_sigma,
+    duration_fixed,
+    peak_after_onset_days,
+    peak_log10_mean,
+    peak_log10_sd,
+    detection_limit_log10,
+    threshold_log10,
+    asymptomatic_fraction,
+    asymptomatic_relative,
+    dispersion_k,
+    mean_relative,
+    severe_probability,
+    critical_probability,
+    death_probability,
+    severity_multiplier,
+    severe_effectiveness,
+    death_effectiveness,
+    age,
+    vaccine_doses,
+    compartment,
+    day_infectious,
+    day_symptomatic,
+    day_severe,
+    day_critical,
+    day_outcome,
+    is_fatal,
+    day_viral_detectable,
+    day_viral_peak,
+    day_viral_clear,
+    viral_peak_log10,
+    infectiousness_scale,
+):
+    """Sample the whole course of each agent in ``ids`` (infected on ``day``) and make it EXPOSED.
+
+    The course, per agent (all durations log-normal, rounded to whole days, at least 1):
+
+    * viral load: peak ``peak_after_onset_days`` after (would-be) symptom onset (incubation), first
+      detectable ``rise`` days before the peak, clear ``clearance`` days after it; peak log10 load
+      Normal(``peak_log10_mean``, ``peak_log10_sd``) clipped to [limit + 0.5, 14];
+    * first infectious day: the day after the load crosses ``threshold_log10`` (the peak day if it
+      never does), and not before ``day + 1``;
+    * asymptomatic with ``asymptomatic_fraction``; otherwise onset after the incubation, severe with
+      P(severe | age band) x ``severity_multiplier`` x (1 - severe vaccine effectiveness), critical
+      with P(critical | age band), fatal with P(death | age band) x (1 - VE death) / (1 - VE severe);
+    * outcome day: after the path's last stage (death or recovery); never before the last infectious
+      day + 1 unless fatal, never before the first infectious day + 1;
+    * infectiousness scale: (asymptomatic discount x Gamma(k, 1/k)) / ``mean_relative`` divided by the
+      course's total viral weight, so that each course's expected weight is exactly 1.
+
+    Every draw is a hash of (``seed``, agent, stream), so the result is the same whatever the
+    thread count and whatever the order of ``ids``. Returns the largest outcome day written
+    (the caller checks it against the int16 day range).
+    """
+    m = ids.size
+    bands = severe_probability.size
+    latest = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    for c in prange(SCAN_CHUNKS):
+        top = 0
+        for a in range(c * chunk, min(m, (c + 1) * chunk)):
+            i = ids[a]
+            incubation = _duration(DUR_INCUBATION, seed, i, duration_mu, duration_sigma, duration_fixed)
+            rise = _duration(DUR_RISE, seed, i, duration_mu, duration_sigma, duration_fixed)
+            clearance = _duration(DUR_CLEARANCE, seed, i, duration_mu, duration_sigma, duration_fixed)
+            peak_time = incubation + peak_after_onset_days
+            detectable = day + max(1, np.int64(np.rint(peak_time - rise)))
+            peak = max(detectable + 1, day + np.int64(np.rint(peak_time)))
+            clear = peak + max(1, np.int64(np.rint(clearance)))
+            top_load = peak_log10_mean + peak_log10_sd * hash_normal(seed, i, _ST_PEAK, 0)
+            top_load = np.float32(min(max(top_load, detection_limit_log10 + 0.5), 14.0))
+            # total viral weight above the infectious threshold, and the last infectious day
+            weight, last_infectious = course_viral_weight(detectable, peak, clear, top_load, detection_limit_log10,
+                                                          threshold_log10)
+            ever = weight > 0.0
+            if ever:
+                span = max(peak - detectable, 1)
+                crossing = detectable + (threshold_log10 - detection_limit_log10) / (top_load - detection_limit_log10) * span
+                first_infectious = np.int64(math.floor(crossing)) + 1
+            else:
+                first_infectious = peak
+            first_infectious = max(first_infectious, day + 1)
+
+            asymptomatic = hash_uniform(seed, i, _ST_ASYMPTOMATIC, 0) < asymptomatic_fraction
+            band = min(age[i] // 10, bands - 1)
+            doses = vaccine_doses[i]
+            severe_cut = severe_effectiveness[doses]
+            death_cut = death_effectiveness[doses]
+            p_severe = min(1.0, severe_probability[band] * severity_multiplier * (1.0 - severe_cut))
+            extra = (1.0 - death_cut) / (1.0 - severe_cut) if severe_cut < 1.0 else 1.0
+            p_death = min(1.0, death_probability[band] * min(extra, 1.0))
+            severe = (not asymptomatic) and hash_uniform(seed, i, _ST_SEVERE, 0) < p_severe
+            critical = severe and hash_uniform(seed, i, _ST_CRITICAL, 0) < critical_probability[band]
+            fatal = critical and hash_uniform(seed, i, _ST_DEATH, 0) < p_death
+
+            symptomatic_day = -1
+            severe_day = -1
+            critical_day = -1
+            if asymptomatic:
+                outcome = first_infectious + 1
+            else:
+                symptomatic_day = day + max(1, np.int64(np.rint(incubation)))
+                outcome = symptomatic_day + max(1, np.int64(np.rint(_duration(
+                    DUR_MILD_RECOVERY, seed, i, duration_mu, duration_sigma, duration_fixed))))
+            if severe:
+                severe_day = symptomatic_day + max(1, np.int64(np.rint(_duration(
+                    DUR_ONSET_TO_SEVERE, seed, i, duration_mu, duration_sigma, duration_fixed))))
+                outcome = severe_day + max(1, np.int64(np.rint(_duration(
+                    DUR_SEVERE_RECOVERY, seed, i, duration_mu, duration_sigma, duration_fixed))))
+            if critical:
+                critical_day = severe_day + max(1, np.int64(np.rint(_duration(
+                    DUR_SEVERE_TO_CRITICAL, seed, i, duration_mu, duration_sigma, duration_fixed))))
+                outcome = critical_day + max(1, np.int64(np.rint(_duration(
+                    DUR_CRITICAL_RECOVERY, seed, i, duration_mu, duration_sigma, duration_fixed))))
+            if fatal:
+                outcome = critical_day + max(1, np.int64(np.rint(_duration(
+                    DUR_CRITICAL_TO_DEATH, seed, i, duration_mu, duration_sigma, duration_fixed))))
+            else:
+                # nobody leaves the infected compartments while still infectious (keeps R0 exact)
+                outcome = max(outcome, last_infectious + 1)
+            outcome = max(outcome, first_infectious + 1)
+
+            relative = asymptomatic_relative if asymptomatic else 1.0
+            relative *= hash_gamma(dispersion_k, seed, i, _ST_DISPERSION) / dispersion_k / mean_relative
+
+            compartment[i] = _E
+            day_infectious[i] = first_infectious
+            day_symptomatic[i] = symptomatic_day
+            day_severe[i] = severe_day
+            day_critical[i] = critical_day
+            day_outcome[i] = min(outcome, 32767)
+            is_fatal[i] = 1 if fatal else 0
+            day_viral_detectable[i] = detectable
+            day_viral_peak[i] = peak
+            day_viral_clear[i] = clear
+            viral_peak_log10[i] = top_load
+            infectiousness_scale[i] = relative / weight if ever else 0.0
+            top = max(top, outcome)
+        latest[c] = top
+    return latest.max()

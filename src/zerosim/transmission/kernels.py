@@ -1,6 +1,7 @@
-"""Transmission layer: counter-based random numbers and the daily force-of-infection kernel.
+"""Transmission layer: the daily force-of-infection kernel and the facility index.
 
-Layer ``transmission`` -- imports numpy, numba and the disease kernels only.
+Layer ``transmission`` -- imports numpy, numba, the disease kernels and the population layer's
+counter-based random numbers (``hash_uniform``, re-exported here for older imports) only.
 
 Only infectious agents draw contacts, so a day costs in proportion to the number infectious,
 not to N. Every random draw is a hash of (call seed, agent, layer, draw index), so the result does
@@ -15,36 +16,12 @@ import numpy as np
 from numba import njit
 
 from zerosim.disease.kernels import log10_viral_load
+from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F401  (re-exported)
 
 #: Layer codes, in the order of the per-layer parameter arrays.
 HOUSEHOLD, BUILDING, COMPOUND, WORKPLACE, SCHOOL, COMMUNITY, CITYWIDE, FACILITY = range(8)
 LAYER_NAMES = ("household", "building", "compound", "workplace", "school", "community", "citywide", "facility")
 LAYER_COUNT = len(LAYER_NAMES)
-
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / 9007199254740992.0  # 2**-53
-
-
-@njit(cache=True, nogil=True, inline="always")
-def splitmix64(x):
-    """SplitMix64 finaliser of a uint64 (Steele, Lea & Flood 2014): a well-mixed uint64."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> _S30)) * _MIX1
-    z = (z ^ (z >> _S27)) * _MIX2
-    return z ^ (z >> _S31)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def hash_uniform(seed, a, b, c):
-    """A uniform in [0, 1) determined by (seed, a, b, c); all arguments are non-negative ints."""
-    h = splitmix64(np.uint64(seed) ^ splitmix64(np.uint64(a) ^ splitmix64(np.uint64(b) * _GOLDEN + np.uint64(c))))
-    return float(h >> _S11) * _INV53
 
 
 @njit(cache=True, nogil=True)
