@@ -8,8 +8,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zerosim.population.config import PopulationConfig
-from zerosim.population.state import NO_GROUP, SCHOOL_SECTORS, WORK_SECTORS, bytes_per_agent
-from zerosim.population.synthesis import _apportion, build_population, city_tables
+from zerosim.population.state import (
+    AGENT_SCHEMA,
+    NO_GROUP,
+    SCHOOL_SECTORS,
+    WORK_SECTORS,
+    PopulationState,
+    bytes_per_agent,
+)
+from zerosim.population.synthesis import _apportion, build_population, city_tables, release_freed_memory
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,3 +116,28 @@ def test_state_fits_the_memory_budget(big_city):
     # issue 2: <= 150 bytes of state per agent (group indexes and buffers included)
     assert bytes_per_agent() <= 150
     assert big_city.nbytes() / big_city.size <= 150
+
+
+def test_state_adopts_filled_arrays_and_fills_the_rest():
+    city = build_population(PopulationConfig(size=1_000), 3)
+    age = city.age.copy()
+    state = PopulationState(city.size, city.groups, city.district_names, filled={"age": age})
+    assert state.age is age  # adopted, not copied
+    for spec in AGENT_SCHEMA:
+        if spec.name != "age":
+            assert state.arrays[spec.name].dtype == spec.dtype
+            assert (state.arrays[spec.name] == spec.fill).all(), spec.name
+    with pytest.raises(ValueError, match="age"):
+        PopulationState(city.size, city.groups, city.district_names, filled={"age": age.astype(np.int16)})
+    with pytest.raises(ValueError, match="age"):
+        PopulationState(city.size, city.groups, city.district_names, filled={"age": age[:-1]})
+    with pytest.raises(ValueError, match="not_a_column"):
+        PopulationState(city.size, city.groups, city.district_names, filled={"not_a_column": age})
+
+
+def test_release_freed_memory_is_safe_to_call():
+    # glibc: returns whether pages went back to the OS; elsewhere a no-op returning False
+    garbage = [np.ones(100_000) for _ in range(20)]
+    del garbage
+    assert isinstance(release_freed_memory(), bool)
+    assert isinstance(release_freed_memory(), bool)

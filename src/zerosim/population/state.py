@@ -294,15 +294,42 @@ class PopulationState:
         Residential ranges and workplace / school memberships.
     district_names : tuple[str, ...]
         English names of the districts, indexed by ``district_id``.
+
+    Parameters
+    ----------
+    size, groups, district_names
+        As the attributes above.
+    filled : dict[str, np.ndarray], optional
+        Schema arrays that are already filled in, each of shape (size,) and its schema dtype; they
+        are adopted without a copy (the population build passes the arrays it wrote, so that the
+        city never exists twice). Every other schema array is allocated with its fill value.
     """
 
-    def __init__(self, size: int, groups: GroupIndex, district_names: tuple[str, ...]):
+    def __init__(
+        self,
+        size: int,
+        groups: GroupIndex,
+        district_names: tuple[str, ...],
+        filled: dict[str, np.ndarray] | None = None,
+    ):
         self.size = int(size)
         self.groups = groups
         self.district_names = tuple(district_names)
+        filled = filled or {}
+        unknown = sorted(set(filled) - set(SCHEMA_BY_NAME))
+        if unknown:
+            raise ValueError(f"filled: {unknown[0]!r} is not in AGENT_SCHEMA; declare it there first")
         self.arrays: dict[str, np.ndarray] = {}
         for spec in AGENT_SCHEMA:
-            self.arrays[spec.name] = np.full(self.size, spec.fill, dtype=spec.dtype)
+            array = filled.get(spec.name)
+            if array is None:
+                array = np.full(self.size, spec.fill, dtype=spec.dtype)
+            elif array.dtype != spec.dtype or array.shape != (self.size,) or not array.flags.c_contiguous:
+                raise ValueError(
+                    f"filled[{spec.name!r}]: expected a contiguous {spec.dtype} array of shape ({self.size},), "
+                    f"got {array.dtype} {array.shape}; convert it first"
+                )
+            self.arrays[spec.name] = array
         self.unit_arrays: dict[str, np.ndarray] = {
             "workplace_is_open": np.ones(groups.workplace_count, dtype=np.int8),
             "school_is_open": np.ones(groups.school_count, dtype=np.int8),

@@ -14,6 +14,7 @@ age pyramid and household sizes are Shanghai's, adjusted to the city's census in
 from __future__ import annotations
 
 import csv
+import ctypes
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,7 @@ import numpy as np
 from zerosim.errors import ScenarioError
 from zerosim.population.config import PopulationConfig, available_cities, unknown_city_message
 from zerosim.population.draws import lognormal
+from zerosim.population.kernels import stable_order_by_key
 from zerosim.population.state import (
     NO_GROUP,
     GroupIndex,
@@ -319,6 +321,36 @@ def check_fits_in_memory(size: int, available: int | None = None) -> None:
         )
 
 
+def release_freed_memory() -> bool:
+    """Give memory that the C allocator keeps after large frees back to the operating system.
+
+    glibc serves a large array from a fresh mapping (returned on free) only above its mmap
+    threshold, and it raises that threshold (up to 32 MiB) each time such an array is freed; later
+    arrays below it come from the heap and, once freed, stay resident as free heap space. After a
+    population build that was ~36 bytes per agent. ``malloc_trim(0)`` returns the free heap pages.
+    A no-op where the C library has no ``malloc_trim`` (musl, macOS, Windows).
+
+    Returns
+    -------
+    bool
+        True if some memory was returned.
+    """
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
+
+
+@cache
+def _malloc_trim():
+    """glibc's ``int malloc_trim(size_t pad)`` from the C library already loaded, or None."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, TypeError, AttributeError):  # no C library to open by None, or not glibc
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
 # -- helpers -------------------------------------------------------------------------------------
 def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
     """Integers proportional to ``weights`` summing to ``total`` (largest remainder)."""
@@ -349,14 +381,40 @@ def _starts_from_labels(labels: np.ndarray, count: int) -> np.ndarray:
     return starts
 
 
+def _group_starts(unit_label: np.ndarray, unit_start: np.ndarray, count: int) -> np.ndarray:
+    """Agent offsets (count + 1,) int64 of groups made of consecutive units (e.g. buildings of households).
+
+    ``unit_label`` (units,) is sorted and takes every value 0..count-1; ``unit_start`` (units + 1,)
+    int64 are the units' own agent offsets. Same result as ``_starts_from_labels`` on the per-agent
+    labels, without an agent-sized array.
+    """
+    return unit_start[np.searchsorted(unit_label, np.arange(count + 1))]
+
+
 def _csr(labels: np.ndarray, members: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(labels, kind="stable")
     return _starts_from_labels(labels, count), members[order].astype(np.int32)
 
 
+#: Agents per slice when a per-agent step runs in slices: bounds the float64 / intp temporaries to
+#: a few MiB. Random draws are taken slice after slice from the same Generator, which gives the same
+#: numbers as one call for all agents (the draws are sequential), so the slice size never changes a city.
+CHUNK_AGENTS = 1 << 20
+
+
+def _chunks(size: int):
+    """``(start, stop)`` of consecutive slices of ``range(size)``, CHUNK_AGENTS long."""
+    for start in range(0, size, CHUNK_AGENTS):
+        yield start, min(size, start + CHUNK_AGENTS)
+
+
 # -- the generator -------------------------------------------------------------------------------
 def build_population(config: PopulationConfig, seed: int, check_memory: bool = True) -> PopulationState:
     """Generate a synthetic city of ``config.size`` people.
+
+    Memory: every per-agent array is written once, in its schema dtype, and adopted by the state
+    (no copy); the arrays the run fills later (disease, policy, ledger) are allocated last, when the
+    build's temporaries are gone, so the peak is about the finished state.
 
     Parameters
     ----------
@@ -379,9 +437,87 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
 
     # 1. People per district, scaled from the real district populations.
     district_people = _apportion(n, tables.district_population)
-    real_mean_subdistrict = tables.district_population / np.maximum(tables.district_subdistricts, 1)
 
     # 2. Households per district (sizes from the census table), truncated to fill each exactly.
+    hh_size, hh_district = _draw_households(rng, tables, district_people)
+    households = hh_size.size
+
+    # 3. Buildings, compounds and subdistricts: consecutive households cut into blocks, per district.
+    hh_building, hh_compound, compound_subdistrict, subdistrict_district = _cut_residences(
+        rng, config, tables, district_people, hh_size, hh_district
+    )
+    del hh_district
+    buildings, compounds = int(hh_building[-1]) + 1, int(hh_compound[-1]) + 1
+    subdistricts = int(compound_subdistrict[-1]) + 1
+
+    # Per-agent residence ids in their schema dtypes: each unit is a run of consecutive agents.
+    household_start = np.zeros(households + 1, dtype=np.int64)
+    np.cumsum(hh_size, out=household_start[1:])
+    household_id = np.repeat(np.arange(households, dtype=np.int32), hh_size)
+    building_id = np.repeat(hh_building, hh_size)
+    compound_id = np.repeat(hh_compound, hh_size)
+    compound_start = _group_starts(hh_compound, household_start, compounds)
+    district_start = np.zeros(district_people.size + 1, dtype=np.int64)
+    np.cumsum(district_people, out=district_start[1:])
+    groups = GroupIndex(
+        household_start=household_start,
+        building_start=_group_starts(hh_building, household_start, buildings),
+        compound_start=compound_start,
+        subdistrict_start=_group_starts(compound_subdistrict, compound_start, subdistricts),
+        district_start=district_start,
+        workplace_offsets=np.zeros(1, dtype=np.int64),
+        workplace_members=np.zeros(0, dtype=np.int32),
+        workplace_sector=np.zeros(0, dtype=np.int8),
+        workplace_district=np.zeros(0, dtype=np.int8),
+        school_offsets=np.zeros(1, dtype=np.int64),
+        school_members=np.zeros(0, dtype=np.int32),
+        school_sector=np.zeros(0, dtype=np.int8),
+        compound_subdistrict=compound_subdistrict.astype(np.int16),
+        subdistrict_district=subdistrict_district,
+    )
+    del hh_building, hh_compound, hh_size
+    subdistrict_id = np.repeat(groups.compound_subdistrict, np.diff(compound_start))
+    district_id = np.repeat(np.arange(district_people.size, dtype=np.int8), district_people)
+    position = _household_slots(household_start, household_id)
+
+    # 4. Ages: sampled from the pyramid (exact marginal), then matched to household roles by rank.
+    age = _match_ages(rng, tables, households, household_id, position)
+
+    # 5. Sex: the partner of a household head has the other sex.
+    sex = _draw_sex(rng, config.male_fraction, position)
+    del position
+
+    # 6. School and work.
+    sector = np.zeros(n, dtype=np.int8)
+    school_id = np.full(n, NO_GROUP, dtype=np.int32)
+    workplace_id = np.full(n, NO_GROUP, dtype=np.int32)
+    _assign_schools(rng, tables, age, subdistrict_id, sector, school_id, groups)
+    _assign_work(rng, tables, config, age, district_id, district_people, sector, school_id, workplace_id, groups)
+
+    # 7. Vaccination by age band.
+    doses, day_last_dose = _vaccinate(rng, tables, config, age)
+
+    # The build's temporaries are gone: give their memory back before the run's own arrays are allocated.
+    release_freed_memory()
+    filled = {
+        "age": age,
+        "sex": sex,
+        "household_id": household_id,
+        "building_id": building_id,
+        "compound_id": compound_id,
+        "subdistrict_id": subdistrict_id,
+        "district_id": district_id,
+        "workplace_id": workplace_id,
+        "school_id": school_id,
+        "sector": sector,
+        "vaccine_doses": doses,
+        "day_last_dose": day_last_dose,
+    }
+    return PopulationState(n, groups, tables.district_names, filled=filled)
+
+
+def _draw_households(rng, tables: CityTables, district_people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Household sizes (households,) int64 and their districts (households,) int8, district after district."""
     mean_household = float((tables.household_size * tables.household_share).sum())
     household_sizes: list[np.ndarray] = []
     household_district: list[np.ndarray] = []
@@ -395,13 +531,31 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
         sizes[-1] -= cumulative[last] - people
         household_sizes.append(sizes)
         household_district.append(np.full(sizes.size, d, dtype=np.int8))
-    hh_size = np.concatenate(household_sizes).astype(np.int64)
-    hh_district = np.concatenate(household_district)
-    households = hh_size.size
+    return np.concatenate(household_sizes).astype(np.int64), np.concatenate(household_district)
 
-    # 3. Buildings, compounds and subdistricts: consecutive households cut into blocks, per district.
-    hh_building = np.empty(households, dtype=np.int64)
-    hh_compound = np.empty(households, dtype=np.int64)
+
+def _cut_residences(
+    rng,
+    config: PopulationConfig,
+    tables: CityTables,
+    district_people: np.ndarray,
+    hh_size: np.ndarray,
+    hh_district: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each district's consecutive households into compounds and buildings, and its compounds into subdistricts.
+
+    Returns
+    -------
+    hh_building, hh_compound : np.ndarray, shape (households,), int32
+        Building and compound of each household, numbered from 0 along the households.
+    compound_subdistrict : np.ndarray, shape (compounds,), int64
+        Subdistrict of each compound, numbered from 0 along the compounds.
+    subdistrict_district : np.ndarray, shape (subdistricts,), int8
+    """
+    real_mean_subdistrict = tables.district_population / np.maximum(tables.district_subdistricts, 1)
+    households = hh_size.size
+    hh_building = np.empty(households, dtype=np.int32)
+    hh_compound = np.empty(households, dtype=np.int32)
     compound_subdistrict_parts: list[np.ndarray] = []
     subdistrict_district_parts: list[int] = []
     hh_offset = 0
@@ -443,107 +597,106 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
         compounds += n_compounds
         subdistricts += int(sub_label[-1]) + 1
         hh_offset += count
-    compound_subdistrict = np.concatenate(compound_subdistrict_parts)
+    subdistrict_district = np.asarray(subdistrict_district_parts, dtype=np.int8)
+    return hh_building, hh_compound, np.concatenate(compound_subdistrict_parts), subdistrict_district
 
-    agent_household = np.repeat(np.arange(households, dtype=np.int64), hh_size)
-    household_start = np.zeros(households + 1, dtype=np.int64)
-    np.cumsum(hh_size, out=household_start[1:])
-    position = np.arange(n, dtype=np.int64) - household_start[agent_household]
 
-    groups_building = _starts_from_labels(np.repeat(hh_building, hh_size), buildings)
-    agent_compound = np.repeat(hh_compound, hh_size)
-    agent_subdistrict = compound_subdistrict[agent_compound]
-    district_start = np.zeros(tables.district_names.__len__() + 1, dtype=np.int64)
-    np.cumsum(district_people, out=district_start[1:])
+def _household_slots(household_start: np.ndarray, household_id: np.ndarray) -> np.ndarray:
+    """Slot of each agent in its household, 0 = reference person: (n,) int16."""
+    position = np.empty(household_id.size, dtype=np.int16)
+    for lo, hi in _chunks(household_id.size):
+        position[lo:hi] = np.arange(lo, hi) - household_start[household_id[lo:hi]]
+    return position
 
-    # 4. Ages: sampled from the pyramid (exact marginal), then matched to household roles by rank.
-    ages = rng.choice(101, size=n, p=tables.age_probabilities()).astype(np.int64)
-    desired = _desired_ages(rng, hh_size, agent_household, position)
+
+def _match_ages(
+    rng, tables: CityTables, household_count: int, household_id: np.ndarray, position: np.ndarray
+) -> np.ndarray:
+    """Ages (n,) uint8: sampled from the pyramid, the slot of rank k by desired age gets the k-th smallest."""
+    n = position.size
+    age_count = np.zeros(101, dtype=np.int64)
+    age_probabilities = tables.age_probabilities()
+    for lo, hi in _chunks(n):
+        age_count += np.bincount(rng.choice(101, size=hi - lo, p=age_probabilities), minlength=101)
+    desired = _desired_ages(rng, household_count, household_id, position)
     order_slots = np.argsort(desired, kind="stable")
+    del desired
+    rank_start = np.concatenate(([0], np.cumsum(age_count)))
     age = np.empty(n, dtype=np.uint8)
-    age[order_slots] = np.sort(ages)
-    del desired, order_slots, ages
+    for years in range(101):
+        age[order_slots[rank_start[years] : rank_start[years + 1]]] = years
+    return age
 
-    groups = GroupIndex(
-        household_start=household_start,
-        building_start=groups_building,
-        compound_start=_starts_from_labels(agent_compound, compounds),
-        subdistrict_start=_starts_from_labels(agent_subdistrict, subdistricts),
-        district_start=district_start,
-        workplace_offsets=np.zeros(1, dtype=np.int64),
-        workplace_members=np.zeros(0, dtype=np.int32),
-        workplace_sector=np.zeros(0, dtype=np.int8),
-        workplace_district=np.zeros(0, dtype=np.int8),
-        school_offsets=np.zeros(1, dtype=np.int64),
-        school_members=np.zeros(0, dtype=np.int32),
-        school_sector=np.zeros(0, dtype=np.int8),
-        compound_subdistrict=compound_subdistrict.astype(np.int16),
-        subdistrict_district=np.asarray(subdistrict_district_parts, dtype=np.int8),
-    )
-    agent_district = np.repeat(np.arange(district_people.size, dtype=np.int8), district_people)
 
-    # 5. Sex: the partner of a household head has the other sex.
-    sex = (rng.random(n) < config.male_fraction).astype(np.int8)
-    partner = position == 1
-    sex[partner] = 1 - sex[np.flatnonzero(partner) - 1]
+def _draw_sex(rng, male_fraction: float, position: np.ndarray) -> np.ndarray:
+    """Sex codes (n,) int8: male with ``male_fraction``, except that a partner (slot 1) is the head's opposite."""
+    sex = np.empty(position.size, dtype=np.int8)
+    for lo, hi in _chunks(position.size):
+        sex[lo:hi] = rng.random(hi - lo) < male_fraction
+        partner = lo + np.flatnonzero(position[lo:hi] == 1)
+        sex[partner] = 1 - sex[partner - 1]  # the head (slot 0) precedes its partner, in this slice or the last
+    return sex
 
-    # 6. School and work.
-    sector = np.zeros(n, dtype=np.int8)
-    school_id = np.full(n, NO_GROUP, dtype=np.int32)
-    workplace_id = np.full(n, NO_GROUP, dtype=np.int32)
-    _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, groups)
-    _assign_work(rng, tables, config, age, agent_district, district_people, sector, school_id, workplace_id, groups)
 
-    # 7. Vaccination by age band.
+def _vaccinate(rng, tables: CityTables, config: PopulationConfig, age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vaccine doses (n,) int8 by age band, and the day of the last dose (n,) int16 (-32768 if none)."""
+    n = age.size
     doses = np.zeros(n, dtype=np.int8)
     day_last_dose = np.full(n, -32768, dtype=np.int16)
-    if config.vaccinate:
-        for low, high, shares in zip(tables.vaccine_low, tables.vaccine_high, tables.vaccine_shares):
-            members = np.flatnonzero((age >= low) & (age <= high))
+    if not config.vaccinate:
+        return doses, day_last_dose
+    for low, high, shares in zip(tables.vaccine_low, tables.vaccine_high, tables.vaccine_shares):
+        for lo, hi in _chunks(n):
+            members = lo + np.flatnonzero((age[lo:hi] >= low) & (age[lo:hi] <= high))
             doses[members] = rng.choice(4, size=members.size, p=shares)
-        vaccinated = np.flatnonzero(doses > 0)
+    for lo, hi in _chunks(n):
+        vaccinated = lo + np.flatnonzero(doses[lo:hi] > 0)
         day_last_dose[vaccinated] = -rng.integers(
             config.last_dose_days_before_start_min, config.last_dose_days_before_start_max + 1, size=vaccinated.size
         )
-
-    state = PopulationState(n, groups, tables.district_names)
-    state.age[:] = age
-    state.sex[:] = sex
-    state.household_id[:] = agent_household
-    state.building_id[:] = np.repeat(hh_building, hh_size)
-    state.compound_id[:] = agent_compound
-    state.subdistrict_id[:] = agent_subdistrict
-    state.district_id[:] = agent_district
-    state.workplace_id[:] = workplace_id
-    state.school_id[:] = school_id
-    state.sector[:] = sector
-    state.vaccine_doses[:] = doses
-    state.day_last_dose[:] = day_last_dose
-    state.unit_arrays["workplace_is_open"] = np.ones(groups.workplace_count, dtype=np.int8)
-    state.unit_arrays["school_is_open"] = np.ones(groups.school_count, dtype=np.int8)
-    return state
+    return doses, day_last_dose
 
 
 def _desired_ages(
-    rng: np.random.Generator, hh_size: np.ndarray, agent_household: np.ndarray, position: np.ndarray
+    rng: np.random.Generator, household_count: int, household_id: np.ndarray, position: np.ndarray
 ) -> np.ndarray:
     """A rough target age for each household slot, used only to rank slots against sampled ages.
 
     Slot 0 is the reference person, slot 1 a partner of similar age, slots 2-3 children a
     generation younger, slots 4+ a generation older (three-generation households). The targets are
     an ASSUMPTION shaping household composition; the age marginal comes from the census table.
+
+    Parameters
+    ----------
+    rng : numpy Generator
+    household_count : int
+    household_id : np.ndarray, shape (n,), int32
+    position : np.ndarray, shape (n,), int16
+        Slot of each agent in its household.
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float64
+        Household head's age (uniform 26-90) shifted by role, plus normal noise (sd 2 for slots 0-1, 4 after).
     """
-    head = rng.uniform(26, 90, size=hh_size.size)[agent_household]
-    noise = rng.normal(0, np.where(position <= 1, 2.0, 4.0))
-    generation = rng.uniform(24, 34, size=position.size)
-    desired = np.where(position == 0, head, 0.0)
-    desired = np.where(position == 1, head - 1.5, desired)
-    desired = np.where((position == 2) | (position == 3), head - generation, desired)
-    desired = np.where(position >= 4, head + generation, desired)
-    return desired + noise
+    head = rng.uniform(26, 90, size=household_count)
+    desired = np.empty(position.size)
+    # Draw order: the noise of every slot, then the generation gap of every slot.
+    for lo, hi in _chunks(position.size):
+        desired[lo:hi] = rng.normal(0, np.where(position[lo:hi] <= 1, 2.0, 4.0))
+    for lo, hi in _chunks(position.size):
+        slot = position[lo:hi]
+        head_age = head[household_id[lo:hi]]
+        generation = rng.uniform(24, 34, size=hi - lo)
+        target = np.where(slot == 0, head_age, 0.0)
+        target = np.where(slot == 1, head_age - 1.5, target)
+        target = np.where((slot == 2) | (slot == 3), head_age - generation, target)
+        target = np.where(slot >= 4, head_age + generation, target)
+        desired[lo:hi] += target  # noise + target
+    return desired
 
 
-def _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, groups: GroupIndex) -> None:
+def _assign_schools(rng, tables, age, subdistrict_id, sector, school_id, groups: GroupIndex) -> None:
     """Enrol children by age and rate into schools of their own subdistrict, of about mean size."""
     labels: list[np.ndarray] = []
     members: list[np.ndarray] = []
@@ -557,7 +710,7 @@ def _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, grou
         pupils = pupils[rng.random(pupils.size) < rate]
         if pupils.size == 0:
             continue
-        sub = agent_subdistrict[pupils].astype(np.int64)  # pupils are sorted by residence
+        sub = subdistrict_id[pupils].astype(np.int64)  # pupils are sorted by residence
         first = np.searchsorted(sub, sub, side="left")
         rank = np.arange(pupils.size) - first
         per_sub = np.bincount(sub, minlength=groups.subdistrict_count)
@@ -579,7 +732,7 @@ def _assign_schools(rng, tables, age, agent_subdistrict, sector, school_id, grou
 
 
 def _assign_work(
-    rng, tables, config, age, agent_district, district_people, sector, school_id, workplace_id, groups: GroupIndex
+    rng, tables, config, age, district_id, district_people, sector, school_id, workplace_id, groups: GroupIndex
 ) -> None:
     """Employ adults by age-specific rates, give each a sector, and group them into workplaces.
 
@@ -587,32 +740,48 @@ def _assign_work(
     district drawn in proportion to population; workers of one sector and district are cut into
     workplaces whose sizes follow the sector's log-normal size distribution.
     """
-    employed = np.zeros(age.size, dtype=bool)
+    n = age.size
+    employed = np.zeros(n, dtype=bool)
     for low, high, rate in zip(tables.employment_low, tables.employment_high, tables.employment_rate):
-        band = np.flatnonzero((age >= low) & (age <= high) & (school_id < 0))
-        employed[band] = rng.random(band.size) < rate
+        for lo, hi in _chunks(n):
+            band = lo + np.flatnonzero((age[lo:hi] >= low) & (age[lo:hi] <= high) & (school_id[lo:hi] < 0))
+            employed[band] = rng.random(band.size) < rate
     workers = np.flatnonzero(employed)
+    del employed
     if workers.size == 0:
         return
     codes = np.array([WORK_SECTOR_CODE[name] for name in tables.sector_names], dtype=np.int8)
-    choice = rng.choice(codes.size, size=workers.size, p=tables.sector_share)
-    sector[workers] = codes[choice]
     districts = district_people.size
-    work_district = np.where(
-        rng.random(workers.size) < config.local_work_fraction,
-        agent_district[workers],
-        rng.choice(districts, size=workers.size, p=district_people / district_people.sum()),
-    ).astype(np.int64)
-    key = choice.astype(np.int64) * districts + work_district
-    order = np.argsort(key, kind="stable")
-    sorted_workers = workers[order]
-    sorted_key = key[order]
-    labels = np.empty(workers.size, dtype=np.int64)
+    # Draw order: every worker's sector, then whether each works locally, then a district for each.
+    choice = np.empty(workers.size, dtype=np.int8)  # index into codes
+    for lo, hi in _chunks(workers.size):
+        choice[lo:hi] = rng.choice(codes.size, size=hi - lo, p=tables.sector_share)
+        sector[workers[lo:hi]] = codes[choice[lo:hi]]
+    is_local = np.empty(workers.size, dtype=bool)
+    for lo, hi in _chunks(workers.size):
+        is_local[lo:hi] = rng.random(hi - lo) < config.local_work_fraction
+    district_share = district_people / district_people.sum()
+    key_count = codes.size * districts
+    key = np.empty(workers.size, dtype=np.int32)  # sector choice * districts + work district
+    key_counts = np.zeros(key_count, dtype=np.int64)
+    for lo, hi in _chunks(workers.size):
+        anywhere = rng.choice(districts, size=hi - lo, p=district_share)
+        work_district = np.where(is_local[lo:hi], district_id[workers[lo:hi]], anywhere)
+        key[lo:hi] = choice[lo:hi].astype(np.int64) * districts + work_district
+        key_counts += np.bincount(key[lo:hi], minlength=key_count)
+    del choice, is_local
+    # Workers grouped by key, in agent order within a key (a stable sort, by counting).
+    sorted_workers = workers[stable_order_by_key(key, key_count)]
+    del workers, key
+    bounds = np.concatenate(([0], np.cumsum(key_counts)))
+    # Each key's workers are cut into workplaces: ids rise along sorted_workers, so sorted_workers is
+    # already the CSR member list and each workplace starts where its cut starts.
+    labels = np.empty(sorted_workers.size, dtype=np.int32)
+    workplace_starts: list[np.ndarray] = []
     workplace_sector: list[np.ndarray] = []
     workplace_district: list[np.ndarray] = []
     next_id = 0
-    bounds = np.searchsorted(sorted_key, np.arange(codes.size * districts + 1))
-    for k in range(codes.size * districts):
+    for k in range(key_count):
         lo, hi = bounds[k], bounds[k + 1]
         if hi == lo:
             continue
@@ -625,10 +794,14 @@ def _assign_work(
         local = np.cumsum(local)
         count = int(local[-1]) + 1
         labels[lo:hi] = next_id + local
+        workplace_starts.append(lo + starts)
         workplace_sector.append(np.full(count, codes[s], dtype=np.int8))
         workplace_district.append(np.full(count, k % districts, dtype=np.int8))
         next_id += count
     workplace_id[sorted_workers] = labels
-    groups.workplace_offsets, groups.workplace_members = _csr(labels, sorted_workers, next_id)
+    del labels
+    workplace_starts.append(np.array([sorted_workers.size]))
+    groups.workplace_offsets = np.concatenate(workplace_starts).astype(np.int64)
+    groups.workplace_members = sorted_workers.astype(np.int32)
     groups.workplace_sector = np.concatenate(workplace_sector)
     groups.workplace_district = np.concatenate(workplace_district)

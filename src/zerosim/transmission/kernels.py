@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from zerosim.disease.kernels import log10_viral_load
+from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
 from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F401  (re-exported)
 
 #: Layer codes, in the order of the per-layer parameter arrays.
@@ -139,107 +139,170 @@ def transmit(
     a green health code where ``requires_green[L]``); it infects a not-yet-infected target with
     probability = the target's susceptibility (age band x (1 - waning vaccine protection)).
     New infections are appended to ``out_new`` from ``out_count``; returns the new count.
+
+    Two steps, so the contacts are drawn on every thread and the result is still that of one
+    sequential pass over the active agents in order: :func:`_contact_candidates` lists, per fixed
+    chunk of agents, the contacts that would infect (target not infected before today), then they
+    are applied in agent order and a target infected earlier today is skipped.
+    """
+    chunk_counts = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    capacity = 8
+    while True:
+        per_chunk = capacity * ((active_count + SCAN_CHUNKS - 1) // SCAN_CHUNKS) + 64
+        targets = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int32)
+        sources = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int32)
+        layers = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int8)
+        if _contact_candidates(
+            day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised,
+            detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
+            viral_peak_log10, infectiousness_scale, mobility, health_code, day_infected, age, vaccine_doses,
+            day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id,
+            household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
+            subdistrict_start, workplace_id, workplace_offsets, workplace_members, workplace_is_open, school_id,
+            school_offsets, school_members, school_is_open, facility_id, facility_offsets, facility_members,
+            facility_contact_scale, targets, sources, layers, per_chunk, chunk_counts,
+        ):
+            break
+        capacity *= 4  # a chunk met more would-be infections than it had room for: again, with more room
+    # Apply in agent order: the first infector of a target wins, exactly as one sequential pass would.
+    count = out_count
+    for c in range(SCAN_CHUNKS):
+        base = c * per_chunk
+        for k in range(base, base + chunk_counts[c]):
+            j = targets[k]
+            if day_infected[j] >= 0:
+                continue  # infected earlier today by an agent before this one
+            day_infected[j] = day
+            infected_by[j] = sources[k]
+            out_new[count] = j
+            count += 1
+            infections_by_layer[layers[k]] += 1
+    return count
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _contact_candidates(
+    day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised, detection_limit_log10,
+    threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
+    infectiousness_scale, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
+    susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id, household_start,
+    building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
+    workplace_offsets, workplace_members, workplace_is_open, school_id, school_offsets, school_members,
+    school_is_open, facility_id, facility_offsets, facility_members, facility_contact_scale, out_targets,
+    out_sources, out_layers, per_chunk, chunk_counts,
+):
+    """The would-be infections of today, per fixed chunk of the active agents, in agent order:
+    every contact of :func:`transmit`'s rules that would infect its target if nobody had infected
+    the target earlier today (``day_infected`` is only read here). Chunk c writes from
+    ``c * per_chunk`` and its count to ``chunk_counts[c]``. Returns False if a chunk ran out of room.
     """
     n = compartment.size
     bands = susceptibility_by_age_band.size
-    count = out_count
-    for a in range(active_count):
-        i = active[a]
-        c = compartment[i]
-        if (c == 5 or c == 6) and not include_hospitalised:  # SEVERE, CRITICAL: in hospital
-            continue
-        vl = log10_viral_load(
-            day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i], detection_limit_log10
-        )
-        weight = (vl - threshold_log10) * infectiousness_scale[i]
-        if weight <= 0.0:
-            continue
-        for layer in range(rate.size):
-            if rate[layer] <= 0.0 or mobility[i] > max_mobility[layer]:
+    chunk = (active_count + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    room = np.ones(SCAN_CHUNKS, dtype=np.bool_)
+    for c in prange(SCAN_CHUNKS):
+        count = c * per_chunk
+        stop = count + per_chunk
+        for a in range(c * chunk, min(active_count, (c + 1) * chunk)):
+            i = active[a]
+            stage = compartment[i]
+            if (stage == 5 or stage == 6) and not include_hospitalised:  # SEVERE, CRITICAL: in hospital
                 continue
-            if requires_green[layer] and health_code[i] != 0:
+            vl = log10_viral_load(
+                day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i], detection_limit_log10
+            )
+            weight = (vl - threshold_log10) * infectiousness_scale[i]
+            if weight <= 0.0:
                 continue
-            # The group of i in this layer, as a contiguous range [lo, hi) or a CSR slice.
-            lo = 0
-            hi = 0
-            csr = False
-            if layer == 0:
-                lo = household_start[household_id[i]]
-                hi = household_start[household_id[i] + 1]
-            elif layer == 1:
-                lo = building_start[building_id[i]]
-                hi = building_start[building_id[i] + 1]
-            elif layer == 2:
-                lo = compound_start[compound_id[i]]
-                hi = compound_start[compound_id[i] + 1]
-            elif layer == 3:
-                w = workplace_id[i]
-                if w < 0 or workplace_is_open[w] == 0:
+            for layer in range(rate.size):
+                if rate[layer] <= 0.0 or mobility[i] > max_mobility[layer]:
                     continue
-                lo = workplace_offsets[w]
-                hi = workplace_offsets[w + 1]
-                csr = True
-            elif layer == 4:
-                s = school_id[i]
-                if s < 0 or school_is_open[s] == 0:
+                if requires_green[layer] and health_code[i] != 0:
                     continue
-                lo = school_offsets[s]
-                hi = school_offsets[s + 1]
-                csr = True
-            elif layer == 5:
-                lo = subdistrict_start[subdistrict_id[i]]
-                hi = subdistrict_start[subdistrict_id[i] + 1]
-            elif layer == 6:
+                # The group of i in this layer, as a contiguous range [lo, hi) or a CSR slice.
                 lo = 0
-                hi = n
-            else:
-                f = facility_id[i]
-                if f < 0 or mobility[i] != 3 or f + 1 >= facility_offsets.size:
-                    continue
-                lo = facility_offsets[f]
-                hi = facility_offsets[f + 1]
-                csr = True
-            size = hi - lo
-            if size < 2:
-                continue
-            layer_rate = rate[layer]
-            if layer == 7 and facility_id[i] < facility_contact_scale.size:
-                layer_rate *= facility_contact_scale[facility_id[i]]
-            draws = poisson_from_uniforms(layer_rate * weight, seed, i, layer)
-            for k in range(draws):
-                u = hash_uniform(seed, i, layer, 2 * k)
-                if csr:
-                    pick = lo + int(u * size)
-                    if layer == 3:
-                        j = np.int64(workplace_members[pick])
-                    elif layer == 4:
-                        j = np.int64(school_members[pick])
-                    else:
-                        j = np.int64(facility_members[pick])
-                    if j == i:
+                hi = 0
+                csr = False
+                if layer == 0:
+                    lo = household_start[household_id[i]]
+                    hi = household_start[household_id[i] + 1]
+                elif layer == 1:
+                    lo = building_start[building_id[i]]
+                    hi = building_start[building_id[i] + 1]
+                elif layer == 2:
+                    lo = compound_start[compound_id[i]]
+                    hi = compound_start[compound_id[i] + 1]
+                elif layer == 3:
+                    w = workplace_id[i]
+                    if w < 0 or workplace_is_open[w] == 0:
                         continue
+                    lo = workplace_offsets[w]
+                    hi = workplace_offsets[w + 1]
+                    csr = True
+                elif layer == 4:
+                    s = school_id[i]
+                    if s < 0 or school_is_open[s] == 0:
+                        continue
+                    lo = school_offsets[s]
+                    hi = school_offsets[s + 1]
+                    csr = True
+                elif layer == 5:
+                    lo = subdistrict_start[subdistrict_id[i]]
+                    hi = subdistrict_start[subdistrict_id[i] + 1]
+                elif layer == 6:
+                    lo = 0
+                    hi = n
                 else:
-                    # Uniform among the other size - 1 members of a contiguous range.
-                    j = np.int64(lo + int(u * (size - 1)))
-                    if j >= i:
-                        j += 1
-                if day_infected[j] >= 0 or mobility[j] > max_mobility[layer]:
+                    f = facility_id[i]
+                    if f < 0 or mobility[i] != 3 or f + 1 >= facility_offsets.size:
+                        continue
+                    lo = facility_offsets[f]
+                    hi = facility_offsets[f + 1]
+                    csr = True
+                size = hi - lo
+                if size < 2:
                     continue
-                if layer == 7 and facility_id[j] != facility_id[i]:
-                    continue
-                if requires_green[layer] and health_code[j] != 0:
-                    continue
-                band = min(age[j] // 10, bands - 1)
-                protection = 0.0
-                doses = vaccine_doses[j]
-                if doses > 0:
-                    elapsed = max(day - day_last_dose[j], 0)
-                    protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days)
-                susceptibility = susceptibility_by_age_band[band] * (1.0 - protection)
-                if hash_uniform(seed, i, layer, 2 * k + 1) < susceptibility:
-                    day_infected[j] = day
-                    infected_by[j] = i
-                    out_new[count] = j
-                    count += 1
-                    infections_by_layer[layer] += 1
-    return count
+                layer_rate = rate[layer]
+                if layer == 7 and facility_id[i] < facility_contact_scale.size:
+                    layer_rate *= facility_contact_scale[facility_id[i]]
+                draws = poisson_from_uniforms(layer_rate * weight, seed, i, layer)
+                for k in range(draws):
+                    u = hash_uniform(seed, i, layer, 2 * k)
+                    if csr:
+                        pick = lo + int(u * size)
+                        if layer == 3:
+                            j = np.int64(workplace_members[pick])
+                        elif layer == 4:
+                            j = np.int64(school_members[pick])
+                        else:
+                            j = np.int64(facility_members[pick])
+                        if j == i:
+                            continue
+                    else:
+                        # Uniform among the other size - 1 members of a contiguous range.
+                        j = np.int64(lo + int(u * (size - 1)))
+                        if j >= i:
+                            j += 1
+                    if day_infected[j] >= 0 or mobility[j] > max_mobility[layer]:
+                        continue
+                    if layer == 7 and facility_id[j] != facility_id[i]:
+                        continue
+                    if requires_green[layer] and health_code[j] != 0:
+                        continue
+                    band = min(age[j] // 10, bands - 1)
+                    protection = 0.0
+                    doses = vaccine_doses[j]
+                    if doses > 0:
+                        elapsed = max(day - day_last_dose[j], 0)
+                        protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days)
+                    susceptibility = susceptibility_by_age_band[band] * (1.0 - protection)
+                    if hash_uniform(seed, i, layer, 2 * k + 1) < susceptibility:
+                        if count >= stop:
+                            room[c] = False
+                            break
+                        out_targets[count] = j
+                        out_sources[count] = i
+                        out_layers[count] = layer
+                        count += 1
+        chunk_counts[c] = count - c * per_chunk
+    return room.all()
