@@ -495,7 +495,8 @@ class Testing:
         tube_start = np.empty(swabbed.size + 1, dtype=np.int64)
         tubes = form_pools(swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode,
                            tube_start)
-        return self._tube_batch(state, swabbed, tube_start[: tubes + 1], day, rng)
+        # a copy of the used part, so the per-sample buffer (8 bytes per swab) is freed today
+        return self._tube_batch(state, swabbed, tube_start[: tubes + 1].copy(), day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:
         """Today's quarantine, fever-clinic, antigen-confirmation and sector-screening swabs, as priority batches."""
@@ -567,7 +568,7 @@ class Testing:
             no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
             tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size, state.household_id,
                                no_households, tube_start)
-            batches.append(self._tube_batch(state, workers, tube_start[: tubes + 1], day, rng))
+            batches.append(self._tube_batch(state, workers, tube_start[: tubes + 1].copy(), day, rng))
         return batches
 
     def _screening_due(self, state: PopulationState, day: int, screen_of_sector: np.ndarray) -> list[np.ndarray]:
