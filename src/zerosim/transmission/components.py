@@ -46,31 +46,34 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
     layers = config.resolved_layers()
     r0 = config.r0 if config.r0 is not None else disease.r0
     susceptibility = np.asarray(config.resolved_susceptibility())
-    agent_susceptibility = susceptibility[np.minimum(state.age // 10, susceptibility.size - 1)]
+    # Per age band counts instead of per-agent float arrays (no N-sized float64 temporaries).
+    bands = susceptibility.size
+    band = np.minimum(state.age // 10, bands - 1)
     household_sizes = np.diff(state.groups.household_start)
-    in_household = np.repeat(household_sizes >= 2, household_sizes)
     members = {
-        "household": in_household,
+        "household": np.repeat(household_sizes >= 2, household_sizes),
         "building": None,
         "compound": None,
         "workplace": state.workplace_id >= 0,
         "school": state.school_id >= 0,
         "community": None,
         "citywide": None,
-        "facility": np.zeros(state.size, dtype=bool),
+        "facility": None,
     }
+    everyone = np.bincount(band, minlength=bands)
     raw = np.zeros(len(LAYER_NAMES))
     expected = 0.0
     for index, name in enumerate(LAYER_NAMES):
         layer = layers[name]
         raw[index] = layer.contacts_per_day * layer.relative_transmissibility
+        if name == "facility":
+            continue  # nobody is in a facility at the start (policies crowd them later)
         mask = members[name]
-        if mask is None:
-            share, mean_susceptibility = 1.0, float(agent_susceptibility.mean())
-        elif mask.any():
-            share, mean_susceptibility = float(mask.mean()), float(agent_susceptibility[mask].mean())
-        else:
+        counts = everyone if mask is None else np.bincount(band[mask], minlength=bands)
+        if counts.sum() == 0:
             continue
+        share = counts.sum() / state.size
+        mean_susceptibility = float((counts * susceptibility).sum() / counts.sum())
         expected += raw[index] * share * mean_susceptibility
     if expected <= 0:
         return raw * 0.0
