@@ -23,7 +23,7 @@ from zerosim.io.results import Results, build_tables, events_table, prepare_out_
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
 from zerosim.population.state import PopulationState, bytes_per_agent
-from zerosim.population.synthesis import build_population, check_fits_in_memory, release_freed_memory
+from zerosim.population.synthesis import build_population, check_fits_in_memory
 
 
 def build(scenario: Scenario, population: PopulationState | None = None) -> Simulation:
@@ -162,7 +162,6 @@ def run(
         on_phase("building population")
     simulation = build(scenario)
     simulation.setup()
-    release_freed_memory()  # set-up temporaries: give the freed heap back before the daily loop
     timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
     if on_phase:
         on_phase("simulating")

@@ -16,6 +16,7 @@ from zerosim.engine.component import Component
 from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError, StateError
 from zerosim.population.state import PopulationState
+from zerosim.population.synthesis import release_freed_memory
 
 
 @dataclass(slots=True)
@@ -107,6 +108,7 @@ class Simulation:
                 for array in component.reads | component.writes:
                     if not self.state.has_array(array):
                         raise StateError(f"component {component.name!r} declares unknown state array {array!r}")
+            release_freed_memory()  # set-up temporaries: give the freed heap back before the daily loop
             self._set_up = True
 
     def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0) -> Recorder:
