@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
-from zerosim.population.kernels import SCAN_BLOCK
 from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
 from zerosim.transmission.kernels import hash_uniform
 
@@ -624,27 +623,19 @@ def classify_listed_tests(
 
 @njit(cache=True, nogil=True)
 def quarantined_agents(quarantine_status):
-    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32. Blocks of agents with nobody in
-    quarantine (most of the city) are passed over by a vectorised count."""
-    n = quarantine_status.size
-    blocks = (n + SCAN_BLOCK - 1) // SCAN_BLOCK
-    hits = np.zeros(blocks, dtype=np.int64)
-    for b in range(blocks):
-        found = np.int32(0)
-        for i in range(b * SCAN_BLOCK, min(n, (b + 1) * SCAN_BLOCK)):
-            q = quarantine_status[i]
-            found += np.int32((q == _Q_CENTRAL) | (q == _Q_HOME))
-        hits[b] = found
-    out = np.empty(hits.sum(), dtype=np.int32)
+    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32."""
+    count = 0
+    for i in range(quarantine_status.size):
+        q = quarantine_status[i]
+        if q == _Q_CENTRAL or q == _Q_HOME:
+            count += 1
+    out = np.empty(count, dtype=np.int32)
     k = 0
-    for b in range(blocks):
-        if hits[b] == 0:
-            continue
-        for i in range(b * SCAN_BLOCK, min(n, (b + 1) * SCAN_BLOCK)):
-            q = quarantine_status[i]
-            if q == _Q_CENTRAL or q == _Q_HOME:
-                out[k] = i
-                k += 1
+    for i in range(quarantine_status.size):
+        q = quarantine_status[i]
+        if q == _Q_CENTRAL or q == _Q_HOME:
+            out[k] = i
+            k += 1
     return out
 
 

@@ -11,7 +11,7 @@ from numba import njit
 SCAN_CHUNKS = 64
 
 
-#: Block of agents a scan skips at once when it holds nothing of interest (a vectorised count first).
+#: Block of agents summed at once in a 32-bit counter by :func:`count_codes`.
 SCAN_BLOCK = 4096
 
 
@@ -38,45 +38,23 @@ def count_codes(codes, count):
 
 @njit(cache=True, nogil=True)
 def indices_where_nonzero(codes, out):
-    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many.
-
-    Blocks without a non-zero entry (found by a vectorised count) are skipped.
-    """
+    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many."""
     count = 0
-    n = codes.size
-    for start in range(0, n, SCAN_BLOCK):
-        stop = min(n, start + SCAN_BLOCK)
-        hits = np.int32(0)
-        for i in range(start, stop):
-            hits += np.int32(codes[i] != 0)
-        if hits == 0:
-            continue
-        for i in range(start, stop):
-            if codes[i] != 0:
-                out[count] = i
-                count += 1
+    for i in range(codes.size):
+        if codes[i] != 0:
+            out[count] = i
+            count += 1
     return count
 
 
 @njit(cache=True, nogil=True)
 def indices_equal(values, target, out):
-    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many.
-
-    Blocks without a match (found by a vectorised count) are skipped.
-    """
+    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many."""
     count = 0
-    n = values.size
-    for start in range(0, n, SCAN_BLOCK):
-        stop = min(n, start + SCAN_BLOCK)
-        hits = np.int32(0)
-        for i in range(start, stop):
-            hits += np.int32(values[i] == target)
-        if hits == 0:
-            continue
-        for i in range(start, stop):
-            if values[i] == target:
-                out[count] = i
-                count += 1
+    for i in range(values.size):
+        if values[i] == target:
+            out[count] = i
+            count += 1
     return count
 
 
