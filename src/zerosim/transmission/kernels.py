@@ -152,6 +152,7 @@ def transmit(
         targets = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int32)
         sources = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int32)
         layers = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int8)
+        uniforms = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.float64)
         if _contact_candidates(
             day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised,
             detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
@@ -160,7 +161,7 @@ def transmit(
             household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
             subdistrict_start, workplace_id, workplace_offsets, workplace_members, workplace_is_open, school_id,
             school_offsets, school_members, school_is_open, facility_id, facility_offsets, facility_members,
-            facility_contact_scale, targets, sources, layers, per_chunk, chunk_counts,
+            facility_contact_scale, targets, sources, layers, uniforms, per_chunk, chunk_counts,
         ):
             break
         capacity *= 4  # a chunk met more would-be infections than it had room for: again, with more room
@@ -189,12 +190,14 @@ def _contact_candidates(
     building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
     workplace_offsets, workplace_members, workplace_is_open, school_id, school_offsets, school_members,
     school_is_open, facility_id, facility_offsets, facility_members, facility_contact_scale, out_targets,
-    out_sources, out_layers, per_chunk, chunk_counts,
+    out_sources, out_layers, out_uniforms, per_chunk, chunk_counts,
 ):
     """The would-be infections of today, per fixed chunk of the active agents, in agent order:
     every contact of :func:`transmit`'s rules that would infect its target if nobody had infected
-    the target earlier today (``day_infected`` is only read here). Chunk c writes from
-    ``c * per_chunk`` and its count to ``chunk_counts[c]``. Returns False if a chunk ran out of room.
+    the target earlier today (``day_infected`` is only read here). Chunk c first lists all its
+    contacts from ``c * per_chunk`` (target, source, layer, the uniform of the infection draw), then
+    keeps those that infect, in place; the count goes to ``chunk_counts[c]``. Returns False if a
+    chunk ran out of room.
     """
     n = compartment.size
     bands = susceptibility_by_age_band.size
@@ -283,26 +286,34 @@ def _contact_candidates(
                         j = np.int64(lo + int(u * (size - 1)))
                         if j >= i:
                             j += 1
-                    if day_infected[j] >= 0 or mobility[j] > max_mobility[layer]:
-                        continue
-                    if layer == 7 and facility_id[j] != facility_id[i]:
-                        continue
-                    if requires_green[layer] and health_code[j] != 0:
-                        continue
-                    band = min(age[j] // 10, bands - 1)
-                    protection = 0.0
-                    doses = vaccine_doses[j]
-                    if doses > 0:
-                        elapsed = max(day - day_last_dose[j], 0)
-                        protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days)
-                    susceptibility = susceptibility_by_age_band[band] * (1.0 - protection)
-                    if hash_uniform(seed, i, layer, 2 * k + 1) < susceptibility:
-                        if count >= stop:
-                            room[c] = False
-                            break
-                        out_targets[count] = j
-                        out_sources[count] = i
-                        out_layers[count] = layer
-                        count += 1
+                    # Who the contact is decided here; whether it infects, below for the whole chunk.
+                    if count >= stop:
+                        room[c] = False
+                        break
+                    out_targets[count] = j
+                    out_sources[count] = i
+                    out_layers[count] = layer
+                    out_uniforms[count] = hash_uniform(seed, i, layer, 2 * k + 1)
+                    count += 1
+        # Keep the contacts that infect (target not yet infected, free enough, green where needed,
+        # susceptible). No branches: the targets' reads are independent and overlap in the CPU.
+        kept = c * per_chunk
+        for r in range(c * per_chunk, count):
+            j = out_targets[r]
+            i = out_sources[r]
+            layer = out_layers[r]
+            doses = vaccine_doses[j]
+            elapsed = max(day - day_last_dose[j], 0)
+            protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days) if doses > 0 else 0.0
+            susceptibility = susceptibility_by_age_band[min(age[j] // 10, bands - 1)] * (1.0 - protection)
+            infects = ((day_infected[j] < 0) & (mobility[j] <= max_mobility[layer])
+                       & ((layer != 7) | (facility_id[j] == facility_id[i]))
+                       & (~requires_green[layer] | (health_code[j] == 0))
+                       & (out_uniforms[r] < susceptibility))
+            out_targets[kept] = j
+            out_sources[kept] = i
+            out_layers[kept] = layer
+            kept += np.int64(infects)
+        count = kept
         chunk_counts[c] = count - c * per_chunk
     return room.all()
