@@ -12,7 +12,16 @@ behaviour, ledger, engine, io, cli, viz); see docs/model.md.
 
 from __future__ import annotations
 
+import os
+
 __version__ = "0.1.0"
+
+# Numba's parallel kernels run on OpenMP threads, which by default spin while they wait for each
+# other. On a two-core machine with anything else running, a kernel then waits for a thread the
+# system has descheduled: the 1M dynamic-zero benchmark took 21 s instead of 4.7 s with another
+# process busy (docs/performance.md). Sleeping waiters cost little when the machine is idle.
+# Must be set before the OpenMP library loads (at the first parallel kernel); a user's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from zerosim.api import build, run  # noqa: E402
 from zerosim.errors import OutputError, ScenarioError, StateError, ZerosimError  # noqa: E402
