@@ -1,5 +1,5 @@
 """The ledger: accounting identities, zero costs without a policy, monotone costs of longer
-sealing, fatigue leaking infections, and kernels against NumPy references."""
+sealing, fatigue leaking infections (its kernels against NumPy references: test_kernels.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 import zerosim
 from zerosim.engine.component import Phase
 from zerosim.engine.simulation import Simulation
-from zerosim.ledger.kernels import account_confinement, household_confinement
 from zerosim.policy.config import LEVEL_CODE
 from zerosim.population.state import Compartment, Mobility, Sector
 
@@ -116,52 +115,6 @@ def test_fatigue_leaks_infections_in_a_long_lockdown():
         })
         infections[enabled] = results.summary["infections"]
     assert infections[True] > infections[False], infections
-
-
-def test_confinement_kernel_matches_reference():
-    rng = np.random.default_rng(2)
-    n, districts = 5000, 3
-    compartment = rng.choice([0, 4, 8], n, p=[0.8, 0.1, 0.1]).astype(np.int8)
-    mobility = rng.integers(0, 4, n).astype(np.int8)
-    negatives = rng.integers(0, 14, n).astype(np.int8)
-    district = rng.integers(0, districts, n).astype(np.int8)
-    streak = rng.integers(0, 20, n).astype(np.int16)
-    longest = np.maximum(streak, rng.integers(0, 30, n)).astype(np.int16)
-    total = (longest + rng.integers(0, 5, n)).astype(np.int16)
-    flags = np.zeros(n, dtype=np.int8)
-    person_days = np.zeros((districts, 4), dtype=np.int64)
-    ten = np.zeros(districts, dtype=np.int64)
-    alive = compartment != 8
-    confined = alive & (mobility >= 1)
-    expected_streak = np.where(confined, streak + 1, 0)
-    expected_longest = np.maximum(longest, np.where(confined, streak + 1, 0))
-    expected_total = np.where(confined, total + 1, total)
-    expected_days = np.zeros((districts, 4), dtype=np.int64)
-    np.add.at(expected_days, (district[alive].astype(int), mobility[alive].astype(int)), 1)
-    expected_ten = np.bincount(district[confined & (negatives >= 10)], minlength=districts)
-    account_confinement(compartment, mobility, negatives, district, streak, longest, total, flags, person_days, ten)
-    assert np.array_equal(streak, expected_streak) and np.array_equal(longest, expected_longest)
-    assert np.array_equal(total, expected_total)
-    assert np.array_equal(person_days, expected_days) and np.array_equal(ten, expected_ten)
-    assert np.array_equal(flags == 1, confined & (negatives >= 10))
-
-
-def test_household_confinement_matches_reference():
-    rng = np.random.default_rng(3)
-    sizes = rng.integers(1, 5, 2000)
-    start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    n = int(start[-1])
-    compartment = rng.choice([0, 8], n, p=[0.9, 0.1]).astype(np.int8)
-    mobility = rng.choice([0, 1, 2, 3], n, p=[0.3, 0.1, 0.5, 0.1]).astype(np.int8)
-    confined = np.empty(sizes.size, dtype=np.int8)
-    alive = np.empty(sizes.size, dtype=np.int32)
-    household_confinement(start, compartment, mobility, 2, confined, alive)
-    household = np.repeat(np.arange(sizes.size), sizes)
-    living = compartment != 8
-    expected_alive = np.bincount(household[living], minlength=sizes.size)
-    free_living = np.bincount(household[living & (mobility < 2)], minlength=sizes.size)
-    assert np.array_equal(alive, expected_alive)
-    assert np.array_equal(confined == 1, (expected_alive > 0) & (free_living == 0))
 
 
 def test_store_recovery_matches_shanghai_2022_catering():

@@ -2,9 +2,9 @@
 by district: confinement, food, income, shops, testing, care denied, facility conditions, and a
 resistance-pressure index per subdistrict.
 
-Layer ``ledger`` -- imports population codes, its own config and kernels, the engine protocol and
-the testing counters (``policy.testing``) only. It reads the state every other layer leaves and
-writes only its own arrays. Definitions and sources: docs/ledger.md.
+Layer ``ledger`` -- imports population codes, its own config and kernels, the engine protocol, the
+error tree and the testing counters (``policy.testing``) only. It reads the state every other layer
+leaves and writes only its own arrays. Definitions and sources: docs/ledger.md.
 """
 
 from __future__ import annotations
@@ -15,8 +15,21 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
+from zerosim.errors import StateError
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
-from zerosim.ledger.kernels import account_confinement, account_income, count_pressure, household_confinement
+from zerosim.ledger.kernels import (
+    MAX_HOUSEHOLD_MEMBERS,
+    MOBILITY_LEVELS,
+    SCAN_CHUNKS,
+    account_agents,
+    account_food,
+    account_households,
+    account_stores,
+    choose_deliveries,
+    household_chunks,
+    households_nest,
+    needy_subdistricts,
+)
 from zerosim.population.draws import lognormal
 from zerosim.population.state import Mobility, PopulationState, Sector
 from zerosim.population.synthesis import WORK_SECTOR_CODE
@@ -85,12 +98,29 @@ class Ledger:
                 state.unit_arrays[name] = array
             else:
                 state.add_unit_array(name, array)
+        if not households_nest(g.household_start, state.subdistrict_id, state.district_id):
+            raise StateError(f"household_start: the ledger needs 1 to {MAX_HOUSEHOLD_MEMBERS:,} members per household, "
+                             "all in one subdistrict; build agents ordered by residence (population.synthesis)")
+        is_store = np.isin(g.workplace_sector, STORE_SECTORS)
+        store_ids = np.flatnonzero(is_store)
+        wage = np.zeros(max(WORK_SECTOR_CODE.values()) + 1)
+        for name, code in WORK_SECTOR_CODE.items():
+            wage[code] = cfg.income.daily_wage_cny_by_sector[name]
         state.stores["ledger_store"] = LedgerStore(
-            household_subdistrict=state.subdistrict_id[first].astype(np.int64),
-            household_district=state.district_id[first].astype(np.int64),
+            household_subdistrict=state.subdistrict_id[first],
+            household_district=state.district_id[first],
             household_elderly_alone=elderly_alone,
-            is_store=np.isin(g.workplace_sector, STORE_SECTORS),
-            logistics_workers=np.flatnonzero(state.sector == Sector.LOGISTICS),
+            is_store=is_store,
+            store_ids=store_ids,
+            stores_by_district=np.bincount(g.workplace_district[store_ids].astype(np.int64),
+                                           minlength=g.district_count).astype(np.float64),
+            demand_by_days_since_reopen=store_demand(np.arange(32768), cfg.shops),
+            logistics_worker_count=int(np.count_nonzero(state.sector == Sector.LOGISTICS)),
+            daily_wage_by_sector_code=wage,
+            wage_loss_fraction_by_type=np.array([cfg.income.wage_loss_fraction_by_type[t] for t in WORKER_TYPES]),
+            household_chunk_start=household_chunks(g.household_start, state.size),
+            household_counts=np.zeros(households, dtype=np.int64),
+            workplace_codes=np.zeros(g.workplace_count + 1, dtype=np.int8),
             income_by_sector=np.zeros(len(SECTORS)),
             income_by_type=np.zeros(len(WORKER_TYPES)),
             pressure=[],
@@ -106,86 +136,66 @@ class Ledger:
         row = LEDGER_INDEX
         districts = g.district_count
         if not self.has_containment:
-            daily[row["stores"]] = np.bincount(g.workplace_district[store.is_store].astype(np.int64), minlength=districts)
+            daily[row["stores"]] = store.stores_by_district
             store.pressure.append(np.zeros(g.subdistrict_count, dtype=np.float32))
             return
 
-        # 1. Confinement.
-        person_days = np.zeros((districts, len(Mobility)), dtype=np.int64)
+        # 1. One pass over the agents: confinement, income, pressure of workers kept home, and the
+        #    members of each household who can still shop.
+        person_days = np.zeros((districts, MOBILITY_LEVELS), dtype=np.int64)
         after_ten = np.zeros(districts, dtype=np.int64)
-        account_confinement(
-            state.compartment, state.mobility, state.consecutive_negatives, state.district_id,
-            state.confined_streak_days, state.longest_confinement_days, state.confined_days_total,
-            state.ledger_flags, person_days, after_ten,
+        lost_district = np.zeros(districts)
+        lost_sector_code = np.zeros(store.daily_wage_by_sector_code.size)
+        lost_type = np.zeros(len(WORKER_TYPES))
+        idle = np.zeros(districts, dtype=np.int64)
+        pressure_subdistrict = np.zeros(g.subdistrict_count, dtype=np.int64)
+        pressure_district = np.zeros(districts, dtype=np.int64)
+        couriers_not_free = np.zeros(1, dtype=np.int64)
+        account_agents(
+            g.household_start, store.household_chunk_start, state.household_id, state.compartment, state.mobility,
+            state.health_code, state.consecutive_negatives, state.district_id, state.subdistrict_id,
+            state.workplace_id, state.workplace_is_open, state.sector, state.worker_type,
+            store.daily_wage_by_sector_code, store.wage_loss_fraction_by_type, cfg.food.confined_level,
+            int(Sector.LOGISTICS), self.pressure_confined_days, store.workplace_codes, state.confined_streak_days,
+            state.longest_confinement_days, state.confined_days_total, state.ledger_flags, store.household_counts,
+            person_days, after_ten, lost_district, lost_sector_code, lost_type, idle, pressure_subdistrict,
+            pressure_district, couriers_not_free,
         )
         daily[row["confined_compound_person_days"]] = person_days[:, Mobility.COMPOUND]
         daily[row["confined_home_person_days"]] = person_days[:, Mobility.HOME]
         daily[row["facility_person_days"]] = person_days[:, Mobility.FACILITY]
         daily[row["confined_after_ten_negatives_person_days"]] = after_ten
 
-        # 2. Food.
-        confined = np.empty(g.household_count, dtype=np.int8)
-        alive = np.empty(g.household_count, dtype=np.int32)
-        household_confinement(g.household_start, state.compartment, state.mobility, cfg.food.confined_level,
-                              confined, alive)
-        stock = state.food_stock_days
-        is_confined = confined == 1
-        stock[~is_confined] = state.food_stock_initial[~is_confined]  # free to shop: restocked
-        stock[is_confined] = np.maximum(stock[is_confined] - 1.0, 0.0)
-        self._deliver(state, is_confined, stock, rng)
-        out = is_confined & (stock <= 0.0)
-        state.household_out_today[:] = out
-        newly_out = out & (state.household_ran_out == 0)
-        state.household_ran_out[out] = 1
-        daily[row["food_shortfall_person_days"]] = np.bincount(store.household_district[out], weights=alive[out],
-                                                              minlength=districts)
-        daily[row["households_ran_out_new"]] = np.bincount(store.household_district[newly_out], minlength=districts)
-        elderly_new = newly_out & store.household_elderly_alone
-        daily[row["elderly_alone_ran_out_new"]] = np.bincount(store.household_district[elderly_new], minlength=districts)
-        daily[row["households_without_food"]] = np.bincount(store.household_district[out], minlength=districts)
+        # 2. Food: stocks, deliveries to the confined about to run out, who ran out.
+        needy_count = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+        account_households(g.household_start, store.household_chunk_start, store.household_counts,
+                           self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
+                           state.household_out_today, needy_count)
+        needy_start = np.concatenate(([0], np.cumsum(needy_count)))
+        needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,
+                                               store.household_subdistrict)
+        served = self._deliveries(state, needy_subdistrict, store.logistics_worker_count - int(couriers_not_free[0]),
+                                  rng)
+        shortfall, without_food = daily[row["food_shortfall_person_days"]], daily[row["households_without_food"]]
+        ran_out_new, elderly_new = daily[row["households_ran_out_new"]], daily[row["elderly_alone_ran_out_new"]]
+        account_food(store.household_chunk_start, store.household_counts, needy_start, served,
+                     cfg.food.delivery_days_of_food, store.household_district, store.household_subdistrict,
+                     store.household_elderly_alone, state.food_stock_days, state.household_out_today,
+                     state.household_ran_out, shortfall, without_food, ran_out_new, elderly_new,
+                     pressure_subdistrict, pressure_district)
 
         # 3. Income.
-        wage = np.zeros(max(WORK_SECTOR_CODE.values()) + 1)
-        for name, code in WORK_SECTOR_CODE.items():
-            wage[code] = cfg.income.daily_wage_cny_by_sector[name]
-        loss = np.array([cfg.income.wage_loss_fraction_by_type[t] for t in WORKER_TYPES])
-        lost_district = np.zeros(districts)
-        lost_sector_code = np.zeros(wage.size)
-        lost_type = np.zeros(len(WORKER_TYPES))
-        idle = np.zeros(districts, dtype=np.int64)
-        account_income(
-            state.compartment, state.mobility, state.health_code, state.workplace_id, state.workplace_is_open,
-            state.sector, state.worker_type, state.district_id, wage, loss, lost_district, lost_sector_code,
-            lost_type, idle,
-        )
         daily[row["income_lost_cny"]] = lost_district
         daily[row["workers_kept_from_work"]] = idle
         store.income_by_sector += lost_sector_code[SECTOR_CODES]
         store.income_by_type += lost_type
 
         # 4. Shops: small stores and restaurants.
-        is_store = store.is_store
-        closed = is_store & ((state.workplace_is_open == 0) | (state.store_failed == 1))
-        streak = state.store_closed_streak
-        reopened = is_store & ~closed & (streak > 0)
-        streak[closed] = np.minimum(streak[closed].astype(np.int32) + 1, 32767)
-        fails = closed & (state.store_failed == 0) & (streak > state.store_runway_days)
-        state.store_failed[fails] = 1
-        streak[~closed] = 0
-        since = state.store_days_since_reopen
-        since[reopened] = 0
-        running = is_store & ~closed & (since >= 0)
-        since[running & ~reopened] = np.minimum(since[running & ~reopened].astype(np.int32) + 1, 32767)
-        demand = np.ones(g.workplace_count)
-        demand[running] = store_demand(since[running], cfg.shops)
-        demand[closed] = 0.0
-        workplace_district = g.workplace_district.astype(np.int64)
-        daily[row["stores_closed"]] = np.bincount(workplace_district[closed], minlength=districts)
-        daily[row["stores_failed"]] = np.bincount(workplace_district[is_store & (state.store_failed == 1)],
-                                                 minlength=districts)
-        daily[row["store_demand_lost"]] = np.bincount(workplace_district[is_store], weights=1.0 - demand[is_store],
-                                                     minlength=districts)
-        daily[row["stores"]] = np.bincount(workplace_district[is_store], minlength=districts)
+        account_stores(store.store_ids, g.workplace_district, state.workplace_is_open, state.store_failed,
+                       state.store_closed_streak, state.store_runway_days, state.store_days_since_reopen,
+                       store.demand_by_days_since_reopen, daily[row["stores_closed"]], daily[row["stores_failed"]],
+                       daily[row["store_demand_lost"]])
+        daily[row["stores"]] = store.stores_by_district
 
         # 5. Care denied (expected episodes among people confined at home or in a facility).
         care = cfg.care
@@ -219,36 +229,28 @@ class Ledger:
             daily[row["testing_queue_hours"]] = share * swabbed * testing.queue_hours_per_swab
 
         # 7. Resistance pressure: share of residents confined > n days whose household has no food or
-        #    who cannot work, per subdistrict.
-        by_subdistrict = np.zeros(g.subdistrict_count, dtype=np.int64)
-        by_district = np.zeros(districts, dtype=np.int64)
-        count_pressure(state.compartment, state.confined_streak_days, self.pressure_confined_days, state.household_id,
-                       state.household_out_today, state.workplace_id, state.mobility, state.subdistrict_id,
-                       state.district_id, by_subdistrict, by_district)
+        #    who cannot work, per subdistrict (counted in the agent pass and among the households out).
         people = np.diff(g.subdistrict_start)
-        store.pressure.append((by_subdistrict / np.maximum(people, 1)).astype(np.float32))
-        daily[row["residents_under_pressure"]] = by_district
+        store.pressure.append((pressure_subdistrict / np.maximum(people, 1)).astype(np.float32))
+        daily[row["residents_under_pressure"]] = pressure_district
 
-    def _deliver(self, state: PopulationState, is_confined: np.ndarray, stock: np.ndarray, rng) -> None:
-        """Resupply confined households about to run out, up to each subdistrict's delivery capacity."""
+    def _deliveries(self, state: PopulationState, needy_subdistrict: np.ndarray, couriers_free: int,
+                    rng) -> np.ndarray:
+        """Which needy households (confined, < 1 day of food; given by their subdistricts, households
+        in increasing order) get a delivery today: first come first served, up to each
+        subdistrict's capacity. Returns (m,) bool."""
         food = self.config.food
         store: LedgerStore = state.ledger_store
         g = state.groups
-        couriers = store.logistics_workers
-        working = float((state.mobility[couriers] == Mobility.FREE).sum()) / max(float(couriers.size), 1.0)
+        working = float(couriers_free) / max(float(store.logistics_worker_count), 1.0)
         factor = 1.0 - food.courier_dependence_fraction * (1.0 - working)
         people = np.diff(g.subdistrict_start)
         capacity = np.floor(food.deliveries_per_day_per_100k * people / 1e5 * factor).astype(np.int64)
-        needy = np.flatnonzero(is_confined & (stock < 1.0))
-        if needy.size == 0:
-            return
-        needy = needy[np.argsort(rng.random(needy.size), kind="stable")]  # first come, first served
-        sub = store.household_subdistrict[needy]
-        order = np.argsort(sub, kind="stable")
-        needy, sub = needy[order], sub[order]
-        rank = np.arange(needy.size) - np.searchsorted(sub, sub, side="left")
-        served = needy[rank < capacity[sub]]
-        stock[served] += food.delivery_days_of_food
+        served = np.ones(needy_subdistrict.size, dtype=np.bool_)
+        if needy_subdistrict.size:
+            keys = rng.random(needy_subdistrict.size)  # arrival order
+            choose_deliveries(needy_subdistrict, keys, capacity, served)
+        return served
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         daily = state.ledger_daily
@@ -263,13 +265,22 @@ class Ledger:
 
 @dataclass
 class LedgerStore:
-    """Ledger data that is not per-day-per-district: lookups, per-sector totals, the pressure index."""
+    """Ledger data that is not per-day-per-district: lookups, per-sector totals, the pressure index,
+    and the kernels' scratch arrays (allocated once)."""
 
-    household_subdistrict: np.ndarray
-    household_district: np.ndarray
-    household_elderly_alone: np.ndarray
-    is_store: np.ndarray
-    logistics_workers: np.ndarray
+    household_subdistrict: np.ndarray  # (H,) int16, as subdistrict_id
+    household_district: np.ndarray  # (H,) int8, as district_id
+    household_elderly_alone: np.ndarray  # (H,) bool
+    is_store: np.ndarray  # (W,) bool: small store or restaurant
+    store_ids: np.ndarray  # (stores,) intp, increasing: np.flatnonzero(is_store)
+    stores_by_district: np.ndarray  # (D,) float64
+    demand_by_days_since_reopen: np.ndarray  # (32768,) float64: store_demand(t) for every int16 t >= 0
+    logistics_worker_count: int  # agents of the logistics sector (couriers)
+    daily_wage_by_sector_code: np.ndarray  # (sector codes,) float64, CNY
+    wage_loss_fraction_by_type: np.ndarray  # (worker types,) float64
+    household_chunk_start: np.ndarray  # (SCAN_CHUNKS + 1,) int64: see kernels.household_chunks
+    household_counts: np.ndarray  # (H,) int64 scratch, 0 between days: member counts, then the needy (kernels)
+    workplace_codes: np.ndarray  # (W + 1,) int8 scratch of kernels.account_agents
     income_by_sector: np.ndarray
     income_by_type: np.ndarray
     pressure: list
