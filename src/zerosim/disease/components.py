@@ -26,6 +26,7 @@ from zerosim.disease.kernels import (
 )
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
@@ -172,9 +173,9 @@ class NaturalHistory:
         districts = state.district_count
         by_district = np.zeros((districts, COMPARTMENT_COUNT), dtype=np.int64)
         by_district[:, Compartment.SUSCEPTIBLE] = np.diff(state.groups.district_start)
-        bands = np.minimum(state.age // 10, AGE_BAND_COUNT - 1)
+        bands = np.minimum(state.age // 10, AGE_BAND_COUNT - 1).astype(np.int8)
         by_age = np.zeros((AGE_BAND_COUNT, COMPARTMENT_COUNT), dtype=np.int64)
-        by_age[:, Compartment.SUSCEPTIBLE] = np.bincount(bands, minlength=AGE_BAND_COUNT)
+        by_age[:, Compartment.SUSCEPTIBLE] = count_codes(bands, AGE_BAND_COUNT)  # no int64 copy of the codes
         state.count_by_district[:] = by_district
         state.count_by_age_band[:] = by_age
         state.entered_by_district[:] = 0

@@ -43,10 +43,10 @@ def agents_with_code(state: PopulationState, codes: np.ndarray, status: int | No
 
 
 def _scratch(state: PopulationState) -> np.ndarray:
-    """A reusable (n,) int64 index buffer (allocated once per state; scratch, holds nothing between calls)."""
+    """A reusable (n,) int32 index buffer (allocated once per state; scratch, holds nothing between calls)."""
     buffer = state.stores.get("policy_scratch")
     if buffer is None or buffer.size != state.size:
-        buffer = state.stores["policy_scratch"] = np.empty(state.size, dtype=np.int64)
+        buffer = state.stores["policy_scratch"] = np.empty(state.size, dtype=np.int32)
     return buffer
 
 

@@ -16,6 +16,7 @@ from zerosim.disease.config import DiseaseConfig
 from zerosim.disease.components import active_agents
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 from zerosim.transmission.kernels import LAYER_NAMES, facility_index, transmit
@@ -48,7 +49,7 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
     susceptibility = np.asarray(config.resolved_susceptibility())
     # Per age band counts instead of per-agent float arrays (no N-sized float64 temporaries).
     bands = susceptibility.size
-    band = np.minimum(state.age // 10, bands - 1)
+    band = np.minimum(state.age // 10, bands - 1).astype(np.int8)
     household_sizes = np.diff(state.groups.household_start)
     members = {
         "household": np.repeat(household_sizes >= 2, household_sizes),
@@ -60,7 +61,7 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
         "citywide": None,
         "facility": None,
     }
-    everyone = np.bincount(band, minlength=bands)
+    everyone = count_codes(band, bands)  # np.bincount would copy the band codes to int64 (8 bytes per agent)
     raw = np.zeros(len(LAYER_NAMES))
     expected = 0.0
     for index, name in enumerate(LAYER_NAMES):
@@ -69,7 +70,7 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
         if name == "facility":
             continue  # nobody is in a facility at the start (policies crowd them later)
         mask = members[name]
-        counts = everyone if mask is None else np.bincount(band[mask], minlength=bands)
+        counts = everyone if mask is None else count_codes(band[mask], bands)
         if counts.sum() == 0:
             continue
         share = counts.sum() / state.size
