@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from zerosim.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.errors import OutputError, ZerosimError
 from zerosim.io.results import load_summary

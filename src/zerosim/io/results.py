@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from zerosim.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
 from zerosim.errors import OutputDirError, OutputError
@@ -45,9 +47,9 @@ class Results:
     by_district: pd.DataFrame
     by_age_band: pd.DataFrame
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({c: [] for c in EVENT_COLUMNS}))
-    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
-    pressure: pd.DataFrame = field(default_factory=pd.DataFrame)
-    confinement_days: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ledger: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
+    pressure: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
+    confinement_days: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     out_dir: Path | None = None
     figures: list[Path] = field(default_factory=list)
     report: Path | None = None  # report.html, when the run was asked for one

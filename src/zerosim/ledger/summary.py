@@ -6,7 +6,9 @@ Layer ``ledger`` -- imports numpy/pandas, population codes and this layer only.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+from zerosim.lazy import lazy_module
+
+pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.ledger.components import LEDGER_ROWS, LedgerStore
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
