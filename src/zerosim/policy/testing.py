@@ -492,11 +492,11 @@ class Testing:
         household_mode = np.zeros(state.groups.compound_count, dtype=np.int8)
         if self.config.household_pools_in_sealed:
             household_mode[state.compound_zone_level == ZoneLevel.SEALED] = 1
-        tube_start = np.empty(swabbed.size + 1, dtype=np.int64)
+        tube_start = np.empty(swabbed.size + 1, dtype=np.int32)  # int32: 4 bytes per swab while pooling
         tubes = form_pools(swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode,
                            tube_start)
-        # a copy of the used part, so the per-sample buffer (8 bytes per swab) is freed today
-        return self._tube_batch(state, swabbed, tube_start[: tubes + 1].copy(), day, rng)
+        # the used part as int64 offsets, so the per-sample buffer is freed today
+        return self._tube_batch(state, swabbed, tube_start[: tubes + 1].astype(np.int64), day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:
         """Today's quarantine, fever-clinic, antigen-confirmation and sector-screening swabs, as priority batches."""
@@ -650,12 +650,11 @@ class Testing:
         taken = queue.take(queue.priority, capacity)
         remaining = None if capacity is None else capacity - sum(b.tube_count for b in taken)
         taken += queue.take(queue.mass, remaining)
-        processed = TubeBatch.concatenate(taken) if taken else None
-        if processed is None or processed.tube_count == 0:
-            return
-        processed.due_day = day + self.config.result_delay_days
-        queue.reporting.append(processed)
-        state.testing_counts[TestingCounter.TUBES_PROCESSED_TODAY] += processed.tube_count
+        for batch in taken:  # kept as batches (no copy); the reporting day joins them in this order
+            if batch.tube_count:
+                batch.due_day = day + self.config.result_delay_days
+                queue.reporting.append(batch)
+                state.testing_counts[TestingCounter.TUBES_PROCESSED_TODAY] += batch.tube_count
 
     def _report_results(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         """Apply the results due today; swab members of positive pools for their individual re-test."""
