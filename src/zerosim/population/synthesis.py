@@ -56,9 +56,13 @@ BASE_CITY = "shanghai"
 #: Mean size of the open top class "8 or more" of household_size.csv: Beijing 2010 classes 8, 9 and 10+
 #: (9,817 / 3,000 / 2,822 households) with 10+ at 10.5 persons (ASSUMPTION), data/SOURCES.md section 3.
 OPEN_TOP_HOUSEHOLD_SIZE = (8 * 9817 + 9 * 3000 + 10.5 * 2822) / (9817 + 3000 + 2822)
-#: Temporary bytes per agent while building (sort keys, household slots, random draws), measured
-#: by bench/bench_foundation.py; added to the state's own bytes in the memory estimate.
-BUILD_OVERHEAD_BYTES_PER_AGENT = 96
+#: Bytes per agent a run needs beyond the state's schema arrays, measured at 25M agents with
+#: dynamic-zero-2022 (docs/performance.md): group indexes 7, the policies' and the ledger's per-unit
+#: arrays and the daily testing batches ~27 (the build itself peaks at the state's size); rounded up.
+RUN_OVERHEAD_BYTES_PER_AGENT = 40
+#: Bytes of the interpreter, NumPy, Numba and the compiled kernels before any agent exists (~0.26 GiB
+#: measured after a warm-up run), rounded up.
+RUNTIME_BASE_BYTES = 400 * 2**20
 
 
 # -- shipped tables ------------------------------------------------------------------------------
@@ -293,8 +297,8 @@ def city_tables(city: str = "shanghai") -> CityTables:
 
 # -- memory -------------------------------------------------------------------------------------
 def estimate_build_bytes(size: int) -> int:
-    """Peak bytes to build and run a city of ``size`` agents (state + build temporaries)."""
-    return size * (bytes_per_agent() + BUILD_OVERHEAD_BYTES_PER_AGENT + 24)
+    """Peak bytes to build and run a city of ``size`` agents (runtime + state + what a run adds)."""
+    return size * (bytes_per_agent() + RUN_OVERHEAD_BYTES_PER_AGENT) + RUNTIME_BASE_BYTES
 
 
 def available_memory_bytes() -> int:
@@ -314,7 +318,7 @@ def check_fits_in_memory(size: int, available: int | None = None) -> None:
     available = available_memory_bytes() if available is None else available
     needed = estimate_build_bytes(size)
     if needed > available:
-        largest = int(available // (bytes_per_agent() + BUILD_OVERHEAD_BYTES_PER_AGENT + 24))
+        largest = int(max(available - RUNTIME_BASE_BYTES, 0) // (bytes_per_agent() + RUN_OVERHEAD_BYTES_PER_AGENT))
         raise ScenarioError(
             f"population.size: {size:,} people need about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
             f"is available; use --population {largest:,} or less"
