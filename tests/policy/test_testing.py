@@ -26,6 +26,7 @@ from zerosim.policy.testing import (
 from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
+    apply_result_stage,
     apply_results,
     classify_individual_tests,
     classify_listed_tests,
@@ -849,3 +850,50 @@ def test_apply_results_matches_reference():
         assert false_positives == ((flags & FLAG_FALSE_POSITIVE) != 0).sum()
         assert turnaround == (day - swab_day.astype(int)).sum()
         assert np.array_equal(np.sort(retest_out[:retests]), np.sort(pending))
+
+
+def test_result_stages_over_split_batches_equal_one_joined_batch():
+    """Applying the day's batches stage by stage (as the component does, without joining them) gives
+    what apply_results gives on the joined batch, duplicates across batches included."""
+    rng = np.random.default_rng(16)
+    n, day, compounds, districts = 3000, 12, 30, 4
+    members = rng.integers(0, n, 2500).astype(np.int32)  # agents may appear in several tubes
+    sizes = rng.choice([1, 1, 5, 10], 600)
+    sizes = sizes[np.cumsum(sizes) <= members.size]
+    member_start = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    members = members[: member_start[-1]]
+    tubes = sizes.size
+    flags = np.where(rng.random(tubes) < 0.2, FLAG_POSITIVE, 0).astype(np.int8)
+    swab_day = rng.integers(8, 13, tubes).astype(np.int16)
+    quarantine = rng.choice([0, 3], n).astype(np.int8)
+    compound = rng.integers(0, compounds, n).astype(np.int32)
+    zone = rng.integers(0, 4, compounds).astype(np.int8)
+    district = rng.integers(0, districts, n).astype(np.int8)
+
+    def fresh():
+        return {"test_result": rng.choice([0, 1, 3], n).astype(np.int8), "day_last_result": np.full(n, -1, np.int16),
+                "consecutive_negatives": rng.integers(0, 5, n).astype(np.int8),
+                "day_detected": np.where(rng.random(n) < 0.1, 3, -1).astype(np.int16),
+                "is_community_case": np.zeros(n, np.int8)}
+
+    start = fresh()
+    joined = {k: v.copy() for k, v in start.items()}
+    split = {k: v.copy() for k, v in start.items()}
+    cases_joined, cases_split = np.zeros(districts, np.int64), np.zeros(districts, np.int64)
+    room = members.size
+    out_joined, out_split = np.empty(room, np.int64), np.empty(room, np.int64)
+    expected = apply_results(day, swab_day, flags, member_start, members, True, *joined.values(), quarantine, compound,
+                             zone, district, cases_joined, out_joined, True)
+    cut = tubes // 3
+    batches = [(swab_day[:cut], flags[:cut], member_start[: cut + 1]), (swab_day[cut:], flags[cut:], member_start[cut:])]
+    totals = np.zeros(4, np.int64)
+    for stage in (1, 2, 3):
+        for days, tube_flags, starts in batches:
+            apply_result_stage(stage, day, days, tube_flags, starts, members, True, *split.values(), quarantine,
+                               compound, zone, district, cases_split, out_split, totals, True)
+    assert tuple(int(v) for v in totals) == tuple(int(v) for v in expected)
+    assert np.array_equal(out_split[: totals[3]], out_joined[: expected[3]])
+    assert np.array_equal(cases_split, cases_joined)
+    for name in start:
+        assert np.array_equal(split[name], joined[name]), name
+    assert expected[0] > 0 and expected[3] > 0

@@ -111,7 +111,7 @@ from zerosim.policy.testing_kernels import (
     FLAG_POSITIVE,
     KIND_SINGLE,
     STREAM_CAMPAIGN,
-    apply_results,
+    apply_result_stage,
     classify_individual_tests,
     classify_listed_tests,
     gather_individual_tests,
@@ -663,25 +663,32 @@ class Testing:
         if not due:
             return
         queue.reporting = [batch for batch in queue.reporting if batch.due_day > day]
-        batch = TubeBatch.concatenate(due)
         counts = state.testing_counts
         retest = self.config.retest_pool_members
-        sizes = np.diff(batch.member_start)
-        positive_pools = ((batch.flags & FLAG_POSITIVE) != 0) & (sizes > 1)
         confirm = self.config.confirm_single_positives
-        positive_singles = int((((batch.flags & FLAG_POSITIVE) != 0) & (sizes == 1)).sum()) if confirm else 0
-        retest_out = np.empty((int(sizes[positive_pools].sum()) if retest else 0) + positive_singles, dtype=np.int64)
-        new_cases, false_positives, turnaround, retests = apply_results(
-            day, batch.swab_day, batch.flags, batch.member_start, batch.members, retest, state.test_result,
-            state.day_last_result, state.consecutive_negatives, state.day_detected, state.is_community_case,
-            state.quarantine_status, state.compound_id, state.compound_case_level, state.district_id,
-            state.testing_cases_district, retest_out, confirm,
-        )
+        room = 0
+        for batch in due:
+            sizes = np.diff(batch.member_start)
+            positive = (batch.flags & FLAG_POSITIVE) != 0
+            room += int(sizes[positive & (sizes > 1)].sum()) if retest else 0
+            room += int((positive & (sizes == 1)).sum()) if confirm else 0
+        retest_out = np.empty(room, dtype=np.int64)
+        # The day's batches in order, pass by pass: the same as joining them, without copying members.
+        totals = np.zeros(4, dtype=np.int64)
+        for stage in (1, 2, 3):
+            for batch in due:
+                apply_result_stage(
+                    stage, day, batch.swab_day, batch.flags, batch.member_start, batch.members, retest,
+                    state.test_result, state.day_last_result, state.consecutive_negatives, state.day_detected,
+                    state.is_community_case, state.quarantine_status, state.compound_id, state.compound_case_level,
+                    state.district_id, state.testing_cases_district, retest_out, totals, confirm,
+                )
+        new_cases, false_positives, turnaround, retests = (int(value) for value in totals)
+        counts[TestingCounter.TUBES_REPORTED_TODAY] += sum(batch.tube_count for batch in due)
         counts[TestingCounter.CASES_TODAY] += new_cases
         counts[TestingCounter.CUMULATIVE_CASES] += new_cases
         counts[TestingCounter.FALSE_POSITIVES_TODAY] += false_positives
         counts[TestingCounter.TURNAROUND_SUM_TODAY] += turnaround
-        counts[TestingCounter.TUBES_REPORTED_TODAY] += batch.tube_count
         if retests:
             members = _sorted_unique(retest_out[:retests]).astype(np.int32)
             state.day_last_swab[members] = day

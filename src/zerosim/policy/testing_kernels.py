@@ -767,46 +767,85 @@ def apply_results(
     retests : int
         Number of entries written to ``retest_out``.
     """
+    counts = np.zeros(4, dtype=np.int64)
+    for stage in range(1, 4):
+        apply_result_stage(
+            stage, day, swab_day, flags, member_start, members, retest_pools, test_result, day_last_result,
+            consecutive_negatives, day_detected, is_community_case, quarantine_status, compound_id,
+            compound_case_level, district_id, cases_by_district, retest_out, counts, confirm_singles,
+        )
+    return counts[0], counts[1], counts[2], counts[3]
+
+
+@njit(cache=True, nogil=True)
+def apply_result_stage(
+    stage,
+    day,
+    swab_day,
+    flags,
+    member_start,
+    members,
+    retest_pools,
+    test_result,
+    day_last_result,
+    consecutive_negatives,
+    day_detected,
+    is_community_case,
+    quarantine_status,
+    compound_id,
+    compound_case_level,
+    district_id,
+    cases_by_district,
+    retest_out,
+    counts,
+    confirm_singles=False,
+):
+    """One of the three passes of :func:`apply_results` (``stage`` 1, 2 or 3) over one batch of tubes.
+
+    Running stage 1 over every batch of the day, then stage 2 over every batch, then stage 3, gives
+    the result of :func:`apply_results` on the batches joined, without copying their members.
+    ``counts`` (4,) int64 accumulates new cases, false-positive tubes, the turnaround sum and the
+    entries written to ``retest_out`` (which also is where the next re-test goes).
+    """
     tubes = swab_day.size
-    turnaround = 0
-    false_positives = 0
-    for j in range(tubes):
-        turnaround += day - swab_day[j]
-        if flags[j] & FLAG_FALSE_POSITIVE:
-            false_positives += 1
-        if flags[j] & FLAG_POSITIVE:
-            continue
-        pooled = member_start[j + 1] - member_start[j] > 1
-        for p in range(member_start[j], member_start[j + 1]):
-            i = members[p]
-            day_last_result[i] = day
-            if pooled and test_result[i] == _PENDING_RETEST:
+    if stage == 1:
+        for j in range(tubes):
+            counts[2] += day - swab_day[j]
+            if flags[j] & FLAG_FALSE_POSITIVE:
+                counts[1] += 1
+            if flags[j] & FLAG_POSITIVE:
                 continue
-            test_result[i] = _NEGATIVE
-            if consecutive_negatives[i] < 127:
-                consecutive_negatives[i] += 1
-    new_cases = 0
-    retests = 0
-    for j in range(tubes):
-        if not flags[j] & FLAG_POSITIVE:
-            continue
-        pooled = member_start[j + 1] - member_start[j] > 1
-        if pooled and retest_pools:
-            continue
-        for p in range(member_start[j], member_start[j + 1]):
-            i = members[p]
-            if confirm_singles and not pooled and test_result[i] != _PENDING_RETEST and day_detected[i] < 0:
-                test_result[i] = _PENDING_RETEST
+            pooled = member_start[j + 1] - member_start[j] > 1
+            for p in range(member_start[j], member_start[j + 1]):
+                i = members[p]
                 day_last_result[i] = day
-                consecutive_negatives[i] = 0
-                retest_out[retests] = i
-                retests += 1
+                if pooled and test_result[i] == _PENDING_RETEST:
+                    continue
+                test_result[i] = _NEGATIVE
+                if consecutive_negatives[i] < 127:
+                    consecutive_negatives[i] += 1
+    elif stage == 2:
+        for j in range(tubes):
+            if not flags[j] & FLAG_POSITIVE:
                 continue
-            new_cases += _detect(
-                members[p], day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
-                quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
-            )
-    if retest_pools:
+            pooled = member_start[j + 1] - member_start[j] > 1
+            if pooled and retest_pools:
+                continue
+            for p in range(member_start[j], member_start[j + 1]):
+                i = members[p]
+                if confirm_singles and not pooled and test_result[i] != _PENDING_RETEST and day_detected[i] < 0:
+                    test_result[i] = _PENDING_RETEST
+                    day_last_result[i] = day
+                    consecutive_negatives[i] = 0
+                    retest_out[counts[3]] = i
+                    counts[3] += 1
+                    continue
+                counts[0] += _detect(
+                    members[p], day, test_result, day_last_result, consecutive_negatives, day_detected,
+                    is_community_case, quarantine_status, compound_id, compound_case_level, district_id,
+                    cases_by_district,
+                )
+    elif retest_pools:
         for j in range(tubes):
             if not flags[j] & FLAG_POSITIVE or member_start[j + 1] - member_start[j] <= 1:
                 continue
@@ -817,6 +856,5 @@ def apply_results(
                 test_result[i] = _PENDING_RETEST
                 day_last_result[i] = day
                 consecutive_negatives[i] = 0
-                retest_out[retests] = i
-                retests += 1
-    return new_cases, false_positives, turnaround, retests
+                retest_out[counts[3]] = i
+                counts[3] += 1
