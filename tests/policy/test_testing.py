@@ -20,6 +20,7 @@ from zerosim.policy.testing import (
     Testing,
     TestingCounter,
     TubeBatch,
+    _union,
     lab_capacity,
     swab_capacity_by_subdistrict,
 )
@@ -34,7 +35,6 @@ from zerosim.policy.testing_kernels import (
     form_pools,
     quarantined_agents,
     symptomatic_agents,
-    union_sorted,
     plan_swabs,
     request_swabs,
     request_swabs_in_compounds,
@@ -776,13 +776,13 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
     assert np.array_equal(quarantined, np.flatnonzero(np.isin(quarantine, [3, 4])))
     symptomatic = symptomatic_agents(active, active.size, compartment)
     assert np.array_equal(symptomatic, np.flatnonzero((compartment >= 4) & (compartment <= 6)))
-    candidates = union_sorted(quarantined, symptomatic)
+    candidates = _union(quarantined, symptomatic)
     assert np.array_equal(candidates, np.union1d(quarantined, symptomatic))
     screen = screen_of_sector[sector]
     for s in range(2):  # the workers due today, as Testing._screening_due lists them
         if day >= screen_start[s]:
             due = (workplace >= 0) & (screen == s) & (ids % screen_interval[s] == (day - screen_start[s]) % screen_interval[s])
-            candidates = union_sorted(candidates, np.flatnonzero(due).astype(np.int32))
+            candidates = _union(candidates, np.flatnonzero(due).astype(np.int32))
     kinds = np.empty(candidates.size, np.int8)
     classify_listed_tests(candidates, *head, *tail, kinds)
     assert np.array_equal(candidates[kinds >= 0], np.flatnonzero(kind_all >= 0))

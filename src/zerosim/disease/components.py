@@ -20,13 +20,12 @@ from zerosim.disease.kernels import (
     collect_active,
     compact_active,
     count_active,
-    merge_sorted,
     progress_day,
     sample_courses,
 )
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
-from zerosim.population.kernels import count_codes
+from zerosim.population.kernels import count_codes, union_sorted
 from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
@@ -112,7 +111,7 @@ class ActiveAgents:
         needed = self.count + new_sorted.size
         if self.spare.size < needed:
             self.spare = np.empty(_grown(needed), dtype=np.int32)
-        self.count = merge_sorted(self.ids, self.count, new_sorted, self.spare)
+        self.count = union_sorted(self.ids, self.count, new_sorted, self.spare)
         self.ids, self.spare = self.spare, self.ids
 
     def drop_finished(self, compartment: np.ndarray) -> None:

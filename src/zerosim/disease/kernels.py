@@ -99,32 +99,6 @@ def count_active(compartment):
 
 
 @njit(cache=True, nogil=True)
-def merge_sorted(first, first_count, second, out):
-    """Merge ascending ``first[:first_count]`` and ascending ``second`` (no shared values) into ``out``;
-    return how many were written."""
-    i = 0
-    j = 0
-    k = 0
-    while i < first_count and j < second.size:
-        if first[i] < second[j]:
-            out[k] = first[i]
-            i += 1
-        else:
-            out[k] = second[j]
-            j += 1
-        k += 1
-    while i < first_count:
-        out[k] = first[i]
-        i += 1
-        k += 1
-    while j < second.size:
-        out[k] = second[j]
-        j += 1
-        k += 1
-    return k
-
-
-@njit(cache=True, nogil=True)
 def compact_active(ids, count, compartment):
     """Drop from ``ids[:count]`` the agents no longer in EXPOSED..CRITICAL (order kept); return the new count."""
     kept = 0

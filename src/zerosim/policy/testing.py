@@ -122,10 +122,9 @@ from zerosim.policy.testing_kernels import (
     request_swabs_in_compounds,
     symptomatic_agents,
     take_swabs,
-    union_sorted,
     viral_samples,
 )
-from zerosim.population.kernels import stable_order_by_key
+from zerosim.population.kernels import stable_order_by_key, union_sorted
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
@@ -329,6 +328,12 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+def _union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Sorted union of two ascending int32 agent lists."""
+    out = np.empty(first.size + second.size, dtype=np.int32)
+    return out[: union_sorted(first, first.size, second, out)]
 
 
 def _ensure_unit_array(state: PopulationState, name: str, array: np.ndarray) -> None:
@@ -540,12 +545,10 @@ class Testing:
             # Only the quarantined, the symptomatic and the workers due for screening can be swabbed:
             # decide for them alone (same rules, same order as the full scan).
             active = active_agents(state)
-            candidates = union_sorted(
-                quarantined_agents(state.quarantine_status),
-                symptomatic_agents(active.ids, active.count, state.compartment),
-            )
+            candidates = _union(quarantined_agents(state.quarantine_status),
+                                symptomatic_agents(active.ids, active.count, state.compartment))
             for due in self._screening_due(state, day, screen_of_sector):
-                candidates = union_sorted(candidates, due)
+                candidates = _union(candidates, due)
             kinds = np.empty(candidates.size, dtype=np.int8)
             listed = arguments[:4] + arguments[5:]  # without the antigen probability
             classify_listed_tests(candidates, *listed, kinds)

@@ -652,36 +652,6 @@ def symptomatic_agents(active, active_count, compartment):
     return out[:k]
 
 
-@njit(cache=True, nogil=True)
-def union_sorted(first, second):
-    """Sorted union of two ascending int32 arrays (values in both kept once)."""
-    out = np.empty(first.size + second.size, dtype=np.int32)
-    i = 0
-    j = 0
-    k = 0
-    while i < first.size and j < second.size:
-        if first[i] < second[j]:
-            out[k] = first[i]
-            i += 1
-        elif second[j] < first[i]:
-            out[k] = second[j]
-            j += 1
-        else:
-            out[k] = first[i]
-            i += 1
-            j += 1
-        k += 1
-    while i < first.size:
-        out[k] = first[i]
-        i += 1
-        k += 1
-    while j < second.size:
-        out[k] = second[j]
-        j += 1
-        k += 1
-    return out[:k]
-
-
 # -- results ---------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True, inline="always")
 def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,

@@ -52,6 +52,36 @@ def indices_equal(values, target, out):
 
 
 @njit(cache=True, nogil=True)
+def union_sorted(first, first_count, second, out):
+    """Sorted union of ascending ``first[:first_count]`` and ascending ``second`` into ``out`` (a value
+    in both is written once); returns how many were written. ``out`` needs room for both."""
+    i = 0
+    j = 0
+    k = 0
+    while i < first_count and j < second.size:
+        if first[i] < second[j]:
+            out[k] = first[i]
+            i += 1
+        elif second[j] < first[i]:
+            out[k] = second[j]
+            j += 1
+        else:
+            out[k] = first[i]
+            i += 1
+            j += 1
+        k += 1
+    while i < first_count:
+        out[k] = first[i]
+        i += 1
+        k += 1
+    while j < second.size:
+        out[k] = second[j]
+        j += 1
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True)
 def stable_order_by_key(keys, key_count):
     """``np.argsort(keys, kind="stable")`` for non-negative integer keys below ``key_count``, by a
     counting sort: O(n + key_count) instead of O(n log n). Returns (n,) int64 positions."""
