@@ -13,6 +13,7 @@ from zerosim.disease.kernels import (
     course_viral_weight,
     count_active,
     log10_viral_load,
+    merge_infected,
     progress_day,
 )
 from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero, union_sorted
@@ -79,7 +80,7 @@ def test_progress_day_matches_reference():
         changed = expected != compartment
         listed = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
         listed = np.concatenate([listed, np.flatnonzero(compartment == 0)[:50].astype(np.int32)])  # others skipped
-        progress_day(day, listed, listed.size, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
+        progress_day(day, listed, listed.size, np.zeros(listed.size, np.int16), compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
         assert np.array_equal(compartment, expected)
         recount = np.zeros_like(counts)
         np.add.at(recount, (district.astype(int), compartment.astype(int)), 1)
@@ -112,10 +113,13 @@ def test_compact_active_keeps_the_infected_in_order():
     compartment = np.random.default_rng(2).integers(0, COMPARTMENT_COUNT, 5_000).astype(np.int8)
     ids = np.random.default_rng(3).choice(5_000, 2_000, replace=False).astype(np.int32)
     ids.sort()
-    kept = compact_active(ids, 1_500, compartment)
+    next_change = np.arange(ids.size).astype(np.int16)
+    kept = compact_active(ids, next_change, 1_500, compartment)
     expected = [i for i in np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False))[:1_500]
                 if 1 <= compartment[i] <= 6]
     assert np.array_equal(ids[:kept], expected)
+    original = np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False))
+    assert np.array_equal(original[next_change[:kept]], expected)  # the payload moved with its agent
 
 
 def test_hash_uniforms_are_uniform_and_deterministic():
@@ -202,3 +206,18 @@ def test_sampled_courses_follow_the_config(make_state):
     assert (state.compartment == 1).all() and (state.day_infectious >= 1).all()
     assert (state.day_outcome > state.day_infectious).all()
     assert (state.infectiousness_scale >= 0).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(first=st.sets(st.integers(0, 500)), second=st.sets(st.integers(0, 500)))
+def test_merge_infected_keeps_order_and_payload(first, second):
+    second = second - first
+    ids = np.array(sorted(first) + [-7], dtype=np.int32)
+    payload = (ids % 97 + 1).astype(np.int16)  # any non-zero value tied to the agent
+    new = np.array(sorted(second), dtype=np.int32)
+    out_ids = np.empty(len(first) + len(second), np.int32)
+    out_next = np.empty(out_ids.size, np.int16)
+    assert merge_infected(ids, payload, len(first), new, out_ids, out_next) == out_ids.size
+    assert np.array_equal(out_ids, np.array(sorted(first | second), dtype=np.int32))
+    expected = np.where(np.isin(out_ids, new), 0, out_ids % 97 + 1)
+    assert np.array_equal(out_next, expected)

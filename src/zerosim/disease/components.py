@@ -20,12 +20,13 @@ from zerosim.disease.kernels import (
     collect_active,
     compact_active,
     count_active,
+    merge_infected,
     progress_day,
     sample_courses,
 )
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
-from zerosim.population.kernels import count_codes, union_sorted
+from zerosim.population.kernels import count_codes
 from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
@@ -89,7 +90,10 @@ class ActiveAgents:
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     count: int = 0
+    #: Aligned with ``ids``: the first day the agent's compartment may change (0: look tomorrow).
+    next_change: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     spare: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    spare_next: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     stale: bool = True
 
     def view(self) -> np.ndarray:
@@ -103,7 +107,9 @@ class ActiveAgents:
         count = count_active(compartment)
         if self.ids.size < count:
             self.ids = np.empty(_grown(count), dtype=np.int32)
+            self.next_change = np.empty(self.ids.size, dtype=np.int16)
         self.count = collect_active(compartment, self.ids)
+        self.next_change[: self.count] = 0
         self.stale = False
 
     def add(self, new_sorted: np.ndarray) -> None:
@@ -111,11 +117,13 @@ class ActiveAgents:
         needed = self.count + new_sorted.size
         if self.spare.size < needed:
             self.spare = np.empty(_grown(needed), dtype=np.int32)
-        self.count = union_sorted(self.ids, self.count, new_sorted, self.spare)
+            self.spare_next = np.empty(self.spare.size, dtype=np.int16)
+        self.count = merge_infected(self.ids, self.next_change, self.count, new_sorted, self.spare, self.spare_next)
         self.ids, self.spare = self.spare, self.ids
+        self.next_change, self.spare_next = self.spare_next, self.next_change
 
     def drop_finished(self, compartment: np.ndarray) -> None:
-        self.count = compact_active(self.ids, self.count, compartment)
+        self.count = compact_active(self.ids, self.next_change, self.count, compartment)
 
 
 def _grown(needed: int) -> int:
@@ -196,6 +204,7 @@ class NaturalHistory:
             day,
             active.ids,
             active.count,
+            active.next_change,
             state.compartment,
             state.day_infectious,
             state.day_symptomatic,

@@ -99,16 +99,49 @@ def count_active(compartment):
 
 
 @njit(cache=True, nogil=True)
-def compact_active(ids, count, compartment):
-    """Drop from ``ids[:count]`` the agents no longer in EXPOSED..CRITICAL (order kept); return the new count."""
+def compact_active(ids, next_change, count, compartment):
+    """Drop from ``ids[:count]`` (and the aligned ``next_change``) the agents no longer in
+    EXPOSED..CRITICAL, order kept; return the new count."""
     kept = 0
     for a in range(count):
         i = ids[a]
         c = compartment[i]
         if c >= _E and c <= _CRIT:
             ids[kept] = i
+            next_change[kept] = next_change[a]
             kept += 1
     return kept
+
+
+@njit(cache=True, nogil=True)
+def merge_infected(ids, next_change, count, new_ids, out_ids, out_next):
+    """Merge ascending ``new_ids`` (none listed yet) into ascending ``ids[:count]``, carrying
+    ``next_change`` along (0 for the new: look at them at the next progression); return the count."""
+    i = 0
+    j = 0
+    k = 0
+    while i < count or j < new_ids.size:
+        if j >= new_ids.size or (i < count and ids[i] < new_ids[j]):
+            out_ids[k] = ids[i]
+            out_next[k] = next_change[i]
+            i += 1
+        else:
+            out_ids[k] = new_ids[j]
+            out_next[k] = 0
+            j += 1
+        k += 1
+    return k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _next_change(day, day_infectious, day_symptomatic, day_severe, day_critical, day_outcome):
+    """The first day after ``day`` on which one of the course's days falls (where the compartment
+    may change next)."""
+    best = day_outcome
+    for candidate in (day_infectious, day_symptomatic, day_severe, day_critical):
+        if candidate > day and candidate < best:
+            best = candidate
+    return best
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -116,6 +149,7 @@ def progress_day(
     day,
     ids,
     count,
+    next_change,
     compartment,
     day_infectious,
     day_symptomatic,
@@ -132,7 +166,9 @@ def progress_day(
     """Move the infected agents ``ids[:count]`` to the compartment their sampled days give for ``day``.
 
     ``ids`` lists (at least) every agent in EXPOSED..CRITICAL, each once; others are skipped, so the
-    day costs in proportion to the infected, not to N. ``age`` (n,) uint8 gives the 10-year band
+    day costs in proportion to the infected, not to N. ``next_change`` (aligned with ``ids``, int16)
+    is the first day an agent's compartment may change: agents whose day has not come are passed
+    over, and it is updated for those looked at. ``age`` (n,) uint8 gives the 10-year band
     (last band open-ended). Updates, in place, ``compartment`` (n,) int8, ``count_by_district``
     (D, C) int64, ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C)
     int64 the number of agents entering each compartment today. Deterministic for any thread count.
@@ -147,6 +183,8 @@ def progress_day(
         start = c * chunk
         stop = min(count, start + chunk)
         for a in range(start, stop):
+            if next_change[a] > day:
+                continue
             i = ids[a]
             current = compartment[i]
             if current < _E or current > _CRIT:
@@ -154,6 +192,8 @@ def progress_day(
             target = _target_compartment(
                 day, current, day_infectious[i], day_symptomatic[i], day_severe[i], day_critical[i], day_outcome[i], is_fatal[i]
             )
+            next_change[a] = _next_change(day, day_infectious[i], day_symptomatic[i], day_severe[i], day_critical[i],
+                                          day_outcome[i])
             if target != current:
                 compartment[i] = target
                 d = district_id[i]
