@@ -28,7 +28,6 @@ from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     apply_result_stage,
-    apply_results,
     classify_individual_tests,
     classify_listed_tests,
     gather_individual_tests,
@@ -788,6 +787,16 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
     assert np.array_equal(candidates[kinds >= 0], np.flatnonzero(kind_all >= 0))
     assert np.array_equal(kinds[kinds >= 0], kind_all[kind_all >= 0])
     assert (kinds == 0).sum() > 0 and (kinds == 1).sum() > 0 and (kinds == 2).sum() > 0
+
+
+def apply_results(*args):
+    """The three result stages over one batch, as the component runs them per batch; arguments as
+    :func:`apply_result_stage` without ``stage`` and ``counts`` (``confirm_singles`` last, optional)."""
+    head, confirm = (args[:-1], args[-1]) if len(args) == 18 else (args, False)
+    counts = np.zeros(4, np.int64)
+    for stage in (1, 2, 3):
+        apply_result_stage(stage, *head, counts, confirm)
+    return tuple(int(value) for value in counts)
 
 
 def test_apply_results_matches_reference():

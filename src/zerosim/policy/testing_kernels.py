@@ -670,84 +670,6 @@ def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_det
 
 
 @njit(cache=True, nogil=True)
-def apply_results(
-    day,
-    swab_day,
-    flags,
-    member_start,
-    members,
-    retest_pools,
-    test_result,
-    day_last_result,
-    consecutive_negatives,
-    day_detected,
-    is_community_case,
-    quarantine_status,
-    compound_id,
-    compound_case_level,
-    district_id,
-    cases_by_district,
-    retest_out,
-    confirm_singles=False,
-):
-    """Report the results of a batch of tubes today; sequential, so duplicates are handled in order.
-
-    Three passes, so that a positive reported the same day as a negative wins:
-
-    1. negative tubes: each member gets ``day_last_result = day``; unless the member awaits an
-       individual re-test and this tube is a pool, also ``test_result = NEGATIVE`` and
-       ``consecutive_negatives += 1`` (capped at 127);
-    2. positive single tubes, and positive pools when ``retest_pools`` is False: each member gets
-       ``test_result = POSITIVE``, ``consecutive_negatives = 0``, and, if never detected,
-       ``day_detected = day`` and ``is_community_case`` (1 if ``quarantine_status`` is NONE and its
-       compound's zone level is below CONTROLLED);
-       With ``confirm_singles``, a positive single tube of someone not already awaiting a re-test
-       (and never detected) is not yet a case: the member gets ``PENDING_RETEST`` and a
-       confirmatory re-test (appended to ``retest_out``); a second positive confirms the case;
-    3. positive pools when ``retest_pools``: each member not found positive today gets
-       ``test_result = PENDING_RETEST``, ``consecutive_negatives = 0`` and is appended to
-       ``retest_out`` (it needs an individual re-test).
-
-    Parameters
-    ----------
-    day : int
-    swab_day : (t,) int16
-    flags : (t,) int8
-        ``FLAG_POSITIVE`` / ``FLAG_FALSE_POSITIVE`` bits.
-    member_start : (t + 1,) int64
-        Tube j holds ``members[member_start[j]:member_start[j + 1]]``; a tube of more than one
-        member is a pool.
-    members : (total,) int32
-    retest_pools : bool
-    test_result, consecutive_negatives, is_community_case : (n,) int8, updated in place
-    day_last_result, day_detected : (n,) int16, updated in place
-    quarantine_status : (n,) int8
-    compound_id : (n,) int32
-    compound_case_level : (compounds,) int8
-    district_id : (n,) int8
-    cases_by_district : (districts,) int64, incremented
-    retest_out : (>= members of positive pools,) int64, written
-
-    Returns
-    -------
-    new_cases : int
-    false_positive_tubes : int
-    turnaround_days_sum : int
-        Sum over tubes of ``day - swab_day``.
-    retests : int
-        Number of entries written to ``retest_out``.
-    """
-    counts = np.zeros(4, dtype=np.int64)
-    for stage in range(1, 4):
-        apply_result_stage(
-            stage, day, swab_day, flags, member_start, members, retest_pools, test_result, day_last_result,
-            consecutive_negatives, day_detected, is_community_case, quarantine_status, compound_id,
-            compound_case_level, district_id, cases_by_district, retest_out, counts, confirm_singles,
-        )
-    return counts[0], counts[1], counts[2], counts[3]
-
-
-@njit(cache=True, nogil=True)
 def apply_result_stage(
     stage,
     day,
@@ -770,12 +692,50 @@ def apply_result_stage(
     counts,
     confirm_singles=False,
 ):
-    """One of the three passes of :func:`apply_results` (``stage`` 1, 2 or 3) over one batch of tubes.
+    """Report the results of a batch of tubes today, one pass (``stage`` 1, 2 or 3) at a time;
+    sequential, so duplicates are handled in order.
 
-    Running stage 1 over every batch of the day, then stage 2 over every batch, then stage 3, gives
-    the result of :func:`apply_results` on the batches joined, without copying their members.
-    ``counts`` (4,) int64 accumulates new cases, false-positive tubes, the turnaround sum and the
-    entries written to ``retest_out`` (which also is where the next re-test goes).
+    Running stage 1 over every batch of the day, then stage 2 over every batch, then stage 3, is the
+    same as running the three on the batches joined, without copying their members; a positive
+    reported the same day as a negative wins:
+
+    1. negative tubes: each member gets ``day_last_result = day``; unless the member awaits an
+       individual re-test and this tube is a pool, also ``test_result = NEGATIVE`` and
+       ``consecutive_negatives += 1`` (capped at 127);
+    2. positive single tubes, and positive pools when ``retest_pools`` is False: each member gets
+       ``test_result = POSITIVE``, ``consecutive_negatives = 0``, and, if never detected,
+       ``day_detected = day`` and ``is_community_case`` (1 if ``quarantine_status`` is NONE and its
+       compound's zone level is below CONTROLLED). With ``confirm_singles``, a positive single tube
+       of someone not already awaiting a re-test (and never detected) is not yet a case: the member
+       gets ``PENDING_RETEST`` and a confirmatory re-test (appended to ``retest_out``); a second
+       positive confirms the case;
+    3. positive pools when ``retest_pools``: each member not found positive today gets
+       ``test_result = PENDING_RETEST``, ``consecutive_negatives = 0`` and is appended to
+       ``retest_out`` (it needs an individual re-test).
+
+    Parameters
+    ----------
+    stage : int
+    day : int
+    swab_day : (t,) int16
+    flags : (t,) int8
+        ``FLAG_POSITIVE`` / ``FLAG_FALSE_POSITIVE`` bits.
+    member_start : (t + 1,) int64
+        Tube j holds ``members[member_start[j]:member_start[j + 1]]``; a tube of more than one
+        member is a pool.
+    members : (total,) int32
+    retest_pools : bool
+    test_result, consecutive_negatives, is_community_case : (n,) int8, updated in place
+    day_last_result, day_detected : (n,) int16, updated in place
+    quarantine_status : (n,) int8
+    compound_id : (n,) int32
+    compound_case_level : (compounds,) int8
+    district_id : (n,) int8
+    cases_by_district : (districts,) int64, incremented
+    retest_out : (>= members of positive pools,) int64, written from ``counts[3]``
+    counts : (4,) int64, incremented
+        New cases, false-positive tubes, the sum over tubes of ``day - swab_day``, and the entries
+        written to ``retest_out``.
     """
     tubes = swab_day.size
     if stage == 1:
