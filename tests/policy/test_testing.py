@@ -674,14 +674,14 @@ def test_viral_samples_matches_reference():
     assert np.allclose(loads, expected[expected > 0])
 
 
-def test_individual_test_kernels_match_reference():
-    rng = np.random.default_rng(5)
-    n, day, seed = 30_000, 8, 2024
-    compartment = rng.choice([0, 2, 3, 4, 5, 6, 7, 8], n).astype(np.int8)
+def individual_test_inputs(rng, n, compartments, quarantine_codes, quarantine_p, screening):
+    """Random agent arrays for the individual-test kernels, in their argument order; ``screening``
+    maps a Sector to its screening config (configs 0 and 1: start days 2 and 5, every 3 and 1 days)."""
+    compartment = rng.choice(compartments, n).astype(np.int8)
     mobility = rng.choice([0, 1, 2, 3], n, p=[0.7, 0.1, 0.1, 0.1]).astype(np.int8)
     day_detected = np.where(rng.random(n) < 0.1, 3, -1).astype(np.int16)
     isolation = rng.choice([0, 1, 2], n, p=[0.9, 0.05, 0.05]).astype(np.int8)
-    quarantine = rng.choice([0, 1, 3, 4], n, p=[0.7, 0.1, 0.1, 0.1]).astype(np.int8)
+    quarantine = rng.choice(quarantine_codes, n, p=quarantine_p).astype(np.int8)
     q_start = rng.integers(-1, 10, n).astype(np.int16)
     last_swab = rng.integers(-1, 9, n).astype(np.int16)
     last_result = rng.integers(-1, 9, n).astype(np.int16)
@@ -691,13 +691,23 @@ def test_individual_test_kernels_match_reference():
     workplace = np.where(rng.random(n) < 0.6, rng.integers(0, 300, n), -1).astype(np.int32)
     is_open = (rng.random(300) < 0.8).astype(np.int8)
     screen_of_sector = np.full(len(Sector), -1, np.int8)
-    screen_of_sector[[Sector.RETAIL, Sector.HEALTH]] = [0, 1]
-    screen_start = np.array([2, 5], np.int64)
-    screen_interval = np.array([3, 1], np.int64)
+    screen_of_sector[list(screening)] = list(screening.values())
+    screen_start, screen_interval = np.array([2, 5], np.int64), np.array([3, 1], np.int64)
     detectable = np.where(rng.random(n) < 0.4, rng.integers(0, 9, n), -1).astype(np.int16)
     peak = (detectable + 2).astype(np.int16)
     clear = (peak + 5).astype(np.int16)
     top = rng.uniform(3.5, 10, n).astype(np.float32)
+    return (compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day,
+            sector, workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear, top)
+
+
+def test_individual_test_kernels_match_reference():
+    rng = np.random.default_rng(5)
+    n, day, seed = 30_000, 8, 2024
+    (compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day, sector,
+     workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear,
+     top) = individual_test_inputs(rng, n, [0, 2, 3, 4, 5, 6, 7, 8], [0, 1, 3, 4], [0.7, 0.1, 0.1, 0.1],
+                                   {Sector.RETAIL: 0, Sector.HEALTH: 1})
     p_symptomatic, p_antigen, antigen_limit = 0.4, 0.3, 5.0
     arguments = (day, np.uint64(seed), p_symptomatic, p_antigen, antigen_limit, 3.0, compartment, mobility,
                  day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day, sector, workplace,
@@ -742,25 +752,10 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
     same swabs, in the same order, as deciding for everyone (when nobody self-tests)."""
     rng = np.random.default_rng(15)
     n, day, seed = 30_000, 8, 77
-    compartment = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8], n).astype(np.int8)
-    mobility = rng.choice([0, 1, 2, 3], n, p=[0.7, 0.1, 0.1, 0.1]).astype(np.int8)
-    day_detected = np.where(rng.random(n) < 0.1, 3, -1).astype(np.int16)
-    isolation = rng.choice([0, 1, 2], n, p=[0.9, 0.05, 0.05]).astype(np.int8)
-    quarantine = rng.choice([0, 1, 2, 3, 4], n, p=[0.6, 0.1, 0.1, 0.1, 0.1]).astype(np.int8)
-    q_start = rng.integers(-1, 10, n).astype(np.int16)
-    last_swab = rng.integers(-1, 9, n).astype(np.int16)
-    last_result = rng.integers(-1, 9, n).astype(np.int16)
-    test_day = np.zeros(8, bool)
-    test_day[[1, 2, 3, 5, 7]] = True
-    sector = rng.integers(0, len(Sector), n).astype(np.int8)
-    workplace = np.where(rng.random(n) < 0.6, rng.integers(0, 300, n), -1).astype(np.int32)
-    is_open = (rng.random(300) < 0.8).astype(np.int8)
-    screen_of_sector = np.full(len(Sector), -1, np.int8)
-    screen_of_sector[[Sector.RETAIL, Sector.HEALTH, Sector.LOGISTICS]] = [0, 1, 0]
-    screen_start, screen_interval = np.array([2, 5], np.int64), np.array([3, 1], np.int64)
-    detectable = np.where(rng.random(n) < 0.4, rng.integers(0, 9, n), -1).astype(np.int16)
-    peak, top = (detectable + 2).astype(np.int16), rng.uniform(3.5, 10, n).astype(np.float32)
-    clear = (peak + 5).astype(np.int16)
+    (compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day, sector,
+     workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear,
+     top) = individual_test_inputs(rng, n, [0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4], [0.6, 0.1, 0.1, 0.1, 0.1],
+                                   {Sector.RETAIL: 0, Sector.HEALTH: 1, Sector.LOGISTICS: 0})
     head = (day, np.uint64(seed), 0.4)
     tail = (5.0, 3.0, compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result,
             test_day, sector, workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak,
