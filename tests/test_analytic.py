@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import brentq
 
 import zerosim
-from zerosim.disease.components import NaturalHistory
+from zerosim.disease.components import NaturalHistory, course_table
 from zerosim.disease.kernels import log10_viral_load
 from zerosim.engine.rng import component_rng
 
@@ -40,11 +40,12 @@ def generation_time_distribution(scenario, make_state, n=100_000, max_days=60) -
     ids = np.arange(n)
     component.infect(state, ids, 0, component_rng(1, "gt"))
     vl = disease.viral_load
+    scale = course_table(state, ids)["infectiousness_scale"]
     g = np.zeros(max_days)
     for tau in range(max_days):
         load = np.array([log10_viral_load(tau, a, b, c, d, vl.detection_limit_log10) for a, b, c, d in zip(
             state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10)])
-        g[tau] = (np.clip(load - vl.infectious_threshold_log10, 0, None) * state.infectiousness_scale).mean()
+        g[tau] = (np.clip(load - vl.infectious_threshold_log10, 0, None) * scale).mean()
     return g
 
 

@@ -42,7 +42,6 @@ def test_infected_list_matches_the_compartments_every_day():
     for day in range(scenario.duration_days):
         simulation.step(day)
         active = state.stores["active_agents"]
-        assert not active.stale
         expected = np.flatnonzero((state.compartment >= 1) & (state.compartment <= 6))
         assert np.array_equal(active.view(), expected), day
         listed_any |= expected.size > 0

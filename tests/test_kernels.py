@@ -8,15 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zerosim.disease.kernels import (
+    COURSE_COLUMNS,
+    COURSE_CRITICAL,
+    COURSE_FATAL,
+    COURSE_INFECTIOUS,
+    COURSE_OUTCOME,
+    COURSE_SEVERE,
+    COURSE_SYMPTOMATIC,
     collect_active,
     compact_active,
-    course_viral_weight,
     count_active,
+    course_viral_weight,
+    drop_listed,
     log10_viral_load,
-    merge_infected,
+    merge_courses,
     progress_day,
 )
-from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero, union_sorted
+from zerosim.population.kernels import count_codes, union_sorted, where_equal, where_nonzero
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
 from zerosim.transmission.kernels import facility_index, hash_uniform, poisson_from_uniforms
 
@@ -80,7 +88,11 @@ def test_progress_day_matches_reference():
         changed = expected != compartment
         listed = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
         listed = np.concatenate([listed, np.flatnonzero(compartment == 0)[:50].astype(np.int32)])  # others skipped
-        progress_day(day, listed, listed.size, np.zeros(listed.size, np.int16), compartment, d_inf, d_sym, d_sev, d_crit, d_out, fatal, district, age, counts, by_age, entered)
+        course = np.zeros((listed.size, COURSE_COLUMNS), np.int16)
+        for column, days in ((COURSE_INFECTIOUS, d_inf), (COURSE_SYMPTOMATIC, d_sym), (COURSE_SEVERE, d_sev),
+                             (COURSE_CRITICAL, d_crit), (COURSE_OUTCOME, d_out), (COURSE_FATAL, fatal)):
+            course[:, column] = days[listed]
+        progress_day(day, listed, listed.size, course, compartment, district, age, counts, by_age, entered)
         assert np.array_equal(compartment, expected)
         recount = np.zeros_like(counts)
         np.add.at(recount, (district.astype(int), compartment.astype(int)), 1)
@@ -109,17 +121,33 @@ def test_union_sorted_is_the_sorted_union(first, second):
     assert np.array_equal(out[:count], np.array(sorted(first | second), dtype=np.int32))
 
 
+def _listed_with_payload(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Course rows and scales that identify their agent (so a test can see they moved with it)."""
+    course = (ids[:, None] % 97 + np.arange(COURSE_COLUMNS)).astype(np.int16)
+    return course, (ids * 0.5).astype(np.float32)
+
+
 def test_compact_active_keeps_the_infected_in_order():
     compartment = np.random.default_rng(2).integers(0, COMPARTMENT_COUNT, 5_000).astype(np.int8)
-    ids = np.random.default_rng(3).choice(5_000, 2_000, replace=False).astype(np.int32)
-    ids.sort()
-    next_change = np.arange(ids.size).astype(np.int16)
-    kept = compact_active(ids, next_change, 1_500, compartment)
-    expected = [i for i in np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False))[:1_500]
-                if 1 <= compartment[i] <= 6]
+    ids = np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False)).astype(np.int32)
+    course, scale = _listed_with_payload(ids)
+    expected = np.array([i for i in ids[:1_500] if 1 <= compartment[i] <= 6], dtype=np.int32)
+    kept = compact_active(ids, course, scale, 1_500, compartment)
     assert np.array_equal(ids[:kept], expected)
-    original = np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False))
-    assert np.array_equal(original[next_change[:kept]], expected)  # the payload moved with its agent
+    expected_course, expected_scale = _listed_with_payload(expected)
+    assert np.array_equal(course[:kept], expected_course) and np.array_equal(scale[:kept], expected_scale)
+
+
+@settings(max_examples=50, deadline=None)
+@given(listed=st.sets(st.integers(0, 500)), rows=st.lists(st.integers(0, 600)))
+def test_drop_listed_removes_exactly_the_rows(listed, rows):
+    ids = np.array(sorted(listed) + [-7], dtype=np.int32)
+    course, scale = _listed_with_payload(ids)
+    kept = drop_listed(ids, course, scale, len(listed), np.sort(np.array(rows, dtype=np.int64)))
+    expected = np.array(sorted(listed - set(rows)), dtype=np.int32)
+    assert np.array_equal(ids[:kept], expected)
+    expected_course, expected_scale = _listed_with_payload(expected)
+    assert np.array_equal(course[:kept], expected_course) and np.array_equal(scale[:kept], expected_scale)
 
 
 def test_hash_uniforms_are_uniform_and_deterministic():
@@ -168,11 +196,8 @@ def test_code_counts_and_index_scans_match_numpy(n, codes, density, seed):
     values = np.where(rng.random(n) < density, rng.integers(-1, codes + 1, n), 0).astype(np.int8)
     assert np.array_equal(count_codes(values, codes), np.bincount(values[(values >= 0) & (values < codes)],
                                                                   minlength=codes))
-    out = np.empty(n, np.int64)
-    count = indices_where_nonzero(values, out)
-    assert np.array_equal(out[:count], np.flatnonzero(values))
-    count = indices_equal(values, np.int8(1), out)
-    assert np.array_equal(out[:count], np.flatnonzero(values == 1))
+    assert np.array_equal(where_nonzero(values), np.flatnonzero(values))
+    assert np.array_equal(where_equal(values, np.int8(1)), np.flatnonzero(values == 1))
 
 
 @pytest.mark.parametrize("shape", [0.25, 1.0, 3.0])
@@ -191,7 +216,7 @@ def test_sampled_courses_follow_the_config(make_state):
     """Course durations drawn by the kernel have the configured log-normal means, and severity the
     configured share."""
     import zerosim
-    from zerosim.disease.components import NaturalHistory
+    from zerosim.disease.components import NaturalHistory, course_table
     from zerosim.engine.rng import component_rng
 
     disease = zerosim.load_scenario("well-mixed").disease.resolve()
@@ -199,25 +224,28 @@ def test_sampled_courses_follow_the_config(make_state):
     component = NaturalHistory(config=disease)
     component.setup(state, component_rng(2, "courses"))
     component.infect(state, np.arange(state.size), 0, component_rng(2, "courses"))
-    symptomatic = state.day_symptomatic >= 0
+    course = course_table(state, np.arange(state.size))
+    symptomatic = course["day_symptomatic"] >= 0
     assert abs(symptomatic.mean() - (1 - disease.asymptomatic_fraction)) < 0.01
-    incubation = state.day_symptomatic[symptomatic].astype(float)
+    incubation = course["day_symptomatic"][symptomatic].astype(float)
     assert abs(incubation.mean() / disease.incubation.mean_days - 1) < 0.05  # whole days, at least 1
-    assert (state.compartment == 1).all() and (state.day_infectious >= 1).all()
-    assert (state.day_outcome > state.day_infectious).all()
-    assert (state.infectiousness_scale >= 0).all()
+    assert (state.compartment == 1).all() and (course["day_infectious"] >= 1).all()
+    assert (course["day_outcome"] > course["day_infectious"]).all()
+    assert (course["infectiousness_scale"] >= 0).all() and course["infectiousness_scale"].max() > 0
 
 
 @settings(max_examples=50, deadline=None)
 @given(first=st.sets(st.integers(0, 500)), second=st.sets(st.integers(0, 500)))
-def test_merge_infected_keeps_order_and_payload(first, second):
+def test_merge_courses_keeps_order_and_payload(first, second):
     second = second - first
-    ids = np.array(sorted(first) + [-7], dtype=np.int32)
-    payload = (ids % 97 + 1).astype(np.int16)  # any non-zero value tied to the agent
+    size = len(first) + len(second)
+    ids = np.full(size + 1, -7, dtype=np.int32)  # room for the merge, and one row past it left alone
+    ids[: len(first)] = sorted(first)
+    course, scale = _listed_with_payload(ids)
     new = np.array(sorted(second), dtype=np.int32)
-    out_ids = np.empty(len(first) + len(second), np.int32)
-    out_next = np.empty(out_ids.size, np.int16)
-    assert merge_infected(ids, payload, len(first), new, out_ids, out_next) == out_ids.size
-    assert np.array_equal(out_ids, np.array(sorted(first | second), dtype=np.int32))
-    expected = np.where(np.isin(out_ids, new), 0, out_ids % 97 + 1)
-    assert np.array_equal(out_next, expected)
+    new_course, new_scale = _listed_with_payload(new)
+    assert merge_courses(ids, course, scale, len(first), new, new_course, new_scale) == size
+    merged = np.array(sorted(first | second), dtype=np.int32)
+    assert np.array_equal(ids[:size], merged) and ids[size] == -7
+    expected_course, expected_scale = _listed_with_payload(merged)
+    assert np.array_equal(course[:size], expected_course) and np.array_equal(scale[:size], expected_scale)

@@ -108,7 +108,7 @@ def preflight(scenario: Scenario, out: str | Path | None, force: bool, baseline:
 
 
 CHECKPOINT_FILE = "checkpoint.pkl"
-CHECKPOINT_VERSION = 2  # 2: the ledger store and the disease layer's infected list changed
+CHECKPOINT_VERSION = 3  # 3: clinical courses moved from per-agent arrays into the infected list
 
 
 def run(

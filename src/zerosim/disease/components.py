@@ -17,16 +17,26 @@ import numpy as np
 
 from zerosim.disease.config import AGE_BAND_COUNT, DiseaseConfig
 from zerosim.disease.kernels import (
+    COURSE_COLUMNS,
+    COURSE_CRITICAL,
+    COURSE_FATAL,
+    COURSE_INFECTIOUS,
+    COURSE_NEXT_CHANGE,
+    COURSE_OUTCOME,
+    COURSE_SEVERE,
+    COURSE_SYMPTOMATIC,
     collect_active,
     compact_active,
     count_active,
-    merge_infected,
+    drop_listed,
+    merge_courses,
     progress_day,
     sample_courses,
 )
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import count_codes
+from zerosim.errors import StateError
 from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
 #: Largest day number an int16 day array can hold.
@@ -78,69 +88,127 @@ def mean_relative_infectiousness(config: DiseaseConfig) -> float:
 
 @dataclass(slots=True)
 class ActiveAgents:
-    """The infected agents (EXPOSED..CRITICAL), in ascending index order: the ``active_agents`` store.
+    """The infected agents (EXPOSED..CRITICAL) in ascending index order, with their clinical course:
+    the ``active_agents`` store.
 
-    An index of ``compartment`` (read it through :func:`active_agents`). Kept by
-    :class:`NaturalHistory` (new infections merged in, recovered and dead dropped), so that
-    the daily progression and the layers that only care about the infected (transmission, fever
-    clinics) cost in proportion to the infected, not to N. Anything else that changes compartments
-    (the region layer moving travellers) calls :meth:`invalidate`, and the next disease step rebuilds
-    the list with one full scan.
+    Kept by :class:`NaturalHistory`: new infections are merged in with their sampled course, the
+    recovered and dead dropped. The clinical days (``course``, int16 rows with the ``COURSE_*``
+    columns of :mod:`zerosim.disease.kernels`) and the infectiousness scale (``scale``) live only
+    here, aligned with ``ids``: in a contained outbreak almost nobody is infected, so a course per
+    agent would be memory spent on nothing (15 bytes an agent, 0.4 GB at 25 million). The
+    progression, transmission and the fever-clinic tests cost in proportion to the infected, not to
+    N. Whatever moves an infected agent from one row to another (the region layer's travellers)
+    carries its course with :func:`move_courses`.
     """
 
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    course: np.ndarray = field(default_factory=lambda: np.zeros((0, COURSE_COLUMNS), dtype=np.int16))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     count: int = 0
-    #: Aligned with ``ids``: the first day the agent's compartment may change (0: look tomorrow).
-    next_change: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    spare: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
-    spare_next: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    stale: bool = True
 
     def view(self) -> np.ndarray:
         """The listed agents, (count,) int32 (a view)."""
         return self.ids[: self.count]
 
-    def invalidate(self) -> None:
-        self.stale = True
+    @classmethod
+    def listing(cls, compartment: np.ndarray) -> ActiveAgents:
+        """A list of the agents in EXPOSED..CRITICAL, without their course (zeros), for readers of
+        ``compartment`` in a state that no NaturalHistory keeps."""
+        active = cls()
+        active.reserve(count_active(compartment))
+        active.count = collect_active(compartment, active.ids)
+        return active
 
-    def rebuild(self, compartment: np.ndarray) -> None:
-        count = count_active(compartment)
-        if self.ids.size < count:
-            self.ids = np.empty(_grown(count), dtype=np.int32)
-            self.next_change = np.empty(self.ids.size, dtype=np.int16)
-        self.count = collect_active(compartment, self.ids)
-        self.next_change[: self.count] = 0
-        self.stale = False
+    def reserve(self, needed: int) -> None:
+        """Room for ``needed`` agents (amortised growth; the listed ones are kept)."""
+        if self.ids.size >= needed:
+            return
+        size = max(1024, needed + needed // 2)
+        ids = np.empty(size, dtype=np.int32)
+        course = np.zeros((size, COURSE_COLUMNS), dtype=np.int16)
+        scale = np.zeros(size, dtype=np.float32)
+        ids[: self.count] = self.ids[: self.count]
+        course[: self.count] = self.course[: self.count]
+        scale[: self.count] = self.scale[: self.count]
+        self.ids, self.course, self.scale = ids, course, scale
 
-    def add(self, new_sorted: np.ndarray) -> None:
-        """Merge ``new_sorted`` (ascending int32, none already listed) into the list."""
-        needed = self.count + new_sorted.size
-        if self.spare.size < needed:
-            self.spare = np.empty(_grown(needed), dtype=np.int32)
-            self.spare_next = np.empty(self.spare.size, dtype=np.int16)
-        self.count = merge_infected(self.ids, self.next_change, self.count, new_sorted, self.spare, self.spare_next)
-        self.ids, self.spare = self.spare, self.ids
-        self.next_change, self.spare_next = self.spare_next, self.next_change
+    def add(self, new_sorted: np.ndarray, course: np.ndarray, scale: np.ndarray) -> None:
+        """Merge ``new_sorted`` (ascending int32, none already listed) with their course rows and
+        infectiousness scale into the list."""
+        self.reserve(self.count + new_sorted.size)
+        self.count = merge_courses(self.ids, self.course, self.scale, self.count, new_sorted, course, scale)
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Forget agents ``rows`` (any order; those not listed are ignored)."""
+        if self.count and len(rows):
+            self.count = drop_listed(self.ids, self.course, self.scale, self.count, np.sort(rows))
 
     def drop_finished(self, compartment: np.ndarray) -> None:
-        self.count = compact_active(self.ids, self.next_change, self.count, compartment)
+        self.count = compact_active(self.ids, self.course, self.scale, self.count, compartment)
 
-
-def _grown(needed: int) -> int:
-    """Capacity for ``needed`` entries with room to grow (amortised doubling, at least 1,024)."""
-    return max(1024, needed + needed // 2)
+    def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where agents ``rows`` are in the list: (positions, listed) -- listed[k] is False, and
+        positions[k] meaningless, for an agent not in the list."""
+        listed_ids = self.view()
+        at = np.minimum(np.searchsorted(listed_ids, rows), max(self.count - 1, 0))
+        listed = (listed_ids[at] == rows) if self.count else np.zeros(len(rows), dtype=bool)
+        return at, listed
 
 
 def active_agents(state: PopulationState) -> ActiveAgents:
-    """The infected agents of ``state``: an index of ``compartment``, so any component that reads
-    ``compartment`` may use it. The ``active_agents`` store when a NaturalHistory keeps it (rebuilt
-    first if it was invalidated); otherwise listed afresh from ``compartment``."""
+    """The infected agents of ``state``: the ``active_agents`` store when a NaturalHistory keeps it,
+    otherwise listed afresh from ``compartment`` (without courses)."""
     active: ActiveAgents | None = state.stores.get("active_agents")
-    if active is None:
-        active = ActiveAgents()
-    if active.stale:
-        active.rebuild(state.compartment)
-    return active
+    return ActiveAgents.listing(state.compartment) if active is None else active
+
+
+def course_table(state: PopulationState, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The clinical course of agents ``rows`` as per-agent columns (day_infectious, day_symptomatic,
+    day_severe, day_critical, day_outcome, is_fatal, infectiousness_scale); -1 days and 0 scale for
+    agents not infected now. For analysis and tests; the model reads the store directly."""
+    rows = np.asarray(rows, dtype=np.int64)
+    active = active_agents(state)
+    at, listed = active.positions(rows)
+    names = {"day_infectious": COURSE_INFECTIOUS, "day_symptomatic": COURSE_SYMPTOMATIC,
+             "day_severe": COURSE_SEVERE, "day_critical": COURSE_CRITICAL, "day_outcome": COURSE_OUTCOME,
+             "is_fatal": COURSE_FATAL}
+    table = {name: np.where(listed, active.course[at, column], -1 if name != "is_fatal" else 0).astype(np.int16)
+             for name, column in names.items()}
+    table["infectiousness_scale"] = np.where(listed, active.scale[at], 0).astype(np.float32)
+    return table
+
+
+def move_courses(source: PopulationState, source_rows: np.ndarray, target: PopulationState,
+                 target_rows: np.ndarray) -> None:
+    """Carry the courses of the infected among ``source_rows`` to ``target_rows`` (same order; the
+    other columns of the rows are the caller's business). The source rows are dropped from the
+    source's list and whatever ``target_rows`` held is replaced."""
+    source_rows = np.asarray(source_rows, dtype=np.int64)
+    target_rows = np.asarray(target_rows, dtype=np.int64)
+    from_list: ActiveAgents = source.stores["active_agents"]
+    to_list: ActiveAgents = target.stores["active_agents"]
+    at, listed = from_list.positions(source_rows)
+    course = from_list.course[at[listed]]
+    scale = from_list.scale[at[listed]]
+    from_list.drop(source_rows)
+    to_list.drop(target_rows)
+    rows = target_rows[listed]
+    order = np.argsort(rows, kind="stable")
+    course = course[order]
+    course[:, COURSE_NEXT_CHANGE] = 0  # look at them at the next progression
+    to_list.add(rows[order].astype(np.int32), course, scale[order])
+
+
+def scale_infectiousness(state: PopulationState, rows: np.ndarray, factor: np.ndarray | float, *,
+                         divide: bool = False) -> None:
+    """Multiply (or divide) the infectiousness scale of the infected among ``rows`` by ``factor``
+    (scalar or per row; the arithmetic is NumPy's for the given dtypes, stored as float32)."""
+    active: ActiveAgents = state.stores["active_agents"]
+    rows = np.asarray(rows, dtype=np.int64)
+    at, listed = active.positions(rows)
+    factor = np.broadcast_to(np.asarray(factor), at.shape)[listed]
+    where = at[listed]
+    active.scale[where] = active.scale[where] / factor if divide else active.scale[where] * factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,17 +225,10 @@ class NaturalHistory:
     writes: ClassVar[frozenset[str]] = frozenset(
         {
             "compartment",
-            "day_infectious",
-            "day_symptomatic",
-            "day_severe",
-            "day_critical",
-            "day_outcome",
-            "is_fatal",
             "day_viral_detectable",
             "day_viral_peak",
             "day_viral_clear",
             "viral_peak_log10",
-            "infectiousness_scale",
             "count_by_district",
             "count_by_age_band",
             "entered_by_district",
@@ -186,32 +247,25 @@ class NaturalHistory:
         state.count_by_district[:] = by_district
         state.count_by_age_band[:] = by_age
         state.entered_by_district[:] = 0
-        state.stores["active_agents"] = ActiveAgents()  # stale: the first step lists the infected
+        if count_active(state.compartment):
+            raise StateError("compartment: agents are already infected before the disease layer was set up; "
+                             "infect them through NaturalHistory.infect (or the transmission layer's seeding)")
+        state.stores["active_agents"] = ActiveAgents()
 
     # -- daily step -----------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         state.entered_by_district[:] = 0
         events = state.events
-        new = events.new_infected[: events.new_infected_count].astype(np.intp)
+        new = events.new_infected[: events.new_infected_count]
         if new.size:
             self.infect(state, new, day, rng)
         active: ActiveAgents = state.stores["active_agents"]
-        if active.stale:
-            active.rebuild(state.compartment)
-        elif new.size:
-            active.add(np.sort(new).astype(np.int32))
         progress_day(
             day,
             active.ids,
             active.count,
-            active.next_change,
+            active.course,
             state.compartment,
-            state.day_infectious,
-            state.day_symptomatic,
-            state.day_severe,
-            state.day_critical,
-            state.day_outcome,
-            state.is_fatal,
             state.district_id,
             state.age,
             state.count_by_district,
@@ -221,11 +275,16 @@ class NaturalHistory:
         active.drop_finished(state.compartment)
 
     def infect(self, state: PopulationState, ids: np.ndarray, day: int, rng: np.random.Generator) -> None:
-        """Sample the natural history of agents ``ids`` (intp), infected on ``day``, and make them EXPOSED.
+        """Sample the natural history of agents ``ids`` (not infected now), infected on ``day``, make
+        them EXPOSED and list them with their course in the ``active_agents`` store.
 
         The course is drawn by :func:`zerosim.disease.kernels.sample_courses` (every draw a hash of
-        the call seed and the agent, so the result does not depend on the thread count).
+        the call seed and the agent, so the result depends neither on the thread count nor on the
+        order of ``ids``).
         """
+        ids = np.sort(np.asarray(ids)).astype(np.int32)
+        course = np.empty((ids.size, COURSE_COLUMNS), dtype=np.int16)
+        scale = np.empty(ids.size, dtype=np.float32)
         cfg = self.config
         vl = cfg.viral_load
         vaccine = cfg.vaccine
@@ -239,12 +298,12 @@ class NaturalHistory:
             np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
             np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
             np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
-            state.compartment, state.day_infectious, state.day_symptomatic, state.day_severe, state.day_critical,
-            state.day_outcome, state.is_fatal, state.day_viral_detectable, state.day_viral_peak,
-            state.day_viral_clear, state.viral_peak_log10, state.infectiousness_scale,
+            state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
+            state.viral_peak_log10, course, scale,
         )
         if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
+        state.stores["active_agents"].add(ids, course, scale)
         by_district = np.bincount(state.district_id[ids], minlength=state.district_count)
         by_band = np.bincount(np.minimum(state.age[ids] // 10, AGE_BAND_COUNT - 1), minlength=AGE_BAND_COUNT)
         state.count_by_district[:, Compartment.SUSCEPTIBLE] -= by_district

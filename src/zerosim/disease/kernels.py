@@ -72,18 +72,26 @@ def collect_active(compartment, out):
     return count
 
 
+#: Columns of a course row (int16, one row per listed infected agent; see
+#: :class:`zerosim.disease.components.ActiveAgents`): the days of the clinical course, whether it
+#: ends in death, and the first day the compartment may change next (0: look at the next progression).
+(COURSE_INFECTIOUS, COURSE_SYMPTOMATIC, COURSE_SEVERE, COURSE_CRITICAL, COURSE_OUTCOME, COURSE_FATAL,
+ COURSE_NEXT_CHANGE) = range(7)
+COURSE_COLUMNS = 7
+
+
 @njit(cache=True, nogil=True, inline="always")
-def _target_compartment(day, current, day_infectious, day_symptomatic, day_severe, day_critical, day_outcome, is_fatal):
-    if day >= day_outcome:
-        return _D if is_fatal else _R
-    if day_critical >= 0 and day >= day_critical:
+def _target_compartment(day, current, row):
+    if day >= row[COURSE_OUTCOME]:
+        return _D if row[COURSE_FATAL] else _R
+    if row[COURSE_CRITICAL] >= 0 and day >= row[COURSE_CRITICAL]:
         return _CRIT
-    if day_severe >= 0 and day >= day_severe:
+    if row[COURSE_SEVERE] >= 0 and day >= row[COURSE_SEVERE]:
         return _SEV
-    if day_symptomatic >= 0 and day >= day_symptomatic:
+    if row[COURSE_SYMPTOMATIC] >= 0 and day >= row[COURSE_SYMPTOMATIC]:
         return _M
-    if day >= day_infectious:
-        return _A if day_symptomatic < 0 else _P
+    if day >= row[COURSE_INFECTIOUS]:
+        return _A if row[COURSE_SYMPTOMATIC] < 0 else _P
     return current
 
 
@@ -99,46 +107,72 @@ def count_active(compartment):
 
 
 @njit(cache=True, nogil=True)
-def compact_active(ids, next_change, count, compartment):
-    """Drop from ``ids[:count]`` (and the aligned ``next_change``) the agents no longer in
-    EXPOSED..CRITICAL, order kept; return the new count."""
+def compact_active(ids, course, scale, count, compartment):
+    """Drop from ``ids[:count]`` (and the aligned ``course`` rows and ``scale``) the agents no
+    longer in EXPOSED..CRITICAL, order kept; return the new count."""
     kept = 0
     for a in range(count):
         i = ids[a]
         c = compartment[i]
         if c >= _E and c <= _CRIT:
-            ids[kept] = i
-            next_change[kept] = next_change[a]
+            if kept != a:
+                ids[kept] = i
+                course[kept, :] = course[a, :]
+                scale[kept] = scale[a]
             kept += 1
     return kept
 
 
 @njit(cache=True, nogil=True)
-def merge_infected(ids, next_change, count, new_ids, out_ids, out_next):
-    """Merge ascending ``new_ids`` (none listed yet) into ascending ``ids[:count]``, carrying
-    ``next_change`` along (0 for the new: look at them at the next progression); return the count."""
-    i = 0
-    j = 0
-    k = 0
-    while i < count or j < new_ids.size:
-        if j >= new_ids.size or (i < count and ids[i] < new_ids[j]):
-            out_ids[k] = ids[i]
-            out_next[k] = next_change[i]
-            i += 1
+def drop_listed(ids, course, scale, count, rows):
+    """Drop the agents ``rows`` (ascending, int) from ``ids[:count]`` and the aligned ``course`` and
+    ``scale``, order kept (rows not listed are ignored); return the new count."""
+    kept = 0
+    r = 0
+    for a in range(count):
+        i = ids[a]
+        while r < rows.size and rows[r] < i:
+            r += 1
+        if r < rows.size and rows[r] == i:
+            continue
+        if kept != a:
+            ids[kept] = i
+            course[kept, :] = course[a, :]
+            scale[kept] = scale[a]
+        kept += 1
+    return kept
+
+
+@njit(cache=True, nogil=True)
+def merge_courses(ids, course, scale, count, new_ids, new_course, new_scale):
+    """Merge ascending ``new_ids`` (none listed yet) with their ``new_course`` rows and ``new_scale``
+    into ascending ``ids[:count]`` and its aligned arrays, in place (from the back: the arrays must
+    hold ``count + new_ids.size`` rows); return the new count."""
+    i = count - 1
+    j = new_ids.size - 1
+    k = count + new_ids.size - 1
+    while j >= 0:
+        if i >= 0 and ids[i] > new_ids[j]:
+            ids[k] = ids[i]
+            course[k, :] = course[i, :]
+            scale[k] = scale[i]
+            i -= 1
         else:
-            out_ids[k] = new_ids[j]
-            out_next[k] = 0
-            j += 1
-        k += 1
-    return k
+            ids[k] = new_ids[j]
+            course[k, :] = new_course[j, :]
+            scale[k] = new_scale[j]
+            j -= 1
+        k -= 1
+    return count + new_ids.size
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _next_change(day, day_infectious, day_symptomatic, day_severe, day_critical, day_outcome):
+def _next_change(day, row):
     """The first day after ``day`` on which one of the course's days falls (where the compartment
     may change next)."""
-    best = day_outcome
-    for candidate in (day_infectious, day_symptomatic, day_severe, day_critical):
+    best = row[COURSE_OUTCOME]
+    for column in (COURSE_INFECTIOUS, COURSE_SYMPTOMATIC, COURSE_SEVERE, COURSE_CRITICAL):
+        candidate = row[column]
         if candidate > day and candidate < best:
             best = candidate
     return best
@@ -149,29 +183,23 @@ def progress_day(
     day,
     ids,
     count,
-    next_change,
+    course,
     compartment,
-    day_infectious,
-    day_symptomatic,
-    day_severe,
-    day_critical,
-    day_outcome,
-    is_fatal,
     district_id,
     age,
     count_by_district,
     count_by_age_band,
     entered_by_district,
 ):
-    """Move the infected agents ``ids[:count]`` to the compartment their sampled days give for ``day``.
+    """Move the infected agents ``ids[:count]`` to the compartment their course gives for ``day``.
 
     ``ids`` lists (at least) every agent in EXPOSED..CRITICAL, each once; others are skipped, so the
-    day costs in proportion to the infected, not to N. ``next_change`` (aligned with ``ids``, int16)
-    is the first day an agent's compartment may change: agents whose day has not come are passed
-    over, and it is updated for those looked at. ``age`` (n,) uint8 gives the 10-year band
-    (last band open-ended). Updates, in place, ``compartment`` (n,) int8, ``count_by_district``
-    (D, C) int64, ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C)
-    int64 the number of agents entering each compartment today. Deterministic for any thread count.
+    day costs in proportion to the infected, not to N. ``course`` (count, COURSE_COLUMNS) int16 is
+    aligned with ``ids``; agents whose next-change day has not come are passed over, and it is
+    updated for those looked at. ``age`` (n,) uint8 gives the 10-year band (last band open-ended).
+    Updates, in place, ``compartment`` (n,) int8, ``count_by_district`` (D, C) int64,
+    ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the number
+    of agents entering each compartment today. Deterministic for any thread count.
     """
     districts, compartments = count_by_district.shape
     bands = count_by_age_band.shape[0]
@@ -183,17 +211,15 @@ def progress_day(
         start = c * chunk
         stop = min(count, start + chunk)
         for a in range(start, stop):
-            if next_change[a] > day:
+            row = course[a]
+            if row[COURSE_NEXT_CHANGE] > day:
                 continue
             i = ids[a]
             current = compartment[i]
             if current < _E or current > _CRIT:
                 continue
-            target = _target_compartment(
-                day, current, day_infectious[i], day_symptomatic[i], day_severe[i], day_critical[i], day_outcome[i], is_fatal[i]
-            )
-            next_change[a] = _next_change(day, day_infectious[i], day_symptomatic[i], day_severe[i], day_critical[i],
-                                          day_outcome[i])
+            target = _target_compartment(day, current, row)
+            row[COURSE_NEXT_CHANGE] = _next_change(day, row)
             if target != current:
                 compartment[i] = target
                 d = district_id[i]
@@ -261,17 +287,12 @@ def sample_courses(
     age,
     vaccine_doses,
     compartment,
-    day_infectious,
-    day_symptomatic,
-    day_severe,
-    day_critical,
-    day_outcome,
-    is_fatal,
     day_viral_detectable,
     day_viral_peak,
     day_viral_clear,
     viral_peak_log10,
-    infectiousness_scale,
+    course,
+    scale,
 ):
     """Sample the whole course of each agent in ``ids`` (infected on ``day``) and make it EXPOSED.
 
@@ -290,8 +311,11 @@ def sample_courses(
     * infectiousness scale: (asymptomatic discount x Gamma(k, 1/k)) / ``mean_relative`` divided by the
       course's total viral weight, so that each course's expected weight is exactly 1.
 
-    Every draw is a hash of (``seed``, agent, stream), so the result is the same whatever the
-    thread count and whatever the order of ``ids``. Returns the largest outcome day written
+    The viral-load days and peak go to the per-agent arrays (indexed by agent); the clinical days go
+    to row ``a`` of ``course`` (m, COURSE_COLUMNS) int16 and the infectiousness scale to ``scale[a]``
+    (m,) float32, aligned with ``ids``. Every draw is a hash of (``seed``, agent, stream), so the
+    result is the same whatever the thread count and whatever the order of ``ids``. Returns the
+    largest outcome day written
     (the caller checks it against the int16 day range).
     """
     m = ids.size
@@ -366,17 +390,18 @@ def sample_courses(
             relative *= hash_gamma(dispersion_k, seed, i, _ST_DISPERSION) / dispersion_k / mean_relative
 
             compartment[i] = _E
-            day_infectious[i] = first_infectious
-            day_symptomatic[i] = symptomatic_day
-            day_severe[i] = severe_day
-            day_critical[i] = critical_day
-            day_outcome[i] = min(outcome, 32767)
-            is_fatal[i] = 1 if fatal else 0
+            course[a, COURSE_INFECTIOUS] = first_infectious
+            course[a, COURSE_SYMPTOMATIC] = symptomatic_day
+            course[a, COURSE_SEVERE] = severe_day
+            course[a, COURSE_CRITICAL] = critical_day
+            course[a, COURSE_OUTCOME] = min(outcome, 32767)
+            course[a, COURSE_FATAL] = 1 if fatal else 0
+            course[a, COURSE_NEXT_CHANGE] = 0
             day_viral_detectable[i] = detectable
             day_viral_peak[i] = peak
             day_viral_clear[i] = clear
             viral_peak_log10[i] = top_load
-            infectiousness_scale[i] = relative / weight if ever else 0.0
+            scale[a] = relative / weight if ever else 0.0
             top = max(top, outcome)
         latest[c] = top
     return latest.max()

@@ -32,12 +32,45 @@ from zerosim.ledger.kernels import (
 )
 from zerosim.population.draws import lognormal
 from zerosim.population.state import Mobility, PopulationState, Sector
-from zerosim.population.synthesis import WORK_SECTOR_CODE
+from zerosim.population.synthesis import CHUNK_AGENTS, WORK_SECTOR_CODE
 
 #: Sector codes of the small stores and restaurants the ledger follows.
 STORE_SECTORS = (int(Sector.RETAIL), int(Sector.CATERING))
 SECTOR_CODES = np.array([WORK_SECTOR_CODE[name] for name in SECTORS])
 ELDERLY_AGE = 65
+
+
+def draw_worker_types(rng: np.random.Generator, shares: np.ndarray, workplace_id: np.ndarray,
+                      worker_type: np.ndarray) -> None:
+    """Give every worker (``workplace_id`` >= 0) a worker-type code drawn with probabilities ``shares``.
+
+    The same numbers as ``rng.choice(len(shares), size=workers, p=shares)`` over all workers at once
+    (one uniform per worker, in agent order, looked up in the cumulative shares), taken slice by
+    slice so that no worker-sized float64 or int64 temporary is made (20 bytes per agent at 25M).
+    """
+    cdf = shares.cumsum()
+    cdf /= cdf[-1]
+    for lo in range(0, workplace_id.size, CHUNK_AGENTS):
+        workers = lo + np.flatnonzero(workplace_id[lo : lo + CHUNK_AGENTS] >= 0)
+        worker_type[workers] = cdf.searchsorted(rng.random(workers.size), side="right")
+
+
+def draw_food_stocks(rng: np.random.Generator, food, household_start: np.ndarray,
+                     age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each household's food stock in days (float32; log-normal, smaller for an elderly person living
+    alone) and whether it is an elderly person alone; drawn in slices of households (the same numbers
+    as one draw for all)."""
+    households = household_start.size - 1
+    stock = np.empty(households, dtype=np.float32)
+    elderly_alone = np.empty(households, dtype=bool)
+    for lo in range(0, households, CHUNK_AGENTS):
+        hi = min(households, lo + CHUNK_AGENTS)
+        first = household_start[lo:hi]
+        alone = (household_start[lo + 1 : hi + 1] - first == 1) & (age[first] >= ELDERLY_AGE)
+        draws = lognormal(rng, food.stock_days_mean, food.stock_days_sd, hi - lo)
+        stock[lo:hi] = np.where(alone, draws * food.elderly_alone_stock_factor, draws)
+        elderly_alone[lo:hi] = alone
+    return stock, elderly_alone
 
 
 def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
@@ -71,15 +104,11 @@ class Ledger:
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         cfg = self.config
         g = state.groups
-        workers = np.flatnonzero(state.workplace_id >= 0)
         shares = np.array([cfg.income.worker_type_share[t] for t in WORKER_TYPES], dtype=float)
-        state.worker_type[workers] = rng.choice(len(WORKER_TYPES), size=workers.size, p=shares / shares.sum())
+        draw_worker_types(rng, shares / shares.sum(), state.workplace_id, state.worker_type)
         households = g.household_count
-        sizes = np.diff(g.household_start)
         first = g.household_start[:-1]
-        elderly_alone = (sizes == 1) & (state.age[first] >= ELDERLY_AGE)
-        stock = lognormal(rng, cfg.food.stock_days_mean, cfg.food.stock_days_sd, households)
-        stock = np.where(elderly_alone, stock * cfg.food.elderly_alone_stock_factor, stock).astype(np.float32)
+        stock, elderly_alone = draw_food_stocks(rng, cfg.food, g.household_start, state.age)
         runway = lognormal(rng, cfg.shops.cash_runway_days_mean, cfg.shops.cash_runway_days_sd, g.workplace_count)
         arrays = {
             "food_stock_days": stock.copy(),

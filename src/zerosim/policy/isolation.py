@@ -16,15 +16,13 @@ import numpy as np
 from zerosim.disease.config import ViralLoadConfig
 from zerosim.engine.component import Phase
 from zerosim.policy.config import IsolationConfig
-from zerosim.population.kernels import count_codes, indices_equal, indices_where_nonzero
+from zerosim.population.kernels import count_codes, where_equal, where_nonzero
 from zerosim.population.state import Compartment, IsolationStatus, PopulationState
 
 
 def detected_on(state: PopulationState, day: int) -> np.ndarray:
-    """Agents first reported positive on ``day`` (one fast pass)."""
-    out = _scratch(state)
-    count = indices_equal(state.day_detected, np.int16(day), out)
-    return out[:count].copy()
+    """Agents first reported positive on ``day`` (int32, one fast pass)."""
+    return where_equal(state.day_detected, np.int16(day))
 
 
 def active_cases(state: PopulationState, status: int | None = None) -> np.ndarray:
@@ -33,21 +31,8 @@ def active_cases(state: PopulationState, status: int | None = None) -> np.ndarra
 
 
 def agents_with_code(state: PopulationState, codes: np.ndarray, status: int | None = None) -> np.ndarray:
-    """Agents whose ``codes`` (n,) int8 entry is non-zero (``status`` None) or equals ``status``."""
-    out = _scratch(state)
-    if status is None:
-        count = indices_where_nonzero(codes, out)
-    else:
-        count = indices_equal(codes, np.int8(status), out)
-    return out[:count].copy()
-
-
-def _scratch(state: PopulationState) -> np.ndarray:
-    """A reusable (n,) int32 index buffer (allocated once per state; scratch, holds nothing between calls)."""
-    buffer = state.stores.get("policy_scratch")
-    if buffer is None or buffer.size != state.size:
-        buffer = state.stores["policy_scratch"] = np.empty(state.size, dtype=np.int32)
-    return buffer
+    """Agents (int32) whose ``codes`` (n,) int8 entry is non-zero (``status`` None) or equals ``status``."""
+    return where_nonzero(codes) if status is None else where_equal(codes, np.int8(status))
 
 
 def scaled_capacity(per_100k: float | None, population: int) -> int | None:

@@ -30,25 +30,34 @@ def count_codes(codes, count):
 
 
 @njit(cache=True, nogil=True)
-def indices_where_nonzero(codes, out):
-    """Write the indices of non-zero entries of ``codes`` (n,) into ``out``; return how many."""
+def where_nonzero(codes):
+    """Indices (int32) of the non-zero entries of ``codes`` (n,): a vectorised counting pass, then
+    one pass filling an array of exactly that size (no n-sized index buffer)."""
+    total = 0
+    for i in range(codes.size):
+        total += codes[i] != 0
+    out = np.empty(total, dtype=np.int32)
     count = 0
     for i in range(codes.size):
         if codes[i] != 0:
             out[count] = i
             count += 1
-    return count
+    return out
 
 
 @njit(cache=True, nogil=True)
-def indices_equal(values, target, out):
-    """Write the indices where ``values`` (n,) == ``target`` into ``out``; return how many."""
+def where_equal(values, target):
+    """Indices (int32) where ``values`` (n,) == ``target``, as :func:`where_nonzero`."""
+    total = 0
+    for i in range(values.size):
+        total += values[i] == target
+    out = np.empty(total, dtype=np.int32)
     count = 0
     for i in range(values.size):
         if values[i] == target:
             out[count] = i
             count += 1
-    return count
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from zerosim.disease.components import move_courses, scale_infectiousness
 from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError
 from zerosim.io.scenario import Scenario
@@ -437,9 +438,6 @@ class Region:
         """One region day: every city's day, then the exchange for the next day."""
         for city in self.cities:
             clock = time.perf_counter()
-            active = city.state.stores.get("active_agents")
-            if active is not None:
-                active.invalidate()  # travellers moved compartments in and out: list the infected afresh
             city.simulation.step(day)
             city.timing["simulation_seconds"] += time.perf_counter() - clock
         self._exchange(day)
@@ -599,13 +597,14 @@ class Region:
         state = dest.state
         if home is not None:
             copy_rows(home.state, home_rows, state, rows)
+            move_courses(home.state, home_rows, state, rows)
+            scale_infectiousness(state, rows, np.float32(weight))
             add_to_counts(home.state, home_rows, -1)
             park(home.state, home_rows)
             state.infected_by[rows] = -1
             state.day_swab_requested[rows] = NEVER
             state.swab_pool_size[rows] = 1
             state.is_compliant_today[rows] = 1
-            state.infectiousness_scale[rows] = state.infectiousness_scale[rows] * np.float32(weight)
         state.mobility[rows] = Mobility.FREE
         state.facility_id[rows] = -1
         add_to_counts(state, rows, +1)
@@ -647,7 +646,7 @@ class Region:
                 occupied = np.flatnonzero((city.flags & OCCUPIED) != 0)
                 new = occupied[city.state.day_infected[city.residents + occupied] == day]
                 new = new[city.weight[new] != 1]
-                city.state.infectiousness_scale[city.residents + new] *= city.weight[new]
+                scale_infectiousness(city.state, city.residents + new, city.weight[new])
         sealed = [self._sealed(k) for k in range(len(self.cities))]
         self._visitor_swabs(day)
         self._returns(day, sealed)
@@ -739,6 +738,7 @@ class Region:
         rows = city.residents + slots
         add_to_counts(city.state, rows, -1)
         park(city.state, rows)
+        city.state.stores["active_agents"].drop(rows)
         city.flags[slots] = 0
         city.home_city[slots] = -1
         city.home_row[slots] = -1
@@ -751,10 +751,10 @@ class Region:
         rows = city.residents + slots
         home_rows = city.home_row[slots].astype(np.int64)
         infected_here = city.state.day_infected[rows] >= city.arrival[slots]
-        # the slot's infectiousness carries the scale ratio; the home row gets it back without
-        scale = city.state.infectiousness_scale[rows] / city.weight[slots]
         copy_rows(city.state, rows, home.state, home_rows, _BACK_COLUMNS)
-        home.state.infectiousness_scale[home_rows] = scale
+        # the slot's infectiousness carries the scale ratio; the home row gets it back without
+        move_courses(city.state, rows, home.state, home_rows)
+        scale_infectiousness(home.state, home_rows, city.weight[slots], divide=True)
         home.state.infected_by[home_rows[infected_here]] = -1  # the infector lives in another city
         home.state.mobility[home_rows] = Mobility.FREE
         home.state.facility_id[home_rows] = -1

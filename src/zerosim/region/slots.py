@@ -35,12 +35,12 @@ from zerosim.population.state import (
     TestResult,
 )
 
-#: Columns that travel with a person (copied to the slot on arrival and back home on return).
+#: Columns that travel with a person (copied to the slot on arrival and back home on return). The
+#: clinical course of the infected travels too, with ``zerosim.disease.components.move_courses``.
 TRAVEL_COLUMNS: tuple[str, ...] = (
     "age", "sex", "vaccine_doses", "day_last_dose",
-    "compartment", "day_infected", "infected_by", "day_infectious", "day_symptomatic", "day_severe",
-    "day_critical", "day_outcome", "is_fatal", "day_viral_detectable", "day_viral_peak", "day_viral_clear",
-    "viral_peak_log10", "infectiousness_scale",
+    "compartment", "day_infected", "infected_by", "day_viral_detectable", "day_viral_peak", "day_viral_clear",
+    "viral_peak_log10",
     "health_code", "day_swab_requested", "swab_pool_size", "day_last_swab", "test_result", "day_last_result",
     "consecutive_negatives", "day_detected", "is_community_case", "isolation_status", "day_isolation_change",
     "quarantine_status", "day_quarantine_start", "day_quarantine_end", "is_compliant_today",

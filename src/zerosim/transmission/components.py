@@ -13,13 +13,12 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.disease.config import DiseaseConfig
-from zerosim.disease.components import active_agents
+from zerosim.disease.components import ActiveAgents
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
-from zerosim.population.kernels import count_codes
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.transmission.kernels import LAYER_NAMES, facility_index, transmit
+from zerosim.transmission.kernels import LAYER_NAMES, facility_index, member_band_counts, transmit
 
 #: How far an agent may be confined and still take part in each layer (both ends of a contact).
 MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
@@ -47,21 +46,11 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
     layers = config.resolved_layers()
     r0 = config.r0 if config.r0 is not None else disease.r0
     susceptibility = np.asarray(config.resolved_susceptibility())
-    # Per age band counts instead of per-agent float arrays (no N-sized float64 temporaries).
+    # Per age band counts of each layer's members, in one pass (no per-agent temporaries).
     bands = susceptibility.size
-    band = np.minimum(state.age // 10, bands - 1).astype(np.int8)
-    household_sizes = np.diff(state.groups.household_start)
-    members = {
-        "household": np.repeat(household_sizes >= 2, household_sizes),
-        "building": None,
-        "compound": None,
-        "workplace": state.workplace_id >= 0,
-        "school": state.school_id >= 0,
-        "community": None,
-        "citywide": None,
-        "facility": None,
-    }
-    everyone = count_codes(band, bands)  # np.bincount would copy the band codes to int64 (8 bytes per agent)
+    counted = member_band_counts(state.age, bands, state.groups.household_start, state.workplace_id, state.school_id)
+    everyone = counted[0]
+    members = {"household": counted[1], "workplace": counted[2], "school": counted[3]}
     raw = np.zeros(len(LAYER_NAMES))
     expected = 0.0
     for index, name in enumerate(LAYER_NAMES):
@@ -69,8 +58,7 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
         raw[index] = layer.contacts_per_day * layer.relative_transmissibility
         if name == "facility":
             continue  # nobody is in a facility at the start (policies crowd them later)
-        mask = members[name]
-        counts = everyone if mask is None else count_codes(band[mask], bands)
+        counts = members.get(name, everyone)
         if counts.sum() == 0:
             continue
         share = counts.sum() / state.size
@@ -92,8 +80,8 @@ class Transmission:
     phase: ClassVar[Phase] = Phase.TRANSMISSION
     reads: ClassVar[frozenset[str]] = frozenset(
         {
-            "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
-            "infectiousness_scale", "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
+            "compartment", "active_agents", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
+            "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
             "household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
             "school_id", "facility_id", "workplace_is_open", "school_is_open", "facility_contact_scale", "layer_contact_scale",
         }
@@ -119,7 +107,7 @@ class Transmission:
         for seeding in self.seeding:
             if seeding.day == day:
                 self._seed(state, seeding, day, rng)
-        active = active_agents(state)
+        active: ActiveAgents = state.stores["active_agents"]  # the infected, with their infectiousness
         if active.count == 0:
             return
         facility_offsets, facility_members = _facility_index(state)
@@ -141,7 +129,7 @@ class Transmission:
             state.day_viral_peak,
             state.day_viral_clear,
             state.viral_peak_log10,
-            state.infectiousness_scale,
+            active.scale,
             state.mobility,
             state.health_code,
             state.day_infected,

@@ -78,6 +78,27 @@ def facility_index(mobility, facility_id, facility_mobility):
 
 
 @njit(cache=True, nogil=True)
+def member_band_counts(age, bands, household_start, workplace_id, school_id):
+    """Agents per 10-year age band (last band open-ended): (4, bands) int64 rows of everyone, members
+    of a household of two or more, workers and pupils. One pass, no per-agent temporaries."""
+    counts = np.zeros((4, bands), dtype=np.int64)
+    for h in range(household_start.size - 1):
+        lo = household_start[h]
+        hi = household_start[h + 1]
+        shared = hi - lo >= 2
+        for i in range(lo, hi):
+            b = min(age[i] // 10, bands - 1)
+            counts[0, b] += 1
+            if shared:
+                counts[1, b] += 1
+            if workplace_id[i] >= 0:
+                counts[2, b] += 1
+            if school_id[i] >= 0:
+                counts[3, b] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
 def transmit(
     day,
     seed,
@@ -129,7 +150,8 @@ def transmit(
     out_count,
     infections_by_layer,
 ):
-    """Draw today's infections from the ``active`` agents (indices, first ``active_count``).
+    """Draw today's infections from the ``active`` agents (indices, first ``active_count``), whose
+    infectiousness scales ``infectiousness_scale`` (float32) are aligned with ``active``.
 
     In each layer L an infectious agent i makes Poisson(rate[L] * w_i) infectious contacts with
     uniformly chosen members of its group (its household, building, compound, workplace, school,
@@ -214,7 +236,7 @@ def _contact_candidates(
             vl = log10_viral_load(
                 day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i], detection_limit_log10
             )
-            weight = (vl - threshold_log10) * infectiousness_scale[i]
+            weight = (vl - threshold_log10) * infectiousness_scale[a]
             if weight <= 0.0:
                 continue
             for layer in range(rate.size):
