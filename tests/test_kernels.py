@@ -249,3 +249,19 @@ def test_merge_courses_keeps_order_and_payload(first, second):
     assert np.array_equal(ids[:size], merged) and ids[size] == -7
     expected_course, expected_scale = _listed_with_payload(merged)
     assert np.array_equal(course[:size], expected_course) and np.array_equal(scale[:size], expected_scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 3_000), interval=st.integers(1, 9), seed=st.integers(0, 99))
+def test_screened_workers_by_turn_is_a_stable_bucketing(n, interval, seed):
+    from zerosim.policy.testing_kernels import screened_workers_by_turn
+
+    rng = np.random.default_rng(seed)
+    workplace_id = np.where(rng.random(n) < 0.6, rng.integers(0, 50, n), -1).astype(np.int32)
+    sector = rng.integers(0, 5, n).astype(np.int8)
+    screen_of_sector = np.array([-1, 0, 1, 0, -1], dtype=np.int8)
+    members, offsets = screened_workers_by_turn(workplace_id, sector, screen_of_sector, 0, interval)
+    workers = np.flatnonzero((workplace_id >= 0) & (screen_of_sector[sector] == 0))
+    order = np.argsort(workers % interval, kind="stable")
+    assert np.array_equal(members, workers[order]) and members.dtype == np.int32
+    assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(workers % interval, minlength=interval))])

@@ -120,6 +120,7 @@ from zerosim.policy.testing_kernels import (
     quarantined_agents,
     request_swabs,
     request_swabs_in_compounds,
+    screened_workers_by_turn,
     symptomatic_agents,
     take_swabs,
     viral_samples,
@@ -497,11 +498,11 @@ class Testing:
         household_mode = np.zeros(state.groups.compound_count, dtype=np.int8)
         if self.config.household_pools_in_sealed:
             household_mode[state.compound_zone_level == ZoneLevel.SEALED] = 1
-        tube_start = np.empty(swabbed.size + 1, dtype=np.int32)  # int32: 4 bytes per swab while pooling
-        tubes = form_pools(swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode,
-                           tube_start)
-        # the used part as int64 offsets, so the per-sample buffer is freed today
-        return self._tube_batch(state, swabbed, tube_start[: tubes + 1].astype(np.int64), day, rng)
+        pools = (swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode)
+        tubes = form_pools(*pools, np.empty(0, dtype=np.int64))  # count first: no per-swab buffer
+        tube_start = np.empty(tubes + 1, dtype=np.int64)
+        form_pools(*pools, tube_start)
+        return self._tube_batch(state, swabbed, tube_start, day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:
         """Today's quarantine, fever-clinic, antigen-confirmation and sector-screening swabs, as priority batches."""
@@ -585,14 +586,8 @@ class Testing:
         signature = repr([(s.sectors, s.interval_days) for s in screening])
         cached = state.stores.get("testing_screened_workers")
         if cached is None or cached[0] != signature:
-            buckets = []
-            for index, config in enumerate(screening):
-                workers = np.flatnonzero((state.workplace_id >= 0) & (screen_of_sector[state.sector] == index))
-                residue = workers % config.interval_days
-                order = np.argsort(residue, kind="stable")
-                offsets = np.zeros(config.interval_days + 1, dtype=np.int64)
-                np.cumsum(np.bincount(residue, minlength=config.interval_days), out=offsets[1:])
-                buckets.append((workers[order].astype(np.int32), offsets))
+            buckets = [screened_workers_by_turn(state.workplace_id, state.sector, screen_of_sector, index,
+                                                config.interval_days) for index, config in enumerate(screening)]
             cached = state.stores["testing_screened_workers"] = (signature, buckets)
         due = []
         for config, (workers, offsets) in zip(screening, cached[1]):

@@ -289,6 +289,28 @@ def take_swabs(
 
 # -- pooling ---------------------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
+def screened_workers_by_turn(workplace_id, sector, screen_of_sector, index, interval):
+    """The workers screened by screening config ``index`` (``workplace_id`` >= 0 and
+    ``screen_of_sector[sector] == index``), grouped by turn ``agent % interval`` and ascending within
+    a turn: (members int32, offsets (interval + 1,) int64), turn r being
+    ``members[offsets[r]:offsets[r + 1]]``. A counting sort in two passes (no per-agent temporaries)."""
+    offsets = np.zeros(interval + 1, dtype=np.int64)
+    for i in range(workplace_id.size):
+        if workplace_id[i] >= 0 and screen_of_sector[sector[i]] == index:
+            offsets[i % interval + 1] += 1
+    for r in range(interval):
+        offsets[r + 1] += offsets[r]
+    members = np.empty(offsets[interval], dtype=np.int32)
+    filled = offsets[:interval].copy()
+    for i in range(workplace_id.size):
+        if workplace_id[i] >= 0 and screen_of_sector[sector[i]] == index:
+            r = i % interval
+            members[filled[r]] = i
+            filled[r] += 1
+    return members, offsets
+
+
+@njit(cache=True, nogil=True)
 def form_pools(
     ids, group_of_agent, pool_size_of_agent, fixed_pool_size, household_id, household_mode_of_group, tube_start
 ):
@@ -313,7 +335,8 @@ def form_pools(
     household_mode_of_group : (groups,) int8
     tube_start : (m + 1,) int64, written
         Tube t holds samples ``tube_start[t] .. tube_start[t + 1] - 1``; entries past the returned
-        count + 1 are untouched.
+        count + 1 are untouched. An empty array only counts the tubes (call again with
+        ``count + 1`` entries to fill them: no per-sample buffer).
 
     Returns
     -------
@@ -321,6 +344,7 @@ def form_pools(
         Number of tubes.
     """
     m = ids.size
+    write = tube_start.size > 0
     tubes = 0
     in_tube = 0
     previous_group = -1
@@ -340,14 +364,16 @@ def form_pools(
             or (not by_household and in_tube >= size)
         )
         if new:
-            tube_start[tubes] = p
+            if write:
+                tube_start[tubes] = p
             tubes += 1
             in_tube = 0
         in_tube += 1
         previous_group = group
         previous_household = household
         previous_size = size
-    tube_start[tubes] = m
+    if write:
+        tube_start[tubes] = m
     return tubes
 
 
