@@ -21,6 +21,7 @@ from zerosim.disease.kernels import (
     COURSE_CRITICAL,
     COURSE_FATAL,
     COURSE_INFECTIOUS,
+    COURSE_LAST_INFECTIOUS,
     COURSE_NEXT_CHANGE,
     COURSE_OUTCOME,
     COURSE_SEVERE,
@@ -164,14 +165,14 @@ def active_agents(state: PopulationState) -> ActiveAgents:
 
 def course_table(state: PopulationState, rows: np.ndarray) -> dict[str, np.ndarray]:
     """The clinical course of agents ``rows`` as per-agent columns (day_infectious, day_symptomatic,
-    day_severe, day_critical, day_outcome, is_fatal, infectiousness_scale); -1 days and 0 scale for
+    day_severe, day_critical, day_outcome, is_fatal, day_last_infectious, infectiousness_scale); -1 days and 0 scale for
     agents not infected now. For analysis and tests; the model reads the store directly."""
     rows = np.asarray(rows, dtype=np.int64)
     active = active_agents(state)
     at, listed = active.positions(rows)
     names = {"day_infectious": COURSE_INFECTIOUS, "day_symptomatic": COURSE_SYMPTOMATIC,
              "day_severe": COURSE_SEVERE, "day_critical": COURSE_CRITICAL, "day_outcome": COURSE_OUTCOME,
-             "is_fatal": COURSE_FATAL}
+             "is_fatal": COURSE_FATAL, "day_last_infectious": COURSE_LAST_INFECTIOUS}
     table = {name: np.where(listed, active.course[at, column], -1 if name != "is_fatal" else 0).astype(np.int16)
              for name, column in names.items()}
     table["infectiousness_scale"] = np.where(listed, active.scale[at], 0).astype(np.float32)

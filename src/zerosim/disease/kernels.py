@@ -74,25 +74,39 @@ def collect_active(compartment, out):
 
 #: Columns of a course row (int16, one row per listed infected agent; see
 #: :class:`zerosim.disease.components.ActiveAgents`): the days of the clinical course, whether it
-#: ends in death, and the first day the compartment may change next (0: look at the next progression).
+#: ends in death, the first day the compartment may change next (0: look at the next progression),
+#: and the last day the viral load is above the infectious threshold (-1 if never; with
+#: ``COURSE_INFECTIOUS`` it bounds the days the transmission layer needs to look at the agent).
 (COURSE_INFECTIOUS, COURSE_SYMPTOMATIC, COURSE_SEVERE, COURSE_CRITICAL, COURSE_OUTCOME, COURSE_FATAL,
- COURSE_NEXT_CHANGE) = range(7)
-COURSE_COLUMNS = 7
+ COURSE_NEXT_CHANGE, COURSE_LAST_INFECTIOUS) = range(8)
+COURSE_COLUMNS = 8
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _target_compartment(day, current, row):
-    if day >= row[COURSE_OUTCOME]:
-        return _D if row[COURSE_FATAL] else _R
-    if row[COURSE_CRITICAL] >= 0 and day >= row[COURSE_CRITICAL]:
+def _target_compartment(day, current, course, a):
+    """The compartment of course row ``a`` on ``day`` (element reads only: a row view would cost a
+    reference-count update per agent, shared by the threads)."""
+    if day >= course[a, COURSE_OUTCOME]:
+        return _D if course[a, COURSE_FATAL] else _R
+    if course[a, COURSE_CRITICAL] >= 0 and day >= course[a, COURSE_CRITICAL]:
         return _CRIT
-    if row[COURSE_SEVERE] >= 0 and day >= row[COURSE_SEVERE]:
+    if course[a, COURSE_SEVERE] >= 0 and day >= course[a, COURSE_SEVERE]:
         return _SEV
-    if row[COURSE_SYMPTOMATIC] >= 0 and day >= row[COURSE_SYMPTOMATIC]:
+    symptomatic = course[a, COURSE_SYMPTOMATIC]
+    if symptomatic >= 0 and day >= symptomatic:
         return _M
-    if day >= row[COURSE_INFECTIOUS]:
-        return _A if row[COURSE_SYMPTOMATIC] < 0 else _P
+    if day >= course[a, COURSE_INFECTIOUS]:
+        return _A if symptomatic < 0 else _P
     return current
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _copy_entry(ids, course, scale, to, source_ids, source_course, source_scale, at):
+    """Entry ``at`` of the source arrays into entry ``to`` (element by element, no row views)."""
+    ids[to] = source_ids[at]
+    for k in range(COURSE_COLUMNS):
+        course[to, k] = source_course[at, k]
+    scale[to] = source_scale[at]
 
 
 @njit(cache=True, nogil=True)
@@ -116,9 +130,7 @@ def compact_active(ids, course, scale, count, compartment):
         c = compartment[i]
         if c >= _E and c <= _CRIT:
             if kept != a:
-                ids[kept] = i
-                course[kept, :] = course[a, :]
-                scale[kept] = scale[a]
+                _copy_entry(ids, course, scale, kept, ids, course, scale, a)
             kept += 1
     return kept
 
@@ -136,9 +148,7 @@ def drop_listed(ids, course, scale, count, rows):
         if r < rows.size and rows[r] == i:
             continue
         if kept != a:
-            ids[kept] = i
-            course[kept, :] = course[a, :]
-            scale[kept] = scale[a]
+            _copy_entry(ids, course, scale, kept, ids, course, scale, a)
         kept += 1
     return kept
 
@@ -153,26 +163,22 @@ def merge_courses(ids, course, scale, count, new_ids, new_course, new_scale):
     k = count + new_ids.size - 1
     while j >= 0:
         if i >= 0 and ids[i] > new_ids[j]:
-            ids[k] = ids[i]
-            course[k, :] = course[i, :]
-            scale[k] = scale[i]
+            _copy_entry(ids, course, scale, k, ids, course, scale, i)
             i -= 1
         else:
-            ids[k] = new_ids[j]
-            course[k, :] = new_course[j, :]
-            scale[k] = new_scale[j]
+            _copy_entry(ids, course, scale, k, new_ids, new_course, new_scale, j)
             j -= 1
         k -= 1
     return count + new_ids.size
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _next_change(day, row):
-    """The first day after ``day`` on which one of the course's days falls (where the compartment
-    may change next)."""
-    best = row[COURSE_OUTCOME]
+def _next_change(day, course, a):
+    """The first day after ``day`` on which one of course row ``a``'s days falls (where the
+    compartment may change next)."""
+    best = course[a, COURSE_OUTCOME]
     for column in (COURSE_INFECTIOUS, COURSE_SYMPTOMATIC, COURSE_SEVERE, COURSE_CRITICAL):
-        candidate = row[column]
+        candidate = course[a, column]
         if candidate > day and candidate < best:
             best = candidate
     return best
@@ -211,15 +217,14 @@ def progress_day(
         start = c * chunk
         stop = min(count, start + chunk)
         for a in range(start, stop):
-            row = course[a]
-            if row[COURSE_NEXT_CHANGE] > day:
+            if course[a, COURSE_NEXT_CHANGE] > day:
                 continue
             i = ids[a]
             current = compartment[i]
             if current < _E or current > _CRIT:
                 continue
-            target = _target_compartment(day, current, row)
-            row[COURSE_NEXT_CHANGE] = _next_change(day, row)
+            target = _target_compartment(day, current, course, a)
+            course[a, COURSE_NEXT_CHANGE] = _next_change(day, course, a)
             if target != current:
                 compartment[i] = target
                 d = district_id[i]
@@ -397,6 +402,7 @@ def sample_courses(
             course[a, COURSE_OUTCOME] = min(outcome, 32767)
             course[a, COURSE_FATAL] = 1 if fatal else 0
             course[a, COURSE_NEXT_CHANGE] = 0
+            course[a, COURSE_LAST_INFECTIOUS] = last_infectious
             day_viral_detectable[i] = detectable
             day_viral_peak[i] = peak
             day_viral_clear[i] = clear

@@ -130,6 +130,7 @@ class Transmission:
             state.day_viral_clear,
             state.viral_peak_log10,
             active.scale,
+            active.course,
             state.mobility,
             state.health_code,
             state.day_infected,

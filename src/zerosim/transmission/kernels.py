@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
+from zerosim.disease.kernels import COURSE_INFECTIOUS, COURSE_LAST_INFECTIOUS, SCAN_CHUNKS, log10_viral_load
 from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F401  (re-exported)
 
 #: Layer codes, in the order of the per-layer parameter arrays.
@@ -116,6 +116,7 @@ def transmit(
     day_viral_clear,
     viral_peak_log10,
     infectiousness_scale,
+    course,
     mobility,
     health_code,
     day_infected,
@@ -151,7 +152,8 @@ def transmit(
     infections_by_layer,
 ):
     """Draw today's infections from the ``active`` agents (indices, first ``active_count``), whose
-    infectiousness scales ``infectiousness_scale`` (float32) are aligned with ``active``.
+    infectiousness scales ``infectiousness_scale`` (float32) and course rows ``course`` (int16,
+    columns of :mod:`zerosim.disease.kernels`) are aligned with ``active``.
 
     In each layer L an infectious agent i makes Poisson(rate[L] * w_i) infectious contacts with
     uniformly chosen members of its group (its household, building, compound, workplace, school,
@@ -178,7 +180,7 @@ def transmit(
         if _contact_candidates(
             day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised,
             detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
-            viral_peak_log10, infectiousness_scale, mobility, health_code, day_infected, age, vaccine_doses,
+            viral_peak_log10, infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses,
             day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id,
             household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
             subdistrict_start, workplace_id, workplace_offsets, workplace_members, workplace_is_open, school_id,
@@ -207,7 +209,7 @@ def transmit(
 def _contact_candidates(
     day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised, detection_limit_log10,
     threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
-    infectiousness_scale, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
+    infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
     susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id, household_start,
     building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
     workplace_offsets, workplace_members, workplace_is_open, school_id, school_offsets, school_members,
@@ -229,6 +231,8 @@ def _contact_candidates(
         count = c * per_chunk
         stop = count + per_chunk
         for a in range(c * chunk, min(active_count, (c + 1) * chunk)):
+            if day < course[a, COURSE_INFECTIOUS] - 1 or day > course[a, COURSE_LAST_INFECTIOUS]:
+                continue  # no viral weight today (one day of slack before the first infectious day)
             i = active[a]
             stage = compartment[i]
             if (stage == 5 or stage == 6) and not include_hospitalised:  # SEVERE, CRITICAL: in hospital
