@@ -16,7 +16,6 @@ from zerosim.disease.kernels import (
     COURSE_SEVERE,
     COURSE_SYMPTOMATIC,
     collect_active,
-    compact_active,
     count_active,
     course_viral_weight,
     drop_listed,
@@ -88,12 +87,20 @@ def test_progress_day_matches_reference():
         changed = expected != compartment
         listed = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
         listed = np.concatenate([listed, np.flatnonzero(compartment == 0)[:50].astype(np.int32)])  # others skipped
+        listed = np.sort(listed)
         course = np.zeros((listed.size, COURSE_COLUMNS), np.int16)
         for column, days in ((COURSE_INFECTIOUS, d_inf), (COURSE_SYMPTOMATIC, d_sym), (COURSE_SEVERE, d_sev),
                              (COURSE_CRITICAL, d_crit), (COURSE_OUTCOME, d_out), (COURSE_FATAL, fatal)):
             course[:, column] = days[listed]
-        progress_day(day, listed, listed.size, course, compartment, district, age, counts, by_age, entered)
+        scale = (listed * 0.5).astype(np.float32)  # tied to the agent: must move with it
+        out_ids, out_course, out_scale = np.empty_like(listed), np.empty_like(course), np.empty_like(scale)
+        kept = progress_day(day, listed, listed.size, course, scale, out_ids, out_course, out_scale, compartment,
+                            district, age, counts, by_age, entered)
         assert np.array_equal(compartment, expected)
+        still = np.flatnonzero((expected >= 1) & (expected <= 6))
+        assert np.array_equal(out_ids[:kept], still)  # the infected stay listed, in order; the others go
+        assert np.array_equal(out_scale[:kept], (still * 0.5).astype(np.float32))
+        assert np.array_equal(out_course[:kept, COURSE_OUTCOME], d_out[still])
         recount = np.zeros_like(counts)
         np.add.at(recount, (district.astype(int), compartment.astype(int)), 1)
         assert np.array_equal(counts, recount)
@@ -125,17 +132,6 @@ def _listed_with_payload(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Course rows and scales that identify their agent (so a test can see they moved with it)."""
     course = (ids[:, None] % 97 + np.arange(COURSE_COLUMNS)).astype(np.int16)
     return course, (ids * 0.5).astype(np.float32)
-
-
-def test_compact_active_keeps_the_infected_in_order():
-    compartment = np.random.default_rng(2).integers(0, COMPARTMENT_COUNT, 5_000).astype(np.int8)
-    ids = np.sort(np.random.default_rng(3).choice(5_000, 2_000, replace=False)).astype(np.int32)
-    course, scale = _listed_with_payload(ids)
-    expected = np.array([i for i in ids[:1_500] if 1 <= compartment[i] <= 6], dtype=np.int32)
-    kept = compact_active(ids, course, scale, 1_500, compartment)
-    assert np.array_equal(ids[:kept], expected)
-    expected_course, expected_scale = _listed_with_payload(expected)
-    assert np.array_equal(course[:kept], expected_course) and np.array_equal(scale[:kept], expected_scale)
 
 
 @settings(max_examples=50, deadline=None)

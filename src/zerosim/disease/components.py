@@ -27,7 +27,6 @@ from zerosim.disease.kernels import (
     COURSE_SEVERE,
     COURSE_SYMPTOMATIC,
     collect_active,
-    compact_active,
     count_active,
     drop_listed,
     merge_courses,
@@ -36,7 +35,7 @@ from zerosim.disease.kernels import (
 )
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
-from zerosim.population.kernels import count_codes
+from zerosim.population.kernels import count_codes, threads_for
 from zerosim.errors import StateError
 from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
 
@@ -106,6 +105,7 @@ class ActiveAgents:
     course: np.ndarray = field(default_factory=lambda: np.zeros((0, COURSE_COLUMNS), dtype=np.int16))
     scale: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     count: int = 0
+    _spare: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def view(self) -> np.ndarray:
         """The listed agents, (count,) int32 (a view)."""
@@ -132,6 +132,21 @@ class ActiveAgents:
         course[: self.count] = self.course[: self.count]
         scale[: self.count] = self.scale[: self.count]
         self.ids, self.course, self.scale = ids, course, scale
+        self._spare = None  # the spare arrays follow the new capacity
+
+    def spare_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays of the same capacity to write a new version of the list into (kept between days)."""
+        spare = self._spare
+        if spare is None or spare[0].size != self.ids.size:
+            spare = self._spare = (np.empty_like(self.ids), np.empty_like(self.course), np.empty_like(self.scale))
+        return spare
+
+    def adopt(self, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], count: int) -> None:
+        """Make ``arrays`` (from :meth:`spare_arrays`, ``count`` entries written) the list; the old
+        arrays become the spare ones."""
+        self._spare = (self.ids, self.course, self.scale)
+        self.ids, self.course, self.scale = arrays
+        self.count = int(count)
 
     def add(self, new_sorted: np.ndarray, course: np.ndarray, scale: np.ndarray) -> None:
         """Merge ``new_sorted`` (ascending int32, none already listed) with their course rows and
@@ -143,9 +158,6 @@ class ActiveAgents:
         """Forget agents ``rows`` (any order; those not listed are ignored)."""
         if self.count and len(rows):
             self.count = drop_listed(self.ids, self.course, self.scale, self.count, np.sort(rows))
-
-    def drop_finished(self, compartment: np.ndarray) -> None:
-        self.count = compact_active(self.ids, self.course, self.scale, self.count, compartment)
 
     def positions(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where agents ``rows`` are in the list: (positions, listed) -- listed[k] is False, and
@@ -261,19 +273,23 @@ class NaturalHistory:
         if new.size:
             self.infect(state, new, day, rng)
         active: ActiveAgents = state.stores["active_agents"]
-        progress_day(
-            day,
-            active.ids,
-            active.count,
-            active.course,
-            state.compartment,
-            state.district_id,
-            state.age,
-            state.count_by_district,
-            state.count_by_age_band,
-            state.entered_by_district,
-        )
-        active.drop_finished(state.compartment)
+        spare = active.spare_arrays()
+        with threads_for(active.count):
+            count = progress_day(
+                day,
+                active.ids,
+                active.count,
+                active.course,
+                active.scale,
+                *spare,
+                state.compartment,
+                state.district_id,
+                state.age,
+                state.count_by_district,
+                state.count_by_age_band,
+                state.entered_by_district,
+            )
+        active.adopt(spare, count)
 
     def infect(self, state: PopulationState, ids: np.ndarray, day: int, rng: np.random.Generator) -> None:
         """Sample the natural history of agents ``ids`` (not infected now), infected on ``day``, make
@@ -290,18 +306,19 @@ class NaturalHistory:
         vl = cfg.viral_load
         vaccine = cfg.vaccine
         mu, sigma, fixed = _duration_parameters(cfg)
-        latest = sample_courses(
-            ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
-            vl.peak_log10_sd, vl.detection_limit_log10, vl.infectious_threshold_log10, cfg.asymptomatic_fraction,
-            cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k,
-            mean_relative_infectiousness(cfg), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
-            np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
-            np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
-            np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
-            np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
-            state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
-            state.viral_peak_log10, course, scale,
-        )
+        with threads_for(ids.size, minimum=1_000):  # ~0.2 us of hashing per infection
+            latest = sample_courses(
+                ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
+                vl.peak_log10_sd, vl.detection_limit_log10, vl.infectious_threshold_log10, cfg.asymptomatic_fraction,
+                cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k,
+                mean_relative_infectiousness(cfg), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
+                np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
+                np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
+                np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
+                np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
+                state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
+                state.viral_peak_log10, course, scale,
+            )
         if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
         state.stores["active_agents"].add(ids, course, scale)

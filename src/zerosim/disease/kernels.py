@@ -121,21 +121,6 @@ def count_active(compartment):
 
 
 @njit(cache=True, nogil=True)
-def compact_active(ids, course, scale, count, compartment):
-    """Drop from ``ids[:count]`` (and the aligned ``course`` rows and ``scale``) the agents no
-    longer in EXPOSED..CRITICAL, order kept; return the new count."""
-    kept = 0
-    for a in range(count):
-        i = ids[a]
-        c = compartment[i]
-        if c >= _E and c <= _CRIT:
-            if kept != a:
-                _copy_entry(ids, course, scale, kept, ids, course, scale, a)
-            kept += 1
-    return kept
-
-
-@njit(cache=True, nogil=True)
 def drop_listed(ids, course, scale, count, rows):
     """Drop the agents ``rows`` (ascending, int) from ``ids[:count]`` and the aligned ``course`` and
     ``scale``, order kept (rows not listed are ignored); return the new count."""
@@ -184,12 +169,22 @@ def _next_change(day, course, a):
     return best
 
 
+#: Listed agents per work chunk of :func:`progress_day` (at most SCAN_CHUNKS chunks). Its sums are
+#: integer, so the chunking never changes a result; small lists then cost one small chunk.
+PROGRESS_CHUNK_MIN = 4096
+_DROPPED = np.int16(-1)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def progress_day(
     day,
     ids,
     count,
     course,
+    scale,
+    out_ids,
+    out_course,
+    out_scale,
     compartment,
     district_id,
     age,
@@ -197,34 +192,40 @@ def progress_day(
     count_by_age_band,
     entered_by_district,
 ):
-    """Move the infected agents ``ids[:count]`` to the compartment their course gives for ``day``.
+    """Move the infected agents ``ids[:count]`` to the compartment their course gives for ``day``,
+    and write those still in EXPOSED..CRITICAL, in order, to ``out_ids`` / ``out_course`` /
+    ``out_scale`` (room for ``count``); return how many.
 
-    ``ids`` lists (at least) every agent in EXPOSED..CRITICAL, each once; others are skipped, so the
-    day costs in proportion to the infected, not to N. ``course`` (count, COURSE_COLUMNS) int16 is
-    aligned with ``ids``; agents whose next-change day has not come are passed over, and it is
-    updated for those looked at. ``age`` (n,) uint8 gives the 10-year band (last band open-ended).
-    Updates, in place, ``compartment`` (n,) int8, ``count_by_district`` (D, C) int64,
-    ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the number
-    of agents entering each compartment today. Deterministic for any thread count.
+    ``ids`` lists every agent in EXPOSED..CRITICAL once, so the day costs in proportion to the
+    infected, not to N (a listed agent outside them is dropped when its next-change day comes).
+    ``course`` (count, COURSE_COLUMNS) int16 and ``scale`` (count,) float32 are aligned with
+    ``ids``; agents whose next-change day has not come are passed over, and it is updated for those
+    looked at (``course`` is scratch afterwards). ``age`` (n,) uint8 gives the 10-year band (last
+    band open-ended). Updates, in place, ``compartment`` (n,) int8, ``count_by_district`` (D, C)
+    int64, ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the
+    number of agents entering each compartment today. Both passes (progress, then copying the kept
+    agents) run on every thread; the result does not depend on the thread count.
     """
     districts, compartments = count_by_district.shape
     bands = count_by_age_band.shape[0]
-    d_delta = np.zeros((SCAN_CHUNKS, districts, compartments), dtype=np.int64)
-    a_delta = np.zeros((SCAN_CHUNKS, bands, compartments), dtype=np.int64)
-    e_delta = np.zeros((SCAN_CHUNKS, districts, compartments), dtype=np.int64)
-    chunk = (count + SCAN_CHUNKS - 1) // SCAN_CHUNKS
-    for c in prange(SCAN_CHUNKS):
-        start = c * chunk
-        stop = min(count, start + chunk)
-        for a in range(start, stop):
+    chunks = min(SCAN_CHUNKS, max(1, count // PROGRESS_CHUNK_MIN))
+    d_delta = np.zeros((chunks, districts, compartments), dtype=np.int64)
+    a_delta = np.zeros((chunks, bands, compartments), dtype=np.int64)
+    e_delta = np.zeros((chunks, districts, compartments), dtype=np.int64)
+    kept = np.zeros(chunks + 1, dtype=np.int64)
+    chunk = (count + chunks - 1) // chunks
+    for c in prange(chunks):
+        stay = 0
+        for a in range(c * chunk, min(count, (c + 1) * chunk)):
             if course[a, COURSE_NEXT_CHANGE] > day:
+                stay += 1
                 continue
             i = ids[a]
             current = compartment[i]
             if current < _E or current > _CRIT:
+                course[a, COURSE_NEXT_CHANGE] = _DROPPED  # not infected (any more)
                 continue
             target = _target_compartment(day, current, course, a)
-            course[a, COURSE_NEXT_CHANGE] = _next_change(day, course, a)
             if target != current:
                 compartment[i] = target
                 d = district_id[i]
@@ -234,7 +235,14 @@ def progress_day(
                 e_delta[c, d, target] += 1
                 a_delta[c, b, current] -= 1
                 a_delta[c, b, target] += 1
-    for c in range(SCAN_CHUNKS):
+            if target >= _E and target <= _CRIT:
+                course[a, COURSE_NEXT_CHANGE] = _next_change(day, course, a)
+                stay += 1
+            else:
+                course[a, COURSE_NEXT_CHANGE] = _DROPPED
+        kept[c + 1] = stay
+    for c in range(chunks):
+        kept[c + 1] += kept[c]
         for d in range(districts):
             for k in range(compartments):
                 count_by_district[d, k] += d_delta[c, d, k]
@@ -242,6 +250,13 @@ def progress_day(
         for b in range(bands):
             for k in range(compartments):
                 count_by_age_band[b, k] += a_delta[c, b, k]
+    for c in prange(chunks):  # the kept agents of each chunk to their place, in order
+        out = kept[c]
+        for a in range(c * chunk, min(count, (c + 1) * chunk)):
+            if course[a, COURSE_NEXT_CHANGE] != _DROPPED:
+                _copy_entry(out_ids, out_course, out_scale, out, ids, course, scale, a)
+                out += 1
+    return kept[chunks]
 
 
 #: Positions of the durations in the ``duration_mu`` / ``duration_sigma`` / ``duration_fixed``

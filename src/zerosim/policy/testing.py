@@ -125,7 +125,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import stable_order_by_key, union_sorted
+from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
@@ -552,7 +552,8 @@ class Testing:
                 candidates = _union(candidates, due)
             kinds = np.empty(candidates.size, dtype=np.int8)
             listed = arguments[:4] + arguments[5:]  # without the antigen probability
-            classify_listed_tests(candidates, *listed, kinds)
+            with threads_for(candidates.size, minimum=5_000):
+                classify_listed_tests(candidates, *listed, kinds)
             swabbed = kinds >= 0
             ids, kinds = candidates[swabbed], kinds[swabbed]
         if ids.size == 0:

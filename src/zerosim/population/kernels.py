@@ -5,10 +5,40 @@ Layer ``population`` -- imports numpy and numba only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
 import numpy as np
 from numba import njit
 
 SCAN_CHUNKS = 64
+
+#: Default amount of work below which a parallel kernel runs on the calling thread alone. Waking
+#: the other OpenMP thread (asleep between kernels: zerosim sets OMP_WAIT_POLICY=PASSIVE) takes
+#: about 50-80 microseconds, more than small work gains from it: 1M agents, 120 days of
+#: well-mixed, progress_day took 136 ms with every call parallel (most calls had fewer than 1,000
+#: agents to look at) and 63 ms with this rule (docs/performance.md).
+PARALLEL_MIN_WORK = 20_000
+
+
+@contextmanager
+def threads_for(work: int, minimum: int = PARALLEL_MIN_WORK) -> Iterator[None]:
+    """Run the parallel kernels called inside on one thread when ``work`` is below ``minimum``
+    (pick it where the work of one item times ``minimum`` is well above a thread wake-up). The
+    kernels give the same result whatever the thread count."""
+    if work >= minimum:
+        yield
+        return
+    previous = numba.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 @njit(cache=True, nogil=True)

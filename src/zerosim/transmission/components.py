@@ -16,9 +16,13 @@ from zerosim.disease.config import DiseaseConfig
 from zerosim.disease.components import ActiveAgents
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
+from zerosim.population.kernels import threads_for
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.transmission.kernels import LAYER_NAMES, facility_index, member_band_counts, transmit
+from zerosim.transmission.kernels import LAYER_NAMES, facility_index, member_band_counts, transmit, waning_table
+
+#: Days since the last dose covered by the waning table (later doses: computed per contact).
+WANING_TABLE_DAYS = 4096
 
 #: How far an agent may be confined and still take part in each layer (both ends of a contact).
 MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
@@ -89,6 +93,7 @@ class Transmission:
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
     _rate: np.ndarray = field(init=False, repr=False, default=None)
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
+    _waning: np.ndarray = field(init=False, repr=False, default=None)
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         if not state.has_array("facility_contact_scale"):
@@ -99,6 +104,7 @@ class Transmission:
             state.add_unit_array("layer_contact_scale", np.ones(len(LAYER_NAMES), dtype=np.float64))
         self._rate = layer_rates(self.config, self.disease, state)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
+        self._waning = waning_table(WANING_TABLE_DAYS, float(self.disease.vaccine.waning_half_life_days))
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         events = state.events
@@ -113,58 +119,60 @@ class Transmission:
         facility_offsets, facility_members = _facility_index(state)
         vaccine = self.disease.vaccine
         g = state.groups
-        events.new_infected_count = transmit(
-            day,
-            kernel_seed(rng),
-            active.ids,
-            active.count,
-            self._rate * state.layer_contact_scale,
-            np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
-            np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
-            self.config.hospitalised_transmit,
-            self.disease.viral_load.detection_limit_log10,
-            self.disease.viral_load.infectious_threshold_log10,
-            state.compartment,
-            state.day_viral_detectable,
-            state.day_viral_peak,
-            state.day_viral_clear,
-            state.viral_peak_log10,
-            active.scale,
-            active.course,
-            state.mobility,
-            state.health_code,
-            state.day_infected,
-            state.infected_by,
-            state.age,
-            state.vaccine_doses,
-            state.day_last_dose,
-            np.asarray(self.config.resolved_susceptibility(), dtype=np.float64),
-            np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
-            float(vaccine.waning_half_life_days),
-            state.household_id,
-            g.household_start,
-            state.building_id,
-            g.building_start,
-            state.compound_id,
-            g.compound_start,
-            state.subdistrict_id,
-            g.subdistrict_start,
-            state.workplace_id,
-            g.workplace_offsets,
-            g.workplace_members,
-            state.workplace_is_open,
-            state.school_id,
-            g.school_offsets,
-            g.school_members,
-            state.school_is_open,
-            state.facility_id,
-            facility_offsets,
-            facility_members,
-            state.facility_contact_scale,
-            events.new_infected,
-            events.new_infected_count,
-            self._by_layer,
-        )
+        with threads_for(active.count, minimum=5_000):
+            events.new_infected_count = transmit(
+                day,
+                kernel_seed(rng),
+                active.ids,
+                active.count,
+                self._rate * state.layer_contact_scale,
+                np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
+                np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
+                self.config.hospitalised_transmit,
+                self.disease.viral_load.detection_limit_log10,
+                self.disease.viral_load.infectious_threshold_log10,
+                state.compartment,
+                state.day_viral_detectable,
+                state.day_viral_peak,
+                state.day_viral_clear,
+                state.viral_peak_log10,
+                active.scale,
+                active.course,
+                state.mobility,
+                state.health_code,
+                state.day_infected,
+                state.infected_by,
+                state.age,
+                state.vaccine_doses,
+                state.day_last_dose,
+                np.asarray(self.config.resolved_susceptibility(), dtype=np.float64),
+                np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
+                float(vaccine.waning_half_life_days),
+                self._waning,
+                state.household_id,
+                g.household_start,
+                state.building_id,
+                g.building_start,
+                state.compound_id,
+                g.compound_start,
+                state.subdistrict_id,
+                g.subdistrict_start,
+                state.workplace_id,
+                g.workplace_offsets,
+                g.workplace_members,
+                state.workplace_is_open,
+                state.school_id,
+                g.school_offsets,
+                g.school_members,
+                state.school_is_open,
+                state.facility_id,
+                facility_offsets,
+                facility_members,
+                state.facility_contact_scale,
+                events.new_infected,
+                events.new_infected_count,
+                self._by_layer,
+            )
 
     def _seed(self, state: PopulationState, seeding: SeedingConfig, day: int, rng: np.random.Generator) -> None:
         if seeding.district is None:

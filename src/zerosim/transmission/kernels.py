@@ -78,6 +78,17 @@ def facility_index(mobility, facility_id, facility_mobility):
 
 
 @njit(cache=True, nogil=True)
+def waning_table(size, half_life_days):
+    """2 ** (-elapsed / half_life_days) for elapsed = 0 .. size - 1 days (float64): the share of vaccine
+    protection left, looked up by :func:`transmit` instead of a power per contact (the same expression,
+    so the same numbers)."""
+    out = np.empty(size, dtype=np.float64)
+    for elapsed in range(size):
+        out[elapsed] = 2.0 ** (-elapsed / half_life_days)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def member_band_counts(age, bands, household_start, workplace_id, school_id):
     """Agents per 10-year age band (last band open-ended): (4, bands) int64 rows of everyone, members
     of a household of two or more, workers and pupils. One pass, no per-agent temporaries."""
@@ -127,6 +138,7 @@ def transmit(
     susceptibility_by_age_band,
     vaccine_effectiveness,
     vaccine_half_life_days,
+    waning,
     household_id,
     household_start,
     building_id,
@@ -161,7 +173,8 @@ def transmit(
     facility the rate is multiplied by ``facility_contact_scale[facility]`` (crowding, set by policy).
     A contact happens only if both agents' mobility is at most ``max_mobility[L]`` (and both have
     a green health code where ``requires_green[L]``); it infects a not-yet-infected target with
-    probability = the target's susceptibility (age band x (1 - waning vaccine protection)).
+    probability = the target's susceptibility (age band x (1 - waning vaccine protection); ``waning``
+    is :func:`waning_table` of ``vaccine_half_life_days``, of any length).
     New infections are appended to ``out_new`` from ``out_count``; returns the new count.
 
     Two steps, so the contacts are drawn on every thread and the result is still that of one
@@ -181,7 +194,7 @@ def transmit(
             day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised,
             detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
             viral_peak_log10, infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses,
-            day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id,
+            day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id,
             household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
             subdistrict_start, workplace_id, workplace_offsets, workplace_members, workplace_is_open, school_id,
             school_offsets, school_members, school_is_open, facility_id, facility_offsets, facility_members,
@@ -210,7 +223,7 @@ def _contact_candidates(
     day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised, detection_limit_log10,
     threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
     infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
-    susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, household_id, household_start,
+    susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id, household_start,
     building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
     workplace_offsets, workplace_members, workplace_is_open, school_id, school_offsets, school_members,
     school_is_open, facility_id, facility_offsets, facility_members, facility_contact_scale, out_targets,
@@ -330,7 +343,11 @@ def _contact_candidates(
             layer = out_layers[r]
             doses = vaccine_doses[j]
             elapsed = max(day - day_last_dose[j], 0)
-            protection = vaccine_effectiveness[doses] * 2.0 ** (-elapsed / vaccine_half_life_days) if doses > 0 else 0.0
+            if elapsed < waning.size:
+                remaining = waning[elapsed]
+            else:
+                remaining = 2.0 ** (-elapsed / vaccine_half_life_days)
+            protection = vaccine_effectiveness[doses] * remaining if doses > 0 else 0.0
             susceptibility = susceptibility_by_age_band[min(age[j] // 10, bands - 1)] * (1.0 - protection)
             infects = ((day_infected[j] < 0) & (mobility[j] <= max_mobility[layer])
                        & ((layer != 7) | (facility_id[j] == facility_id[i]))
