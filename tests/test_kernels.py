@@ -67,7 +67,7 @@ def reference_progress(day, compartment, d_inf, d_sym, d_sev, d_crit, d_out, fat
 
 def test_progress_day_matches_reference():
     rng = np.random.default_rng(4)
-    n = 5000
+    n = 40_000  # several work chunks (PROGRESS_CHUNK_MIN agents each)
     compartment = rng.integers(0, COMPARTMENT_COUNT, n).astype(np.int8)
     d_inf = rng.integers(1, 5, n).astype(np.int16)
     d_sym = np.where(rng.random(n) < 0.3, NEVER, d_inf + rng.integers(0, 3, n)).astype(np.int16)
@@ -93,9 +93,13 @@ def test_progress_day_matches_reference():
                              (COURSE_CRITICAL, d_crit), (COURSE_OUTCOME, d_out), (COURSE_FATAL, fatal)):
             course[:, column] = days[listed]
         scale = (listed * 0.5).astype(np.float32)  # tied to the agent: must move with it
+        # a third of the listed come in as today's new infections, to be merged while progressing
+        new = np.zeros(listed.size, dtype=bool)
+        new[::3] = True
         out_ids, out_course, out_scale = np.empty_like(listed), np.empty_like(course), np.empty_like(scale)
-        kept = progress_day(day, listed, listed.size, course, scale, out_ids, out_course, out_scale, compartment,
-                            district, age, counts, by_age, entered)
+        kept = progress_day(day, listed[~new], int((~new).sum()), course[~new], scale[~new], listed[new],
+                            course[new], scale[new], out_ids, out_course, out_scale, compartment, district, age,
+                            counts, by_age, entered)
         assert np.array_equal(compartment, expected)
         still = np.flatnonzero((expected >= 1) & (expected <= 6))
         assert np.array_equal(out_ids[:kept], still)  # the infected stay listed, in order; the others go

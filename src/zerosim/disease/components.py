@@ -134,8 +134,10 @@ class ActiveAgents:
         self.ids, self.course, self.scale = ids, course, scale
         self._spare = None  # the spare arrays follow the new capacity
 
-    def spare_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Arrays of the same capacity to write a new version of the list into (kept between days)."""
+    def spare_arrays(self, needed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays with room for ``needed`` agents to write a new version of the list into (kept between
+        days; the list's own arrays grow with them)."""
+        self.reserve(needed)
         spare = self._spare
         if spare is None or spare[0].size != self.ids.size:
             spare = self._spare = (np.empty_like(self.ids), np.empty_like(self.course), np.empty_like(self.scale))
@@ -269,18 +271,19 @@ class NaturalHistory:
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         state.entered_by_district[:] = 0
         events = state.events
-        new = events.new_infected[: events.new_infected_count]
-        if new.size:
-            self.infect(state, new, day, rng)
+        new_ids, new_course, new_scale = self.sample(state, events.new_infected[: events.new_infected_count], day, rng)
         active: ActiveAgents = state.stores["active_agents"]
-        spare = active.spare_arrays()
-        with threads_for(active.count):
+        spare = active.spare_arrays(active.count + new_ids.size)
+        with threads_for(active.count + new_ids.size):
             count = progress_day(
                 day,
                 active.ids,
                 active.count,
                 active.course,
                 active.scale,
+                new_ids,
+                new_course,
+                new_scale,
                 *spare,
                 state.compartment,
                 state.district_id,
@@ -293,7 +296,14 @@ class NaturalHistory:
 
     def infect(self, state: PopulationState, ids: np.ndarray, day: int, rng: np.random.Generator) -> None:
         """Sample the natural history of agents ``ids`` (not infected now), infected on ``day``, make
-        them EXPOSED and list them with their course in the ``active_agents`` store.
+        them EXPOSED and list them with their course in the ``active_agents`` store (the daily step
+        merges its own new infections while it progresses the list)."""
+        state.stores["active_agents"].add(*self.sample(state, ids, day, rng))
+
+    def sample(self, state: PopulationState, ids: np.ndarray, day: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample the natural history of agents ``ids`` (not infected now), infected on ``day``, and
+        make them EXPOSED: their ids ascending (int32), course rows and infectiousness scales.
 
         The course is drawn by :func:`zerosim.disease.kernels.sample_courses` (every draw a hash of
         the call seed and the agent, so the result depends neither on the thread count nor on the
@@ -302,6 +312,8 @@ class NaturalHistory:
         ids = np.sort(np.asarray(ids)).astype(np.int32)
         course = np.empty((ids.size, COURSE_COLUMNS), dtype=np.int16)
         scale = np.empty(ids.size, dtype=np.float32)
+        if ids.size == 0:
+            return ids, course, scale
         cfg = self.config
         vl = cfg.viral_load
         vaccine = cfg.vaccine
@@ -321,7 +333,6 @@ class NaturalHistory:
             )
         if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
-        state.stores["active_agents"].add(ids, course, scale)
         by_district = np.bincount(state.district_id[ids], minlength=state.district_count)
         by_band = np.bincount(np.minimum(state.age[ids] // 10, AGE_BAND_COUNT - 1), minlength=AGE_BAND_COUNT)
         state.count_by_district[:, Compartment.SUSCEPTIBLE] -= by_district
@@ -329,6 +340,7 @@ class NaturalHistory:
         state.entered_by_district[:, Compartment.EXPOSED] += by_district
         state.count_by_age_band[:, Compartment.SUSCEPTIBLE] -= by_band
         state.count_by_age_band[:, Compartment.EXPOSED] += by_band
+        return ids, course, scale
 
     # -- outputs --------------------------------------------------------------------------
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:

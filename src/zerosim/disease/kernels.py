@@ -175,6 +175,34 @@ PROGRESS_CHUNK_MIN = 4096
 _DROPPED = np.int16(-1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _progress_entry(day, a, ids, course, compartment, district_id, age, bands, c, d_delta, a_delta, e_delta):
+    """Progress list entry ``a`` (see :func:`progress_day`); return 1 if it stays listed, else 0
+    (its next-change day is then set to ``_DROPPED``)."""
+    if course[a, COURSE_NEXT_CHANGE] > day:
+        return 1
+    i = ids[a]
+    current = compartment[i]
+    if current < _E or current > _CRIT:
+        course[a, COURSE_NEXT_CHANGE] = _DROPPED  # not infected (any more)
+        return 0
+    target = _target_compartment(day, current, course, a)
+    if target != current:
+        compartment[i] = target
+        d = district_id[i]
+        b = min(age[i] // 10, bands - 1)
+        d_delta[c, d, current] -= 1
+        d_delta[c, d, target] += 1
+        e_delta[c, d, target] += 1
+        a_delta[c, b, current] -= 1
+        a_delta[c, b, target] += 1
+    if target >= _E and target <= _CRIT:
+        course[a, COURSE_NEXT_CHANGE] = _next_change(day, course, a)
+        return 1
+    course[a, COURSE_NEXT_CHANGE] = _DROPPED
+    return 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def progress_day(
     day,
@@ -182,6 +210,9 @@ def progress_day(
     count,
     course,
     scale,
+    new_ids,
+    new_course,
+    new_scale,
     out_ids,
     out_course,
     out_scale,
@@ -192,54 +223,47 @@ def progress_day(
     count_by_age_band,
     entered_by_district,
 ):
-    """Move the infected agents ``ids[:count]`` to the compartment their course gives for ``day``,
-    and write those still in EXPOSED..CRITICAL, in order, to ``out_ids`` / ``out_course`` /
-    ``out_scale`` (room for ``count``); return how many.
+    """Merge today's new infections into the list of the infected, move everyone to the compartment
+    their course gives for ``day``, and write those still in EXPOSED..CRITICAL, in ascending order,
+    to ``out_ids`` / ``out_course`` / ``out_scale`` (room for ``count + new_ids.size``); return how many.
 
-    ``ids`` lists every agent in EXPOSED..CRITICAL once, so the day costs in proportion to the
-    infected, not to N (a listed agent outside them is dropped when its next-change day comes).
+    ``ids[:count]`` (ascending) lists every agent in EXPOSED..CRITICAL once, so the day costs in
+    proportion to the infected, not to N (a listed agent outside them is dropped when its
+    next-change day comes); ``new_ids`` (ascending, none listed) are today's new infections.
     ``course`` (count, COURSE_COLUMNS) int16 and ``scale`` (count,) float32 are aligned with
-    ``ids``; agents whose next-change day has not come are passed over, and it is updated for those
-    looked at (``course`` is scratch afterwards). ``age`` (n,) uint8 gives the 10-year band (last
-    band open-ended). Updates, in place, ``compartment`` (n,) int8, ``count_by_district`` (D, C)
-    int64, ``count_by_age_band`` (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the
-    number of agents entering each compartment today. Both passes (progress, then copying the kept
-    agents) run on every thread; the result does not depend on the thread count.
+    ``ids``, ``new_course`` and ``new_scale`` with ``new_ids``; an agent whose next-change day has
+    not come is passed over, and it is updated for those looked at (the input courses are scratch
+    afterwards). ``age`` (n,) uint8 gives the 10-year band (last band open-ended). Updates, in
+    place, ``compartment`` (n,) int8, ``count_by_district`` (D, C) int64, ``count_by_age_band``
+    (B, C) int64, and adds to ``entered_by_district`` (D, C) int64 the number of agents entering
+    each compartment today. Both passes (progress, then merging the kept agents into place) run on
+    every thread, over chunks of the list and the new infections between their bounds; the result
+    does not depend on the thread count or the chunking.
     """
     districts, compartments = count_by_district.shape
     bands = count_by_age_band.shape[0]
-    chunks = min(SCAN_CHUNKS, max(1, count // PROGRESS_CHUNK_MIN))
+    m = new_ids.size
+    chunks = min(SCAN_CHUNKS, max(1, (count + m) // PROGRESS_CHUNK_MIN))
+    chunk = (count + chunks - 1) // chunks
+    # new infections of chunk c: new_start[c] .. new_start[c + 1] (those below the chunk's first listed agent)
+    new_start = np.empty(chunks + 1, dtype=np.int64)
+    new_start[0] = 0
+    for c in range(1, chunks):
+        first = c * chunk
+        new_start[c] = np.searchsorted(new_ids, ids[first]) if first < count else m
+    new_start[chunks] = m
     d_delta = np.zeros((chunks, districts, compartments), dtype=np.int64)
     a_delta = np.zeros((chunks, bands, compartments), dtype=np.int64)
     e_delta = np.zeros((chunks, districts, compartments), dtype=np.int64)
     kept = np.zeros(chunks + 1, dtype=np.int64)
-    chunk = (count + chunks - 1) // chunks
     for c in prange(chunks):
         stay = 0
         for a in range(c * chunk, min(count, (c + 1) * chunk)):
-            if course[a, COURSE_NEXT_CHANGE] > day:
-                stay += 1
-                continue
-            i = ids[a]
-            current = compartment[i]
-            if current < _E or current > _CRIT:
-                course[a, COURSE_NEXT_CHANGE] = _DROPPED  # not infected (any more)
-                continue
-            target = _target_compartment(day, current, course, a)
-            if target != current:
-                compartment[i] = target
-                d = district_id[i]
-                b = min(age[i] // 10, bands - 1)
-                d_delta[c, d, current] -= 1
-                d_delta[c, d, target] += 1
-                e_delta[c, d, target] += 1
-                a_delta[c, b, current] -= 1
-                a_delta[c, b, target] += 1
-            if target >= _E and target <= _CRIT:
-                course[a, COURSE_NEXT_CHANGE] = _next_change(day, course, a)
-                stay += 1
-            else:
-                course[a, COURSE_NEXT_CHANGE] = _DROPPED
+            stay += _progress_entry(day, a, ids, course, compartment, district_id, age, bands, c, d_delta, a_delta,
+                                    e_delta)
+        for a in range(new_start[c], new_start[c + 1]):
+            stay += _progress_entry(day, a, new_ids, new_course, compartment, district_id, age, bands, c, d_delta,
+                                    a_delta, e_delta)
         kept[c + 1] = stay
     for c in range(chunks):
         kept[c + 1] += kept[c]
@@ -250,12 +274,23 @@ def progress_day(
         for b in range(bands):
             for k in range(compartments):
                 count_by_age_band[b, k] += a_delta[c, b, k]
-    for c in prange(chunks):  # the kept agents of each chunk to their place, in order
+    for c in prange(chunks):  # the kept agents of each chunk to their place, merged in order
         out = kept[c]
-        for a in range(c * chunk, min(count, (c + 1) * chunk)):
-            if course[a, COURSE_NEXT_CHANGE] != _DROPPED:
-                _copy_entry(out_ids, out_course, out_scale, out, ids, course, scale, a)
-                out += 1
+        a = c * chunk
+        stop = min(count, (c + 1) * chunk)
+        j = new_start[c]
+        j_stop = new_start[c + 1]
+        while a < stop or j < j_stop:
+            if j >= j_stop or (a < stop and ids[a] < new_ids[j]):
+                if course[a, COURSE_NEXT_CHANGE] != _DROPPED:
+                    _copy_entry(out_ids, out_course, out_scale, out, ids, course, scale, a)
+                    out += 1
+                a += 1
+            else:
+                if new_course[j, COURSE_NEXT_CHANGE] != _DROPPED:
+                    _copy_entry(out_ids, out_course, out_scale, out, new_ids, new_course, new_scale, j)
+                    out += 1
+                j += 1
     return kept[chunks]
 
 
