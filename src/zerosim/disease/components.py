@@ -309,7 +309,7 @@ class NaturalHistory:
         the call seed and the agent, so the result depends neither on the thread count nor on the
         order of ``ids``).
         """
-        ids = np.sort(np.asarray(ids)).astype(np.int32)
+        ids = np.sort(np.asarray(ids, dtype=np.int32))
         course = np.empty((ids.size, COURSE_COLUMNS), dtype=np.int16)
         scale = np.empty(ids.size, dtype=np.float32)
         if ids.size == 0:
@@ -318,6 +318,8 @@ class NaturalHistory:
         vl = cfg.viral_load
         vaccine = cfg.vaccine
         mu, sigma, fixed = _duration_parameters(cfg)
+        by_district = np.zeros(state.district_count, dtype=np.int64)
+        by_band = np.zeros(AGE_BAND_COUNT, dtype=np.int64)
         with threads_for(ids.size, minimum=1_000):  # ~0.2 us of hashing per infection
             latest = sample_courses(
                 ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
@@ -329,12 +331,10 @@ class NaturalHistory:
                 np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
                 np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
                 state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
-                state.viral_peak_log10, course, scale,
+                state.viral_peak_log10, course, scale, state.district_id, by_district, by_band,
             )
         if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
-        by_district = np.bincount(state.district_id[ids], minlength=state.district_count)
-        by_band = np.bincount(np.minimum(state.age[ids] // 10, AGE_BAND_COUNT - 1), minlength=AGE_BAND_COUNT)
         state.count_by_district[:, Compartment.SUSCEPTIBLE] -= by_district
         state.count_by_district[:, Compartment.EXPOSED] += by_district
         state.entered_by_district[:, Compartment.EXPOSED] += by_district

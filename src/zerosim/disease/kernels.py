@@ -348,6 +348,9 @@ def sample_courses(
     viral_peak_log10,
     course,
     scale,
+    district_id,
+    infected_by_district,
+    infected_by_age_band,
 ):
     """Sample the whole course of each agent in ``ids`` (infected on ``day``) and make it EXPOSED.
 
@@ -369,18 +372,24 @@ def sample_courses(
     The viral-load days and peak go to the per-agent arrays (indexed by agent); the clinical days go
     to row ``a`` of ``course`` (m, COURSE_COLUMNS) int16 and the infectiousness scale to ``scale[a]``
     (m,) float32, aligned with ``ids``. Every draw is a hash of (``seed``, agent, stream), so the
-    result is the same whatever the thread count and whatever the order of ``ids``. Returns the
-    largest outcome day written
+    result is the same whatever the thread count and whatever the order of ``ids``. Adds the
+    number infected by district and by 10-year age band to ``infected_by_district`` (D,) and
+    ``infected_by_age_band`` (B,) int64 (``district_id`` (n,) int8). Returns the largest outcome
+    day written
     (the caller checks it against the int16 day range).
     """
     m = ids.size
     bands = severe_probability.size
     latest = np.zeros(SCAN_CHUNKS, dtype=np.int64)
+    by_district = np.zeros((SCAN_CHUNKS, infected_by_district.size), dtype=np.int64)
+    by_band = np.zeros((SCAN_CHUNKS, infected_by_age_band.size), dtype=np.int64)
     chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         top = 0
         for a in range(c * chunk, min(m, (c + 1) * chunk)):
             i = ids[a]
+            by_district[c, district_id[i]] += 1
+            by_band[c, min(age[i] // 10, infected_by_age_band.size - 1)] += 1
             incubation = _duration(DUR_INCUBATION, seed, i, duration_mu, duration_sigma, duration_fixed)
             rise = _duration(DUR_RISE, seed, i, duration_mu, duration_sigma, duration_fixed)
             clearance = _duration(DUR_CLEARANCE, seed, i, duration_mu, duration_sigma, duration_fixed)
@@ -460,4 +469,9 @@ def sample_courses(
             scale[a] = relative / weight if ever else 0.0
             top = max(top, outcome)
         latest[c] = top
+    for c in range(SCAN_CHUNKS):
+        for d in range(infected_by_district.size):
+            infected_by_district[d] += by_district[c, d]
+        for b in range(infected_by_age_band.size):
+            infected_by_age_band[b] += by_band[c, b]
     return latest.max()
