@@ -324,7 +324,7 @@ class NaturalHistory:
             latest = sample_courses(
                 ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
                 vl.peak_log10_sd, vl.detection_limit_log10, vl.infectious_threshold_log10, cfg.asymptomatic_fraction,
-                cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k,
+                cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k or 0.0,
                 mean_relative_infectiousness(cfg), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
                 np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
                 np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,

@@ -77,7 +77,9 @@ class DiseaseConfig(BaseModel):
     viral_load: ViralLoadConfig
     asymptomatic_fraction: Probability = Field(description="Share of infections that never develop symptoms.")
     asymptomatic_relative_infectiousness: float = Field(ge=0, le=1)
-    infectiousness_dispersion_k: float = Field(gt=0, description="Gamma shape k of individual infectiousness (overdispersion).")
+    infectiousness_dispersion_k: Annotated[float, Field(gt=0)] | None = Field(
+        description="Gamma shape k of individual infectiousness (overdispersion); null: none, every course "
+                    "equally infectious apart from the asymptomatic discount (Poisson offspring).")
     severe_probability_by_age: AgeTable = Field(description="P(severe | symptomatic), unvaccinated, by 10-year band.")
     critical_probability_by_age: AgeTable = Field(description="P(critical | severe), unvaccinated, by band.")
     death_probability_by_age: AgeTable = Field(description="P(death | critical), unvaccinated, by band.")

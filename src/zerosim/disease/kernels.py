@@ -366,7 +366,8 @@ def sample_courses(
       with P(critical | age band), fatal with P(death | age band) x (1 - VE death) / (1 - VE severe);
     * outcome day: after the path's last stage (death or recovery); never before the last infectious
       day + 1 unless fatal, never before the first infectious day + 1;
-    * infectiousness scale: (asymptomatic discount x Gamma(k, 1/k)) / ``mean_relative`` divided by the
+    * infectiousness scale: (asymptomatic discount x Gamma(k, 1/k); no gamma factor when
+      ``dispersion_k`` is 0) / ``mean_relative`` divided by the
       course's total viral weight, so that each course's expected weight is exactly 1.
 
     The viral-load days and peak go to the per-agent arrays (indexed by agent); the clinical days go
@@ -451,7 +452,10 @@ def sample_courses(
             outcome = max(outcome, first_infectious + 1)
 
             relative = asymptomatic_relative if asymptomatic else 1.0
-            relative *= hash_gamma(dispersion_k, seed, i, _ST_DISPERSION) / dispersion_k / mean_relative
+            if dispersion_k > 0.0:
+                relative *= hash_gamma(dispersion_k, seed, i, _ST_DISPERSION) / dispersion_k / mean_relative
+            else:  # no overdispersion
+                relative /= mean_relative
 
             compartment[i] = _E
             course[a, COURSE_INFECTIOUS] = first_infectious
