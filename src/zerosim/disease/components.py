@@ -125,9 +125,9 @@ class ActiveAgents:
         if self.ids.size >= needed:
             return
         size = max(1024, needed + needed // 2)
-        ids = np.empty(size, dtype=np.int32)
-        course = np.zeros((size, COURSE_COLUMNS), dtype=np.int16)
-        scale = np.zeros(size, dtype=np.float32)
+        ids = np.empty(size, dtype=np.int32)  # only the first count entries are ever read
+        course = np.empty((size, COURSE_COLUMNS), dtype=np.int16)
+        scale = np.empty(size, dtype=np.float32)
         ids[: self.count] = self.ids[: self.count]
         course[: self.count] = self.course[: self.count]
         scale[: self.count] = self.scale[: self.count]

@@ -42,7 +42,7 @@ class Recorder:
                 if buffer is None:
                     buffer = self.by_age_band[key] = np.zeros((self.days, len(value)), dtype=np.float64)
                 buffer[day, :] = value
-            elif np.ndim(value) == 0:
+            elif isinstance(value, (int, float)) or getattr(value, "ndim", None) == 0:
                 buffer = self.scalars.get(name)
                 if buffer is None:
                     buffer = self.scalars[name] = np.zeros(self.days, dtype=np.float64)
