@@ -70,6 +70,15 @@ def household_chunks(household_start: np.ndarray, agent_count: int) -> np.ndarra
 
 
 @njit(cache=True, nogil=True)
+def count_flagged(flags, mask):
+    """Number of entries of ``flags`` (n,) int8 with any bit of ``mask`` set (no temporaries)."""
+    total = 0
+    for i in range(flags.size):
+        total += (flags[i] & mask) != 0
+    return total
+
+
+@njit(cache=True, nogil=True)
 def households_nest(household_start, subdistrict_id, district_id):
     """True if every household has 1 .. MAX_HOUSEHOLD_MEMBERS members, all with the subdistrict and
     district of its first member (what the household pass needs)."""

@@ -11,7 +11,9 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.ledger.components import LEDGER_ROWS, LedgerStore
+from zerosim.ledger.kernels import count_flagged
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
+from zerosim.population.kernels import where_nonzero
 from zerosim.population.state import PopulationState
 
 
@@ -21,17 +23,18 @@ def ledger_totals(state: PopulationState, timeseries: pd.DataFrame, config: Ledg
         return {}
     store: LedgerStore = state.ledger_store
     total = {name: float(timeseries[f"ledger_{name}"].sum()) for name in LEDGER_ROWS}
-    ever = state.longest_confinement_days > 0
+    ever = where_nonzero(state.longest_confinement_days)  # int32 ids: no agent-sized temporaries at 25M
+    longest = state.longest_confinement_days[ever]
     result = {
         "confined_person_days": total["confined_compound_person_days"] + total["confined_home_person_days"]
         + total["facility_person_days"],
         "confined_home_person_days": total["confined_home_person_days"],
         "confined_compound_person_days": total["confined_compound_person_days"],
         "facility_person_days": total["facility_person_days"],
-        "people_ever_confined": int(ever.sum()),
-        "longest_confinement_days_max": int(state.longest_confinement_days.max(initial=0)),
-        "longest_confinement_days_mean": float(state.longest_confinement_days[ever].mean()) if ever.any() else 0.0,
-        "people_confined_after_ten_negatives": int(((state.ledger_flags & 1) == 1).sum()),
+        "people_ever_confined": int(ever.size),
+        "longest_confinement_days_max": int(longest.max(initial=0)),
+        "longest_confinement_days_mean": float(longest.mean()) if ever.size else 0.0,
+        "people_confined_after_ten_negatives": int(count_flagged(state.ledger_flags, 1)),
         "confined_after_ten_negatives_person_days": total["confined_after_ten_negatives_person_days"],
         "food_shortfall_person_days": total["food_shortfall_person_days"],
         "households_ran_out": int((state.household_ran_out == 1).sum()),
@@ -79,7 +82,7 @@ def pressure_table(state: PopulationState) -> pd.DataFrame:
 
 def confinement_days_table(state: PopulationState) -> pd.DataFrame:
     """One row per person ever confined: longest unbroken and total confinement (days)."""
-    ever = np.flatnonzero(state.longest_confinement_days > 0)
+    ever = where_nonzero(state.longest_confinement_days)
     return pd.DataFrame({
         "district": pd.Categorical.from_codes(state.district_id[ever], categories=list(state.district_names)),
         "age": state.age[ever],
