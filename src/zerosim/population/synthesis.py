@@ -56,10 +56,12 @@ BASE_CITY = "shanghai"
 #: Mean size of the open top class "8 or more" of household_size.csv: Beijing 2010 classes 8, 9 and 10+
 #: (9,817 / 3,000 / 2,822 households) with 10+ at 10.5 persons (ASSUMPTION), data/SOURCES.md section 3.
 OPEN_TOP_HOUSEHOLD_SIZE = (8 * 9817 + 9 * 3000 + 10.5 * 2822) / (9817 + 3000 + 2822)
-#: Bytes per agent a run needs beyond the state's schema arrays, measured at 25M agents with
-#: dynamic-zero-2022 (docs/performance.md): group indexes 7, the policies' and the ledger's per-unit
-#: arrays and the daily testing batches ~27 (the build itself peaks at the state's size); rounded up.
-RUN_OVERHEAD_BYTES_PER_AGENT = 40
+#: Bytes per agent a run needs beyond the state's schema arrays (docs/performance.md, "Memory"):
+#: 36 measured at 25M agents with dynamic-zero-2022 (group indexes 7, the policies' and the ledger's
+#: per-unit arrays, the day's swab batches), and 104 in the worst case measured, an uncontained
+#: epidemic of 10M (the disease layer's list of the infected with its spare copy and room to grow,
+#: at a peak prevalence near 40 %, and the day's contact buffers); rounded up from the worst case.
+RUN_OVERHEAD_BYTES_PER_AGENT = 110
 #: Bytes of the interpreter, NumPy, Numba and the compiled kernels before any agent exists (~0.26 GiB
 #: measured after a warm-up run), rounded up.
 RUNTIME_BASE_BYTES = 400 * 2**20
