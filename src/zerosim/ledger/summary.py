@@ -11,8 +11,8 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.ledger.components import LEDGER_ROWS, LedgerStore
-from zerosim.ledger.kernels import count_flagged
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
+from zerosim.ledger.kernels import count_flagged
 from zerosim.population.kernels import where_nonzero
 from zerosim.population.state import PopulationState
 

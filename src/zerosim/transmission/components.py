@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.disease.config import DiseaseConfig
 from zerosim.disease.components import ActiveAgents
+from zerosim.disease.config import DiseaseConfig
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import threads_for
