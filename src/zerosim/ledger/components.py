@@ -282,11 +282,12 @@ class Ledger:
         return served
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
-        daily = state.ledger_daily
+        daily = state.ledger_daily.copy()  # one copy; its rows are today's per-district accounts
+        totals = daily.sum(axis=1).tolist()
         metrics: dict[str, float | np.ndarray] = {}
         for name, index in LEDGER_INDEX.items():
-            metrics[f"ledger:{name}"] = daily[index].copy()
-            metrics[f"ledger_{name}"] = float(daily[index].sum())
+            metrics[f"ledger:{name}"] = daily[index]
+            metrics[f"ledger_{name}"] = totals[index]
         pressure = state.ledger_store.pressure
         metrics["ledger_resistance_pressure_max"] = float(pressure[-1].max()) if pressure else 0.0
         return metrics
