@@ -126,59 +126,79 @@ def wait_for_quiet(max_busy: float, max_wait: float) -> float:
             return share
 
 
-def run_case(name: str, case: dict, args: argparse.Namespace) -> dict:
-    """Run one case ``args.repeats`` times, each in a fresh process; keep the fastest (best-of) run.
+def case_command(case: dict, args: argparse.Namespace) -> list[str]:
+    return [case["python"], str(CASES / case["script"]), "--n", str(case["n"]), "--days", str(args.days),
+            "--seeds", str(args.seeds), *case["argv"]]
 
-    Each run records how many cores other processes kept busy while it ran
+
+def run_once(name: str, case: dict, args: argparse.Namespace) -> tuple[dict | None, str | None]:
+    """Run one case once in a fresh process: (result, None) or (None, why it failed).
+
+    The result records how many cores other processes kept busy while it ran
     (``other_busy_cores``: all busy CPU time minus this case's own, per wall second).
     """
-    command = [case["python"], str(CASES / case["script"]), "--n", str(case["n"]), "--days", str(args.days),
-               "--seeds", str(args.seeds), *case["argv"]]
+    command = case_command(case, args)
     hz = os.sysconf("SC_CLK_TCK")
-    runs, failure = [], None
+    busy_before = wait_for_quiet(args.max_busy, args.max_wait)
+    own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    jiffies0 = cpu_jiffies()
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=args.timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {args.timeout:.0f} s at N = {case['n']:,}; rerun with a smaller N for this peer"
+    except OSError as error:
+        return None, f"could not start {case['python']}: {error}"
+    elapsed = time.perf_counter() - started
+    jiffies1 = cpu_jiffies()
+    own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-12:]
+        return None, f"exit {done.returncode}: " + " | ".join(tail)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    own_cpu = (own1.ru_utime - own0.ru_utime) + (own1.ru_stime - own0.ru_stime)
+    all_cpu = (jiffies1[0] - jiffies0[0]) / hz
+    result["process_seconds"] = elapsed
+    result["process_cpu_seconds"] = own_cpu
+    result["busy_share_before"] = round(busy_before, 3)
+    result["other_busy_cores"] = round(max(all_cpu - own_cpu, 0.0) / elapsed, 3)
+    print(f"  {name}: sim {result['sim_seconds']:.2f} s, build {result['build_seconds']:.2f} s, "
+          f"attack rate {result['attack_rate']:.3f}, other processes {result['other_busy_cores']:.2f} cores",
+          file=sys.stderr)
+    return result, None
+
+
+def run_cases(names: list[str], table: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
+    """Run every case ``args.repeats`` times, each run in a fresh process, in rounds where the cases
+    take turns (so that a drift of the machine's speed touches every case alike); per case, keep
+    the fastest (best-of) run and record all."""
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    failures: dict[str, str] = {}
     for _ in range(args.repeats):
-        busy_before = wait_for_quiet(args.max_busy, args.max_wait)
-        own0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        jiffies0 = cpu_jiffies()
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=args.timeout, cwd=REPO)
-        except subprocess.TimeoutExpired:
-            failure = f"timed out after {args.timeout:.0f} s at N = {case['n']:,}; rerun with a smaller N for this peer"
-            break
-        except OSError as error:
-            failure = f"could not start {case['python']}: {error}"
-            break
-        elapsed = time.perf_counter() - started
-        jiffies1 = cpu_jiffies()
-        own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-12:]
-            failure = f"exit {done.returncode}: " + " | ".join(tail)
-            break
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        own_cpu = (own1.ru_utime - own0.ru_utime) + (own1.ru_stime - own0.ru_stime)
-        all_cpu = (jiffies1[0] - jiffies0[0]) / hz
-        result["process_seconds"] = elapsed
-        result["process_cpu_seconds"] = own_cpu
-        result["busy_share_before"] = round(busy_before, 3)
-        result["other_busy_cores"] = round(max(all_cpu - own_cpu, 0.0) / elapsed, 3)
-        runs.append(result)
-        print(f"  {name}: sim {result['sim_seconds']:.2f} s, build {result['build_seconds']:.2f} s, "
-              f"attack rate {result['attack_rate']:.3f}, other processes {result['other_busy_cores']:.2f} cores",
-              file=sys.stderr)
-    record = {"case": name, "label": case["label"], "interventions": case["interventions"],
-              "command": " ".join(command)}
-    if failure is not None:
-        record["error"] = failure
-        print(f"  {name}: FAILED: {failure}", file=sys.stderr)
-    if runs:
-        best = min(runs, key=lambda r: r["sim_seconds"])
-        record.update({key: value for key, value in best.items() if key != "pid"})
-        record["sim_seconds_all"] = [round(r["sim_seconds"], 4) for r in runs]
-        record["other_busy_cores_all"] = [r["other_busy_cores"] for r in runs]
-        record["sim_seconds_median"] = statistics.median(record["sim_seconds_all"])
-    return record
+        for name in names:
+            if name in failures:
+                continue
+            result, failure = run_once(name, table[name], args)
+            if failure is not None:
+                failures[name] = failure
+                print(f"  {name}: FAILED: {failure}", file=sys.stderr)
+            else:
+                runs[name].append(result)
+    records = {}
+    for name in names:
+        case = table[name]
+        record = {"case": name, "label": case["label"], "interventions": case["interventions"],
+                  "command": " ".join(case_command(case, args))}
+        if name in failures:
+            record["error"] = failures[name]
+        if runs[name]:
+            best = min(runs[name], key=lambda r: r["sim_seconds"])
+            record.update({key: value for key, value in best.items() if key != "pid"})
+            record["sim_seconds_all"] = [round(r["sim_seconds"], 4) for r in runs[name]]
+            record["other_busy_cores_all"] = [r["other_busy_cores"] for r in runs[name]]
+            record["sim_seconds_median"] = statistics.median(record["sim_seconds_all"])
+        records[name] = record
+    return records
 
 
 def fmt(value, spec: str, missing: str = "–") -> str:
@@ -256,7 +276,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--r0", type=float, default=2.5, help="zerosim transmission.r0 and LASER's R0")
     parser.add_argument("--seeds", type=int, default=20, help="initial infections, every simulator")
-    parser.add_argument("--repeats", type=int, default=3, help="processes per case; the fastest is kept (all recorded)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds; in each, every case runs once in a fresh process (the fastest run is kept, all recorded)")
     parser.add_argument("--max-busy", type=float, default=0.15,
                         help="start a case only when other processes use less than this share of all CPUs")
     parser.add_argument("--max-wait", type=float, default=600.0, help="seconds to wait for a quiet machine, per run")
@@ -280,12 +300,10 @@ def main() -> None:
         parser.error(f"unknown case(s) {unknown}; choose from {sorted(table)}")
 
     print(f"zerosim vs peers: N = {args.n:,}, {args.days} days, R0 {args.r0}, {args.seeds} seeds, "
-          f"{args.repeats} process(es) per case", file=sys.stderr)
+          f"{args.repeats} round(s) in which the cases take turns", file=sys.stderr)
     started = dt.datetime.now()
     tree_before = zerosim_tree()
-    records = {}
-    for name in args.cases:
-        records[name] = run_case(name, table[name], args)
+    records = run_cases(args.cases, table, args)
     tree_after = zerosim_tree()
     if tree_after != tree_before:
         print("  warning: the zerosim work tree changed during the run (see zerosim_tree in the JSON)",
@@ -316,8 +334,8 @@ def render(ordered: list[dict], rows: list[dict], repeats: int) -> str:
         if members:
             out += [f"### {title}", "", *case_markdown(members), ""]
     out += ["### Ratios (zerosim agent-days/s ÷ peer agent-days/s)", "", *ratio_markdown(rows), "",
-            f"Each case ran {repeats} time(s), each in a fresh process after an in-process warm-up; the table",
-            "keeps the fastest run. 'other processes' is the CPU that other programs used during the kept run.",
+            f"Each case ran {repeats} time(s), each in a fresh process after an in-process warm-up, in rounds where",
+            "the cases take turns (a drift of the machine's speed touches all alike); the table keeps the fastest run. 'other processes' is the CPU that other programs used during the kept run.",
             "zerosim's `transmission.r0` is nominal in the layered `demo` city (repeat contacts in households,",
             "vaccination and hospitalised patients lower the realised attack rate); in `well-mixed` it is the",
             "R0 of the final-size relation. zerosim's dynamic-zero-2022 run does far more than Covasim's",
