@@ -142,6 +142,8 @@ def release_date(results: zerosim.Results, start: date) -> date | None:
 # Early growth without measures. r = ln 2 / doubling time. Ranges are the published doubling times of
 # cities and countries without a lockdown; where a variant met prior immunity there, the rate is a
 # lower bound for a city without prior infection (Shanghai 2022), so the upper ends are widened as stated.
+#: Variants whose target comes from an unvaccinated population: grown in the demo city without vaccination.
+UNVACCINATED_SETTING = {"ancestral", "delta"}
 GROWTH_TARGETS = {
     "ancestral": (math.log(2) / 7.4, math.log(2) / 2.3,
                   "Wuhan Dec 2019-Jan 2020: doubling 7.4 d (Li Q et al., NEJM 2020;382:1199) and 6.4 d (Wu JT et al., "
@@ -153,7 +155,7 @@ GROWTH_TARGETS = {
                     "doubling 3.38 d (3.18-3.61), Gauteng (Grabowski F et al., medRxiv 2021.12.08.21267494); "
                     "about 2 d, Denmark and England (SSI via Bloomberg 2021-12-10; UK health secretary 2021-12-14); "
                     "~3.2 d Hong Kong Feb 2022 (validity-sources.md s.3)"),
-    "omicron_ba5": (math.log(2) / 3.6, math.log(2) / 1.5,
+    "omicron_ba5": (math.log(2) / 3.6, math.log(2) / 1.9 + 0.11,
                     "BA.2's range plus BA.5's growth advantage 0.08-0.11/d (Tegally H et al., Nat Med 2022;28:1785); "
                     "Beijing BF.7 Rt 3.44 (2.82-4.14) after the 20 measures (Leung K et al., Nat Med 2023;29:579)"),
 }
@@ -176,16 +178,61 @@ IFR_60_TARGET = (0.0005, 0.0065, "Hong Kong 60-69 CFR 1.59 % unvaccinated, 0.53 
                  "ascertainment 0.41 (Lau et al.) = 0.22-0.65 %; floor widened for the two-dose majority")
 
 
+# Mean generation interval (infection to infection), from the model's own course sampler.
+GENERATION_TARGETS = {
+    "ancestral": (3.95, 6.78, "5.20 d (3.78-6.78) Singapore, 3.95 d (2.95-4.95) Tianjin (Ganyani T et al., Euro Surveill "
+                              "2020;25:2000257); 5.0 d (Ferretti L et al., Science 2020;368:eabb6936)"),
+    "delta": (3.7, 5.6, "3.8 d (3.7-4.0) growth-adjusted, Netherlands (Park SW et al., PNAS 2023;120:e2221887120); "
+                        "intrinsic 4.7 d (4.1-5.6) (Hart WS et al., Lancet Infect Dis 2022;22:603)"),
+    "omicron_ba2": (2.48, 3.49, "Omicron 3.0 d (2.7-3.2) (Park SW et al., PNAS 2023); realised BA.1 2.99 d (2.48-3.49), "
+                                "meta-analysis (Xu X et al., BMC Med 2023); Beijing BA.2 serial interval median 3.0 d "
+                                "(Du J et al., Chin J Epidemiol 2022)"),
+    "omicron_ba5": (1.71, 3.6, "serial interval 2.37 d (1.71-3.04), pooled (Xu X et al., BMC Med 2023); 2.7 d (2.1-3.6) "
+                               "Hong Kong (Guo Z et al., Influenza Other Respir Viruses 2023;17:e13105)"),
+}
+
+
+def generation_interval(variant: str, n: int = 5_000) -> float:
+    """Mean days from infection to onward infection: the infectiousness-weighted mean day of the model's courses."""
+    from zerosim.disease.components import NaturalHistory, course_table
+    from zerosim.disease.kernels import log10_viral_load
+    from zerosim.engine.rng import component_rng
+    from zerosim.population.config import PopulationConfig
+    from zerosim.population.synthesis import build_population
+
+    disease = zerosim.load_scenario("well-mixed", {"disease.variant": variant}).disease.resolve()
+    state = build_population(PopulationConfig(size=n, vaccinate=False), 5)
+    component = NaturalHistory(config=disease, hospitalised_transmit=True)
+    component.setup(state, component_rng(1, "generation"))
+    ids = np.arange(n)
+    component.infect(state, ids, 0, component_rng(1, "generation"))
+    scale = course_table(state, ids)["infectiousness_scale"].astype(float)
+    vl = disease.viral_load
+    taus = np.arange(60)
+    weight = np.array([sum(max(0.0, log10_viral_load(tau, a, b, c, d, vl.detection_limit_log10)
+                                - vl.infectious_threshold_log10) * s
+                           for a, b, c, d, s in zip(state.day_viral_detectable, state.day_viral_peak,
+                                                    state.day_viral_clear, state.viral_peak_log10, scale))
+                       for tau in taus])
+    return float((weight * taus).sum() / weight.sum())
+
+
 def section_growth(runner: Runner, size: int, seeds: list[int]) -> list[Line]:
     lines = []
+    for variant, (lo, hi, source) in GENERATION_TARGETS.items():
+        lines.append(Line("growth", f"{variant}: mean generation interval", lo, hi, generation_interval(variant),
+                          "days", source))
     for variant, (lo, hi, source) in GROWTH_TARGETS.items():
         rates, peaks = [], []
+        setting = {"population.vaccinate": False} if variant in UNVACCINATED_SETTING else {}
         for seed in seeds:
-            results = runner.run("demo", size, seed, **{"disease.variant": variant, "duration_days": 120})
+            results = runner.run("demo", size, seed, **{"disease.variant": variant, "duration_days": 120, **setting})
             new = results.timeseries["new_infections"].to_numpy().astype(float)
             rates.append(growth_rate(new, size))
             peaks.append(int(np.argmax(new)))
-        lines.append(Line("growth", f"{variant}: early growth rate, no measures", lo, hi, float(np.nanmedian(rates)),
+        where = "unvaccinated city" if setting else "Shanghai's 2022 vaccination"
+        lines.append(Line("growth", f"{variant}: early growth rate, no measures ({where})", lo, hi,
+                          float(np.nanmedian(rates)),
                           "per day", source, detail=f"doubling {math.log(2) / np.nanmedian(rates):.1f} d; "
                           f"peak incidence on day {int(np.median(peaks))}", spread=rates))
     # Beijing's exit wave (BF.7, no more zero-COVID): incidence peaked 23 days after Rt rose to 3.44 on
