@@ -65,7 +65,7 @@ class Line:
     def passed(self) -> bool:
         if self.measured is None or not math.isfinite(self.measured):
             return False
-        return (self.lo is None or self.measured >= self.lo) and (self.hi is None or self.measured <= self.hi)
+        return bool((self.lo is None or self.measured >= self.lo) and (self.hi is None or self.measured <= self.hi))
 
     def target(self) -> str:
         if self.lo is not None and self.hi is not None:
@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"command": command.strip(), "machine": machine, "zerosim_version": zerosim.__version__,
               "date": date.today().isoformat(), "seconds": round(time.perf_counter() - started, 1),
-              "passed": sum(line.passed for line in lines), "lines": [
+              "passed": int(sum(line.passed for line in lines)), "lines": [
                   {**asdict(line), "target": line.target(), "passed": line.passed} for line in lines]}
     _write_atomic(args.out / "scorecard.json", json.dumps(record, indent=2, default=float) + "\n")
     _write_atomic(args.out / "scorecard.md", markdown(lines, command.strip(), machine) + "\n")

@@ -258,6 +258,20 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
             os.replace(temporary, out_dir / name)
 
 
+def _severity_summary(state: PopulationState, by_age_band) -> dict:
+    """Infection fatality by age band (deaths / people infected, null where nobody was) and outcomes by doses."""
+    from zerosim.disease.components import outcomes_by_doses
+
+    result: dict = {}
+    if len(by_age_band) and "ever_infected" in by_age_band:
+        last = by_age_band[by_age_band["day"] == by_age_band["day"].max()]
+        result["ifr_by_age_band"] = {
+            str(band): (round(float(dead) / float(infected), 6) if infected else None)
+            for band, dead, infected in zip(last["age_band"], last["dead"], last["ever_infected"])}
+    result.update(outcomes_by_doses(state))
+    return result
+
+
 def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
             baseline: str | Path | None = None, report: bool = False) -> Results:
     """Tables, summary and files of a finished simulation."""
@@ -290,6 +304,7 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     }
     runtime = timing["build_seconds"] + timing["simulation_seconds"]
     summary = summarise(scenario, timeseries, state.size, runtime, extra)
+    summary.update(_severity_summary(state, by_age_band))
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     if baseline is not None:
         summary["ledger"]["per_averted"] = _per_averted(baseline, summary)

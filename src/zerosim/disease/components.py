@@ -52,6 +52,12 @@ def vaccine_protection(
     return protection * np.exp2(-elapsed / half_life_days)
 
 
+def _fatality_table(config: DiseaseConfig) -> np.ndarray:
+    """P(death | infected) by age band and doses (bands, 4), or an empty (0, 4) table when the preset has none."""
+    table = config.fatality_by_age_and_doses
+    return np.asarray(table, dtype=np.float64) if table is not None else np.zeros((0, 4), dtype=np.float64)
+
+
 def _duration_parameters(config: DiseaseConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-normal (mu, sigma) of each duration of ``config``, in the order of the ``DUR_*`` positions
     of :mod:`zerosim.disease.kernels`, and the fixed value used where sigma is 0 (sd 0: the mean)."""
@@ -329,7 +335,8 @@ class NaturalHistory:
                 np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
                 np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
                 np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
-                np.asarray(vaccine.death_effectiveness, dtype=np.float64), state.age, state.vaccine_doses,
+                np.asarray(vaccine.death_effectiveness, dtype=np.float64), _fatality_table(cfg), state.age,
+                state.vaccine_doses,
                 state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
                 state.viral_peak_log10, course, scale, state.district_id, by_district, by_band,
             )
@@ -373,5 +380,15 @@ class NaturalHistory:
             "age_band/susceptible": age[:, Compartment.SUSCEPTIBLE].copy(),
             "age_band/infectious": age[:, Compartment.PRESYMPTOMATIC : Compartment.CRITICAL + 1].sum(axis=1),
             "age_band/dead": age[:, Compartment.DEAD].copy(),
+            "age_band/ever_infected": age.sum(axis=1) - age[:, Compartment.SUSCEPTIBLE],
         }
         return metrics
+
+
+def outcomes_by_doses(state: PopulationState) -> dict[str, dict[str, int]]:
+    """People infected so far and deaths, by vaccine doses at the start ("0".."3"): one pass at the end of a run."""
+    doses = state.vaccine_doses.astype(np.intp)
+    infected = np.bincount(doses[state.compartment != Compartment.SUSCEPTIBLE], minlength=4)
+    dead = np.bincount(doses[state.compartment == Compartment.DEAD], minlength=4)
+    return {"infections_by_doses": {str(k): int(v) for k, v in enumerate(infected[:4])},
+            "deaths_by_doses": {str(k): int(v) for k, v in enumerate(dead[:4])}}

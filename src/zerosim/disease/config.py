@@ -20,6 +20,8 @@ AGE_BAND_COUNT = len(AGE_BAND_LOWER_YEARS)
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 AgeTable = Annotated[list[Probability], Field(min_length=AGE_BAND_COUNT, max_length=AGE_BAND_COUNT)]
 DoseTable = Annotated[list[Probability], Field(min_length=4, max_length=4)]
+#: Rows by age band (as AGE_BAND_LOWER_YEARS), columns by vaccine doses 0..3.
+AgeDoseTable = Annotated[list[DoseTable], Field(min_length=AGE_BAND_COUNT, max_length=AGE_BAND_COUNT)]
 
 
 class Duration(BaseModel):
@@ -84,6 +86,10 @@ class DiseaseConfig(BaseModel):
     critical_probability_by_age: AgeTable = Field(description="P(critical | severe), unvaccinated, by band.")
     death_probability_by_age: AgeTable = Field(description="P(death | critical), unvaccinated, by band.")
     severity_multiplier: float = Field(gt=0, le=10, description="Variant severity relative to the tables above.")
+    fatality_by_age_and_doses: AgeDoseTable | None = Field(
+        None, description="P(death | infected) by age band (rows) and vaccine doses 0..3 (columns), from a real "
+                          "wave; when given it decides who dies (the severe and critical stages then lead to it), "
+                          "and the death_probability_by_age chain and death_effectiveness are not used for deaths.")
     onset_to_severe: Duration
     severe_to_critical: Duration
     critical_to_death: Duration

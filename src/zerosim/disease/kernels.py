@@ -339,6 +339,7 @@ def sample_courses(
     severity_multiplier,
     severe_effectiveness,
     death_effectiveness,
+    fatality,
     age,
     vaccine_doses,
     compartment,
@@ -364,6 +365,9 @@ def sample_courses(
     * asymptomatic with ``asymptomatic_fraction``; otherwise onset after the incubation, severe with
       P(severe | age band) x ``severity_multiplier`` x (1 - severe vaccine effectiveness), critical
       with P(critical | age band), fatal with P(death | age band) x (1 - VE death) / (1 - VE severe);
+      or, when ``fatality`` (bands, 4) has rows, fatal with P(death | infected, age band, doses) =
+      ``fatality[band, doses]`` (deaths among the symptomatic only; a fatal course passes through
+      severe and critical, so P(severe) and P(critical | severe) are raised where they fall short of it);
     * outcome day: after the path's last stage (death or recovery); never before the last infectious
       day + 1 unless fatal, never before the first infectious day + 1;
     * infectiousness scale: (asymptomatic discount x Gamma(k, 1/k); no gamma factor when
@@ -420,8 +424,15 @@ def sample_courses(
             p_severe = min(1.0, severe_probability[band] * severity_multiplier * (1.0 - severe_cut))
             extra = (1.0 - death_cut) / (1.0 - severe_cut) if severe_cut < 1.0 else 1.0
             p_death = min(1.0, death_probability[band] * min(extra, 1.0))
+            p_critical = critical_probability[band]
+            if fatality.shape[0] > 0:  # observed fatality by age and doses decides who dies
+                p_fatal = min(1.0, fatality[band, doses] / (1.0 - asymptomatic_fraction))
+                p_severe = max(p_severe, p_fatal)
+                fatal_if_severe = p_fatal / p_severe if p_severe > 0.0 else 0.0
+                p_critical = max(p_critical, fatal_if_severe)
+                p_death = fatal_if_severe / p_critical if p_critical > 0.0 else 0.0
             severe = (not asymptomatic) and hash_uniform(seed, i, _ST_SEVERE, 0) < p_severe
-            critical = severe and hash_uniform(seed, i, _ST_CRITICAL, 0) < critical_probability[band]
+            critical = severe and hash_uniform(seed, i, _ST_CRITICAL, 0) < p_critical
             fatal = critical and hash_uniform(seed, i, _ST_DEATH, 0) < p_death
 
             symptomatic_day = -1
