@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -72,6 +73,9 @@ class PopulationConfig(BaseModel):
         300, ge=0, le=3000, description="Latest last vaccine dose, days before day 0 (ASSUMPTION)."
     )
     vaccinate: bool = Field(True, description="Apply the shipped vaccination coverage by age.")
+    vaccination: Literal["shanghai-2022-04", "china-2022-11"] = Field(
+        "shanghai-2022-04", description="Which shipped coverage by age and doses: Shanghai's 60+ of April 2022 "
+        "(national under 60), or China's of 28 November 2022 (population/data/SOURCES.md, section 7).")
 
     @field_validator("city")
     @classmethod

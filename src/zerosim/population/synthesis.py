@@ -122,6 +122,24 @@ class CityProfile:
     family_household_mean_size: float | None
 
 
+#: Shipped vaccination coverage tables by age and doses (``population.vaccination``); sources in SOURCES.md.
+VACCINATION_TABLES = {
+    "shanghai-2022-04": "vaccination_by_age.csv",            # Shanghai 60+ of April 2022, national under 60
+    "china-2022-11": "vaccination_by_age_china_2022-11.csv",  # national 60+ and 80+ of 28 Nov 2022
+}
+DEFAULT_VACCINATION = "shanghai-2022-04"
+
+
+@cache
+def vaccination_table(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(age_low, age_high, shares (bands, 4) of 0..3 doses) of a shipped coverage table."""
+    rows = _read_table(VACCINATION_TABLES[name])
+    shares = np.array([[float(row[k]) for k in ("share_0_doses", "share_1_dose", "share_2_doses", "share_3_doses")]
+                       for row in rows])
+    shares /= shares.sum(axis=1, keepdims=True)
+    return (np.array([int(row["age_low"]) for row in rows]), np.array([int(row["age_high"]) for row in rows]), shares)
+
+
 @cache
 def city_profile(city: str) -> CityProfile:
     """The ``cities.csv`` row of ``city`` (2020 census population, broad age shares, family-household size)."""
@@ -243,7 +261,7 @@ def city_tables(city: str = "shanghai") -> CityTables:
     sectors = _read_table("sectors.csv")
     employment = _read_table("employment.csv")
     schools = _read_table("schools.csv")
-    vaccination = _read_table("vaccination_by_age.csv")
+    vaccination = _read_table(VACCINATION_TABLES[DEFAULT_VACCINATION])
 
     def column(rows, key, dtype=float):
         return np.array([dtype(row[key]) for row in rows])
@@ -651,7 +669,7 @@ def _vaccinate(rng, tables: CityTables, config: PopulationConfig, age: np.ndarra
     day_last_dose = np.full(n, -32768, dtype=np.int16)
     if not config.vaccinate:
         return doses, day_last_dose
-    for low, high, shares in zip(tables.vaccine_low, tables.vaccine_high, tables.vaccine_shares):
+    for low, high, shares in zip(*vaccination_table(config.vaccination)):
         for lo, hi in _chunks(n):
             members = lo + np.flatnonzero((age[lo:hi] >= low) & (age[lo:hi] <= high))
             doses[members] = rng.choice(4, size=members.size, p=shares)
