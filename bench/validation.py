@@ -437,23 +437,24 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
     # Shanghai, 1-6 May 2022: 90.6 % of new positives were found in sealed areas, central quarantine or
     # sealed venues (Zhao Dandan, press conference 2022-05-07); 86.9 % "under control" on 21 March.
     size = max(2_000, round(scenario.population.size * scale))
-    shares = []
-    for seed in seeds:
-        results = runner.run(name, size, seed)
-        table = results.timeseries
-        column = "cases_detected_under_control"
-        if column not in table:
-            shares = []
-            break
-        window = slice(61, 67)  # 1-6 May (day 0 = 1 March)
-        found = table["cases_detected"].iloc[window].sum()
-        shares.append(float(table[column].iloc[window].sum() / found) if found else float("nan"))
-    lines.append(Line("leaks", f"{name}: share of cases found already under control, 1-6 May", 0.8, 1.0,
-                      float(np.nanmedian(shares)) if shares else None, "share",
-                      "90.6 % found in sealed areas, central quarantine or sealed venues, 1-6 May 2022 (Zhao Dandan, "
-                      "press conference 2022-05-07); 86.9-98 % in the daily bulletins 21 Mar-27 Apr",
-                      detail="" if shares else "not measured: the model does not yet record where a case was found",
-                      spread=shares))
+    start = scenario.start_date
+    for first, last, lo, source in (
+            (date(2022, 3, 21), date(2022, 3, 27), 0.8,
+             "86.9 % (21 Mar) and 81.4 % (27 Mar) of new infections found already under isolation or control "
+             "(Shanghai Health Commission bulletins via Shanghai Securities News 2022-03-22, Jiefang Daily 2022-03-29)"),
+            (date(2022, 5, 1), date(2022, 5, 6), 0.85,
+             "90.6 % found in sealed areas, central quarantine or sealed venues, 1-6 May 2022 (Zhao Dandan, press "
+             "conference 2022-05-07); 95-98 % in the bulletins of 7-27 April")):
+        window = slice((first - start).days, (last - start).days + 1)
+        shares = []
+        for seed in seeds:
+            table = runner.run(name, size, seed).timeseries
+            found = table["cases_detected"].iloc[window].sum()
+            community = table["cases_detected_community"].iloc[window].sum()
+            shares.append(float(1 - community / found) if found else float("nan"))
+        lines.append(Line("leaks", f"{name}: share of cases found already under control, "
+                          f"{first:%d %b}-{last:%d %b}", lo, 1.0, float(np.nanmedian(shares)), "share", source,
+                          spread=shares))
     return lines
 
 

@@ -89,8 +89,9 @@ class Zoning:
             "district_level": np.zeros(g.district_count, dtype=np.int8),
             "district_day_level_since": np.full(g.district_count, NEVER, dtype=np.int16),
             "district_day_last_community_case": np.full(g.district_count, NEVER, dtype=np.int16),
-            # [level, day sealed, day of the last community case anywhere, zone changes today]
-            "city_zone": np.array([0, NEVER, NEVER, 0], dtype=np.int32),
+            # [level, day sealed, day of the last community case anywhere, zone changes today,
+            #  community cases found today (outside quarantine and outside sealed or controlled compounds)]
+            "city_zone": np.array([0, NEVER, NEVER, 0, 0], dtype=np.int32),
             # community cases per district over the last `window_days` days (ring buffer)
             "case_window": np.zeros((self.config.window_days, g.district_count), dtype=np.int64),
         }
@@ -122,9 +123,11 @@ class Zoning:
                 state.compound_case_level[:] = ZoneLevel.NONE
                 log.add(day, "city", np.array([0]), ["city"], "released", "all zones lifted: policy changed")
             city[3] = len(log) - events_before
+            city[4] = 0
             return
         detected = np.flatnonzero(state.day_detected == day)
         community = detected[state.is_community_case[detected] == 1]
+        city[4] = community.size
         triggering = detected if cfg.count_quarantined_cases else community
         compounds = np.unique(state.compound_id[triggering]).astype(np.int64)
         subdistricts = np.unique(g.compound_subdistrict[compounds]).astype(np.int64)
@@ -262,6 +265,7 @@ class Zoning:
             "precaution": float(by_level[ZoneLevel.PRECAUTION]),
             "city_sealed": float(state.city_zone[0] == ZoneLevel.SEALED),
             "zone_changes": float(state.city_zone[3]),
+            "cases_detected_community": float(state.city_zone[4]),
             "sealed_district": np.bincount(compound_district[levels == ZoneLevel.SEALED],
                                            weights=people[levels == ZoneLevel.SEALED], minlength=g.district_count),
             "controlled_district": np.bincount(compound_district[levels == ZoneLevel.CONTROLLED],
