@@ -19,6 +19,8 @@ Sections:
   containment.
 - ``severity``: the infection fatality ratio of BA.2 in that city, overall and by age, against the
   Hong Kong 2022 wave (case fatality x ascertainment) and Shanghai's own count.
+- ``testing``: the false-negative rate of one PCR swab by day since infection against the pooled
+  clinical studies.
 - ``scale``: ``shanghai-2022`` per-capita results at two (or three) scales.
 - ``builtins``: the four real outbreaks against their reported series, release dates and loads.
 - ``ledger``: ``shanghai-2022``'s costs against what was reported or surveyed.
@@ -44,7 +46,7 @@ import pandas as pd
 import zerosim
 from zerosim.calibrate.observed import load_observed
 
-SECTIONS = ("growth", "severity", "scale", "builtins", "ledger", "leaks")
+SECTIONS = ("growth", "severity", "testing", "scale", "builtins", "ledger", "leaks")
 
 
 @dataclass
@@ -269,6 +271,44 @@ def section_severity(runner: Runner, size: int, seeds: list[int]) -> list[Line]:
     return lines
 
 
+# RT-PCR false-negative rate by day since exposure, pooled from 7 studies (Kucirka LM et al., Ann Intern
+# Med 2020;173:262; shared/data/pcr_false_negative_by_day_kucirka2020.csv): median (95 % CI).
+KUCIRKA_FNR = {1: (1.00, 1.00, 1.00), 4: (0.67, 0.27, 0.94), 5: (0.38, 0.18, 0.65), 8: (0.20, 0.12, 0.30), 9: (0.21, 0.13, 0.31),
+               21: (0.66, 0.54, 0.77)}
+
+
+def false_negative_by_day(variant: str, days: Iterable[int], n: int = 20_000) -> dict[int, float]:
+    """Share of infected people whose single-tube PCR swab is negative, by day since infection: the
+    model's own courses and its testing component's tube outcome (swab variation, failed swabs, assay)."""
+    from zerosim.disease.components import NaturalHistory
+    from zerosim.engine.registry import component_class
+    from zerosim.engine.rng import component_rng
+    from zerosim.policy.config import TestingConfig
+    from zerosim.population.config import PopulationConfig
+    from zerosim.population.synthesis import build_population
+
+    disease = zerosim.load_scenario("well-mixed", {"disease.variant": variant}).disease.resolve()
+    state = build_population(PopulationConfig(size=n, vaccinate=False), 11)
+    history = NaturalHistory(config=disease, hospitalised_transmit=True)
+    history.setup(state, component_rng(1, "fnr"))
+    ids = np.arange(n, dtype=np.int32)
+    history.infect(state, ids, 0, component_rng(1, "fnr"))
+    testing = component_class("testing")(config=TestingConfig(), viral_load=disease.viral_load, quarantine_test_days=())
+    rng = np.random.default_rng(5)
+    result = {}
+    for day in days:
+        batch = testing._tube_batch(state, ids, np.arange(n + 1, dtype=np.int64), day, rng)
+        result[day] = float(1.0 - np.mean(batch.flags & 1))
+    return result
+
+
+def section_testing(runner: Runner, size: int, seeds: list[int]) -> list[Line]:
+    fnr = false_negative_by_day("ancestral", KUCIRKA_FNR)
+    return [Line("testing", f"ancestral: single-swab PCR false-negative rate, day {day} after infection", lo, hi,
+                 fnr[day], "share", f"Kucirka LM et al., Ann Intern Med 2020;173:262: {median:.0%} "
+                 f"({lo:.0%}-{hi:.0%}), 7 studies, 1,330 samples") for day, (median, lo, hi) in KUCIRKA_FNR.items()]
+
+
 # Real outbreaks. Reported series = the model's cases found by testing x the share of them reported,
 # as fitted or sourced per city (docs/validation.md); counts compared per head of the full city.
 BUILTINS = {
@@ -490,6 +530,8 @@ def scorecard(sections: Iterable[str], scale: float, seeds: list[int], growth_si
             lines += section_growth(runner, growth_size, seeds)
         elif section == "severity":
             lines += section_severity(runner, growth_size, seeds)
+        elif section == "testing":
+            lines += section_testing(runner, growth_size, seeds)
         elif section == "scale":
             lines += section_scale(runner, sorted({scale, *extra_scales}), seeds)
         elif section == "builtins":

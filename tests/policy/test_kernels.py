@@ -70,10 +70,38 @@ def test_confinement_matches_reference():
         facility = np.zeros(s["compartment"].size, dtype=np.int32)
         resolve_confinement(5, s["compartment"], s["isolation_status"], s["quarantine_status"], s["day_quarantine_start"],
                             s["test_result"], s["consecutive_negatives"], s["compound_id"], s["district_id"],
-                            s["compound_zone_level"], 4, pending_home, release_after, compliant, mobility, facility)
+                            s["compound_zone_level"], 4, pending_home, release_after, compliant,
+                            np.zeros(s["compartment"].size, dtype=np.int8), np.zeros(12), np.uint64(1), mobility, facility)
         expected_level, expected_facility = reference_confinement(5, s, 4, pending_home, release_after, compliant)
         assert np.array_equal(mobility, expected_level)
         assert np.array_equal(facility, expected_facility)
+
+
+def test_essential_workers_keep_working_through_sealed_zones():
+    """The exempt share of a sector's workers is FREE in a sealed compound, the same workers on every call;
+    nobody isolated or quarantined is exempt."""
+    n = 20_000
+    zeros8 = np.zeros(n, dtype=np.int8)
+    sector = np.full(n, 5, dtype=np.int8)  # logistics
+    sector[: n // 4] = 4  # office: not exempt
+    exempt = np.zeros(12)
+    exempt[5] = 0.3
+    quarantine = zeros8.copy()
+    quarantine[-100:] = 3  # central quarantine
+    chosen = []
+    for _ in range(2):
+        mobility = np.zeros(n, dtype=np.int8)
+        facility = np.zeros(n, dtype=np.int32)
+        resolve_confinement(5, zeros8, zeros8, quarantine, np.zeros(n, dtype=np.int16), zeros8, zeros8,
+                            np.zeros(n, dtype=np.int32), zeros8, np.array([3], dtype=np.int8), 1, True, 0,
+                            np.ones(n, dtype=np.int8), sector, exempt, np.uint64(7), mobility, facility)
+        assert np.all(mobility[: n // 4] == 2), "office workers stay sealed at home"
+        assert np.all(mobility[-100:] == 3), "quarantined people stay in their facility"
+        free = mobility[n // 4 : -100] == 0
+        assert np.all(mobility[n // 4 : -100][~free] == 2)
+        assert abs(free.mean() - 0.3) < 0.02
+        chosen.append(free)
+    assert np.array_equal(chosen[0], chosen[1])
 
 
 def test_health_codes_match_reference():

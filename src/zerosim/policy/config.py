@@ -26,6 +26,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Swabs that miss: the lowest false-negative rate of RT-PCR over the course, 20 % (12-30 %) on day 8
+#: after exposure (3 days after onset), when loads are far above the limit of detection (Kucirka LM et
+#: al., Ann Intern Med 2020;173:262, pooled 7 studies, 1,330 upper-respiratory samples); bench/validation.py
+#: checks the whole false-negative curve by day (days 4, 5, 8, 9, 21) against the same study.
+SWAB_FAILURE_FRACTION = 0.20
+
+
 # -- testing ---------------------------------------------------------------------------------------
 class CampaignConfig(_Model):
     """Mass testing rounds over a zone on a schedule."""
@@ -92,6 +99,9 @@ class TestingConfig(_Model):
     swab_log10_sd: float = Field(
         0.5, ge=0, le=5, description="Sampling variation of the load captured by a swab (log10 SD); 0 = perfect swab."
     )
+    swab_failure_fraction: Fraction = Field(
+        SWAB_FAILURE_FRACTION, description="Share of swabs that take up too little material to detect any load "
+        "(poor sampling); such a sample adds nothing to its tube.")
     specificity: Fraction = Field(0.99999, description="P(tube negative | no infected sample in it).")
     retest_pool_members: bool = Field(True, description="Positive pools trigger individual re-tests (Dorfman).")
     confirm_single_positives: bool = Field(
@@ -154,6 +164,15 @@ class TracingConfig(_Model):
 
 
 # -- zoning ----------------------------------------------------------------------------------------
+#: Workers who kept moving through sealed areas. Logistics 0.2: Shanghai's platform riders at work fell
+#: from ~80,000 to ~11,000 (6 April 2022) and ~20,000 (18 April), i.e. 14-25 % (Shanghai Commerce
+#: Commission press conferences, see ledger/defaults.yaml, courier_dependence_fraction). Health 0.2 and
+#: retail 0.05: ASSUMPTION (hospital staff in closed loops or with passes; supermarket "supply" staff);
+#: no count found. Named by Shanghai as higher-risk groups: volunteers, community workers and couriers
+#: (Zhao Dandan, press conference 2022-05-07).
+ESSENTIAL_EXEMPT_FRACTION: dict[str, float] = {"logistics": 0.2, "health": 0.2, "retail": 0.05}
+
+
 class ZoningConfig(_Model):
     """Sealed / controlled / precaution zones: triggers at compound, subdistrict, district and city level."""
 
@@ -202,6 +221,11 @@ class ZoningConfig(_Model):
     city_min_sealed_days: NonNegativeInt = Field(0, description="A sealed city / district stays sealed at least this long.")
     individual_release_after_negatives: PositiveInt | None = Field(
         None, description="A resident with this many consecutive negatives may leave a sealed zone; None: never (the practice)."
+    )
+    essential_exempt_fraction: dict[SectorName, Fraction] = Field(
+        default_factory=lambda: dict(ESSENTIAL_EXEMPT_FRACTION),
+        description="Share of each sector's workers who keep working through a sealed or controlled compound "
+        "(couriers, medical staff, supply staff: passes and closed loops); the same workers every day.",
     )
 
     @model_validator(mode="after")

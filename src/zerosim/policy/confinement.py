@@ -15,10 +15,11 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
+from zerosim.engine.rng import kernel_seed
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.kernels import resolve_confinement
 from zerosim.population.kernels import count_codes
-from zerosim.population.state import Mobility, PopulationState
+from zerosim.population.state import Mobility, PopulationState, Sector
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +32,10 @@ class Confinement:
     reads: ClassVar[frozenset[str]] = frozenset(
         {"compartment", "isolation_status", "quarantine_status", "day_quarantine_start", "test_result",
          "consecutive_negatives", "compound_id", "district_id", "compound_zone_level", "count_by_district",
-         "is_compliant_today"}
+         "is_compliant_today", "sector"}
     )
-    writes: ClassVar[frozenset[str]] = frozenset({"mobility", "facility_id", "facility_contact_scale"})
+    writes: ClassVar[frozenset[str]] = frozenset({"mobility", "facility_id", "facility_contact_scale",
+                                                 "essential_exempt_by_sector", "essential_exempt_seed"})
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         districts = state.district_count
@@ -41,6 +43,11 @@ class Confinement:
         scale[:districts] = self.config.isolation.facility_contacts_per_day  # isolation facilities
         scale[districts:] = self.config.tracing.facility_contacts_per_day  # quarantine hotels
         state.unit_arrays["facility_contact_scale"] = scale
+        exempt = np.zeros(len(Sector), dtype=np.float64)
+        for name, share in self.config.zoning.essential_exempt_fraction.items():
+            exempt[Sector[name.upper()]] = share
+        state.unit_arrays["essential_exempt_by_sector"] = exempt
+        state.unit_arrays["essential_exempt_seed"] = np.array([kernel_seed(rng)], dtype=np.uint64)
         if not state.has_array("compound_zone_level"):
             state.add_unit_array("compound_zone_level", np.zeros(state.groups.compound_count, dtype=np.int8))
 
@@ -49,8 +56,8 @@ class Confinement:
             day, state.compartment, state.isolation_status, state.quarantine_status, state.day_quarantine_start,
             state.test_result, state.consecutive_negatives, state.compound_id, state.district_id,
             state.compound_zone_level, state.district_count, self.config.testing.pool_positive_members_stay_home,
-            self.config.zoning.individual_release_after_negatives or 0, state.is_compliant_today, state.mobility,
-            state.facility_id,
+            self.config.zoning.individual_release_after_negatives or 0, state.is_compliant_today, state.sector,
+            state.essential_exempt_by_sector, state.essential_exempt_seed[0], state.mobility, state.facility_id,
         )
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from zerosim.population.counter_rng import hash_uniform
 from zerosim.population.kernels import SCAN_CHUNKS
 from zerosim.population.state import (
     Compartment,
@@ -27,9 +28,11 @@ _COMPOUND = np.int8(Mobility.COMPOUND)
 _HOME = np.int8(Mobility.HOME)
 _FACILITY = np.int8(Mobility.FACILITY)
 _AWAY = np.int8(Mobility.AWAY)
+_ISO_NONE = np.int8(IsolationStatus.NONE)
 _ISO_WAITING = np.int8(IsolationStatus.WAITING)
 _ISO_ISOLATED = np.int8(IsolationStatus.ISOLATED)
 _ISO_MONITORING = np.int8(IsolationStatus.HOME_MONITORING)
+_Q_NONE = np.int8(QuarantineStatus.NONE)
 _Q_PENDING = np.int8(QuarantineStatus.PENDING)
 _Q_WAITING = np.int8(QuarantineStatus.WAITING_ROOM)
 _Q_CENTRAL = np.int8(QuarantineStatus.CENTRAL)
@@ -59,6 +62,9 @@ def resolve_confinement(
     pending_retest_stays_home,
     release_after_negatives,
     is_compliant_today,
+    sector,
+    exempt_by_sector,
+    exempt_seed,
     mobility,
     facility_id,
 ):
@@ -70,7 +76,9 @@ def resolve_confinement(
     HOME (unless ``release_after_negatives`` > 0 and the agent has that many negatives in a row:
     then COMPOUND); controlled compound -> COMPOUND; otherwise FREE. A non-compliant agent
     (``is_compliant_today`` 0) escapes zone and home-quarantine confinement for the day (FREE); cases
-    waiting for transfer and contacts waiting for a room stay home. Writes ``mobility`` and
+    waiting for transfer and contacts waiting for a room stay home. A worker of a sector with an
+    ``exempt_by_sector`` share (indexed by Sector code) keeps working through a sealed or controlled
+    compound if a hash of (``exempt_seed``, agent) falls below it: the same workers every day. Writes ``mobility`` and
     ``facility_id`` in place (both (n,)); returns nothing. An agent marked AWAY (not in the city:
     see ``zerosim.region``) keeps its mobility; only the region layer sets and clears it.
     """
@@ -110,6 +118,10 @@ def resolve_confinement(
                     level = _HOME
             elif zone == _CONTROLLED:
                 level = max(level, _COMPOUND)
+            if level > _FREE and (zone == _SEALED or zone == _CONTROLLED) and exempt_by_sector[sector[i]] > 0.0 \
+                    and iso == _ISO_NONE and quarantine == _Q_NONE \
+                    and hash_uniform(exempt_seed, i, 0, 0) < exempt_by_sector[sector[i]]:
+                level = _FREE  # an essential worker with a pass: the zone does not hold them
             if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
                 level = _FREE
             mobility[i] = level

@@ -619,12 +619,15 @@ class Testing:
         if positions.size:
             if cfg.swab_log10_sd > 0:
                 loads = loads + rng.normal(0.0, cfg.swab_log10_sd, loads.size)
+            if cfg.swab_failure_fraction > 0:  # a failed swab adds no virus to its tube
+                loads = np.where(rng.random(loads.size) < cfg.swab_failure_fraction, -np.inf, loads)
             tube_of_sample = np.searchsorted(tube_start, positions, side="right") - 1
             first = np.flatnonzero(np.r_[True, tube_of_sample[1:] != tube_of_sample[:-1]])
             infected_tubes = tube_of_sample[first]
             copies = np.add.reduceat(10.0 ** loads, first)
             size = (tube_start[infected_tubes + 1] - tube_start[infected_tubes]).astype(np.float64)
-            tube_load = np.log10(copies / size)
+            with np.errstate(divide="ignore"):  # a tube of failed swabs only: no copies, never positive
+                tube_load = np.log10(copies / size)
             excess = tube_load - cfg.limit_of_detection_log10
             if cfg.detection_slope_log10 > 0:
                 probability = 1.0 / (1.0 + np.exp(-np.clip(excess / cfg.detection_slope_log10, -700, 700)))

@@ -73,6 +73,21 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
     return raw * (r0 / expected)
 
 
+def home_contacts(config: TransmissionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer: the most confined mobility that still takes part, and the factor on the rate of an
+    agent confined at HOME. Sealed residents keep ``sealed_contacts_per_day`` contacts in their
+    building (stairwells, lifts, test queues, volunteers) instead of the layer's usual count."""
+    max_mobility = np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8)
+    home_factor = np.ones(len(LAYER_NAMES), dtype=np.float64)
+    building = LAYER_NAMES.index("building")
+    usual = config.resolved_layers()["building"].contacts_per_day
+    sealed = config.sealed_contacts_per_day
+    if sealed and usual > 0:
+        max_mobility[building] = Mobility.HOME
+        home_factor[building] = min(1.0, sealed / usual)
+    return max_mobility, home_factor
+
+
 @dataclass(slots=True)
 class Transmission:
     """Seeds infections and draws new ones through the contact layers each day."""
@@ -92,6 +107,8 @@ class Transmission:
     )
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
     _rate: np.ndarray = field(init=False, repr=False, default=None)
+    _max_mobility: np.ndarray = field(init=False, repr=False, default=None)
+    _home_factor: np.ndarray = field(init=False, repr=False, default=None)
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
     _waning: np.ndarray = field(init=False, repr=False, default=None)
 
@@ -103,6 +120,7 @@ class Transmission:
             # Per-layer multiplier policies may lower (e.g. public transport suspended): 1 = unchanged.
             state.add_unit_array("layer_contact_scale", np.ones(len(LAYER_NAMES), dtype=np.float64))
         self._rate = layer_rates(self.config, self.disease, state)
+        self._max_mobility, self._home_factor = home_contacts(self.config)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
         self._waning = waning_table(WANING_TABLE_DAYS, float(self.disease.vaccine.waning_half_life_days))
 
@@ -126,7 +144,8 @@ class Transmission:
                 active.ids,
                 active.count,
                 self._rate * state.layer_contact_scale,
-                np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8),
+                self._max_mobility,
+                self._home_factor,
                 np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
                 self.config.hospitalised_transmit,
                 self.disease.viral_load.detection_limit_log10,

@@ -36,6 +36,14 @@ DEFAULT_RELATIVE_TRANSMISSIBILITY: dict[str, float] = {
 #: tracing.facility_contacts_per_day) multiplies it: 1, so the policy field is the number of contacts.
 DEFAULT_FACILITY_CONTACTS_PER_DAY = 1.0
 
+#: Non-household contacts a day of a person confined at home: Shanghai in the February 2020 lockdown
+#: had 2.3 contacts a day, 78-94 % of them in the household (Zhang J et al., Science 2020;368:1481,
+#: doi:10.1126/science.abb8001) -> 2.3 x (1 - 0.86) = 0.32 (range 0.14-0.51) outside it. ASSUMPTION:
+#: they happen in the building (neighbours, lifts, stairwells, test queues, volunteers), where
+#: Hong Kong found 95.6 % of flats with cases vertically aligned (Cheng VCC et al., Build Environ
+#: 2022;221:109323) and one disorderly sampling point infected 35 (Yangzhou, 2021-08).
+SEALED_CONTACTS_PER_DAY = 0.32
+
 #: Relative susceptibility by 10-year age band (0-9 ... 80+): Zhang et al., Science 2020;368:1481
 #: (doi:10.1126/science.abb8001): 0-14 y OR 0.34, 15-64 y 1, >=65 y OR 1.47. Bands straddling a
 #: cut take the year-weighted mean: 10-19 -> (5*0.34 + 5*1)/10 = 0.67; 60-69 -> (5*1 + 5*1.47)/10 = 1.235.
@@ -97,6 +105,10 @@ class TransmissionConfig(BaseModel):
     hospitalised_transmit: bool = Field(
         False, description="Whether severe/critical (hospitalised) patients keep infecting in their layers."
     )
+    sealed_contacts_per_day: float | None = Field(
+        SEALED_CONTACTS_PER_DAY, ge=0, le=50,
+        description="Contacts a day outside the household that a resident confined at home keeps in the building "
+                    "(stairwells, lifts, test queues, volunteers); null or 0: a sealed flat meets nobody.")
 
     def resolved_layers(self) -> dict[str, LayerConfig]:
         """All eight layers: shipped defaults, then this config's overrides; well-mixed keeps one."""

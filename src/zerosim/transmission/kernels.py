@@ -117,6 +117,7 @@ def transmit(
     active_count,
     rate,
     max_mobility,
+    home_factor,
     requires_green,
     include_hospitalised,
     detection_limit_log10,
@@ -172,7 +173,9 @@ def transmit(
     subdistrict, the whole city, or its facility), where w_i is today's viral-load weight; in a
     facility the rate is multiplied by ``facility_contact_scale[facility]`` (crowding, set by policy).
     A contact happens only if both agents' mobility is at most ``max_mobility[L]`` (and both have
-    a green health code where ``requires_green[L]``); it infects a not-yet-infected target with
+    a green health code where ``requires_green[L]``); an agent confined at HOME makes a layer's
+    contacts at ``home_factor[L]`` times its rate, and one reached there from outside is met with that
+    probability (sealed flats still share stairwells, lifts and test queues); it infects a not-yet-infected target with
     probability = the target's susceptibility (age band x (1 - waning vaccine protection); ``waning``
     is :func:`waning_table` of ``vaccine_half_life_days``, of any length).
     New infections are appended to ``out_new`` from ``out_count``; returns the new count.
@@ -191,7 +194,7 @@ def transmit(
         layers = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int8)
         uniforms = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.float64)
         if _contact_candidates(
-            day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised,
+            day, seed, active, active_count, rate, max_mobility, home_factor, requires_green, include_hospitalised,
             detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
             viral_peak_log10, infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses,
             day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id,
@@ -220,8 +223,8 @@ def transmit(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _contact_candidates(
-    day, seed, active, active_count, rate, max_mobility, requires_green, include_hospitalised, detection_limit_log10,
-    threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
+    day, seed, active, active_count, rate, max_mobility, home_factor, requires_green, include_hospitalised,
+    detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
     infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
     susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id, household_start,
     building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
@@ -305,6 +308,8 @@ def _contact_candidates(
                 if size < 2:
                     continue
                 layer_rate = rate[layer]
+                if mobility[i] == 2:  # HOME
+                    layer_rate *= home_factor[layer]
                 if layer == 7 and facility_id[i] < facility_contact_scale.size:
                     layer_rate *= facility_contact_scale[facility_id[i]]
                 draws = poisson_from_uniforms(layer_rate * weight, seed, i, layer)
@@ -360,6 +365,8 @@ def _contact_candidates(
                         remaining = 2.0 ** (-elapsed / vaccine_half_life_days)
                     protection = vaccine_effectiveness[doses] * remaining
                 susceptibility = susceptibility_by_age_band[min(age[j] // 10, bands - 1)] * (1.0 - protection)
+                if mobility[j] == 2 and mobility[i] != 2:  # met at home from outside
+                    susceptibility *= home_factor[layer]
                 infects = out_uniforms[r] < susceptibility
             out_targets[kept] = j
             out_sources[kept] = i
