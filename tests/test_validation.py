@@ -99,3 +99,17 @@ def test_deaths_follow_the_fatality_table_by_age_and_doses(make_state):
         observed = fatal[half].mean()
         sigma = np.sqrt(expected * (1 - expected) / (n // 2))
         assert abs(observed - expected) < 4 * sigma, (doses, observed, expected)
+
+
+def test_reduced_scale_runs_say_what_they_cannot_keep():
+    from zerosim.api import scale_notes
+
+    small = scale_notes(zerosim.load_scenario("wuhan-2020", {"population.size": 120_000}))
+    assert any("subdistrict holds" in note and "--population" in note for note in small), small
+    assert any("seeding.0.count" in note for note in small), small
+    tenth = scale_notes(zerosim.load_scenario("shanghai-2022", {"population.size": 2_487_090}))
+    assert not any("subdistrict" in note for note in tenth), tenth
+    assert scale_notes(zerosim.load_scenario("wuhan-2020")) == []
+    strict = zerosim.load_scenario("demo", {"population.size": 100_000, "policy": "dynamic-zero-2022",
+                                            "containment": {"zoning.city_sealed_after_cases": 1}})
+    assert any("zoning.city_sealed_after_cases" in note for note in scale_notes(strict))

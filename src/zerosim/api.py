@@ -258,6 +258,40 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
             os.replace(temporary, out_dir / name)
 
 
+def scale_notes(scenario: Scenario) -> list[str]:
+    """Plain sentences on what a reduced-scale run cannot keep (empty at full scale)."""
+    from zerosim.population.synthesis import city_profile, unit_sizes
+
+    city = scenario.population.city
+    real_population = city_profile(city).population_2020
+    size = scenario.population.size
+    if size >= 0.9 * real_population:
+        return []
+    notes = []
+    sizes = unit_sizes(city, size)
+    model_sub, real_sub = sizes["subdistrict"]
+    if model_sub < 0.5 * real_sub:
+        smallest = next((n for n in np.geomspace(size, real_population, 60).astype(int)
+                         if unit_sizes(city, int(n))["subdistrict"][0] >= 0.5 * real_sub), real_population)
+        notes.append(f"at this size a subdistrict holds {model_sub:,.0f} people against {real_sub:,.0f} in the real "
+                     f"city: rules acting on subdistricts act on units {real_sub / model_sub:.1f}x too small; "
+                     f"run with --population {smallest:,} or more to keep them")
+    absolute = sorted({name for _, containment in scenario.resolved_periods()
+                       for name in ("district_sealed_after_cases", "city_sealed_after_cases")
+                       if getattr(containment.zoning, name) is not None})
+    model_district, real_district = sizes["district"]
+    if absolute:
+        notes.append(f"a district holds {model_district:,.0f} people against {real_district:,.0f} in the real city; "
+                     f"{', '.join('zoning.' + a for a in absolute)} count cases, not cases per head, so they trigger "
+                     f"at {real_district / model_district:.0f}x the real rate per head: give the *_per_100k form")
+    counted = [k for k, seeding in enumerate(scenario.seeding) if seeding.per_100k is None]
+    if counted:
+        fields = ", ".join(f"seeding.{k}.count" for k in counted)
+        notes.append(f"{fields}: a number of people, not a share: at 1/{real_population / size:.0f} scale it seeds "
+                     f"{real_population / size:.0f}x as many per head as in the real city; give per_100k instead")
+    return notes
+
+
 def _severity_summary(state: PopulationState, by_age_band) -> dict:
     """Infection fatality by age band (deaths / people infected, null where nobody was) and outcomes by doses."""
     from zerosim.disease.components import outcomes_by_doses
@@ -305,6 +339,7 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     runtime = timing["build_seconds"] + timing["simulation_seconds"]
     summary = summarise(scenario, timeseries, state.size, runtime, extra)
     summary.update(_severity_summary(state, by_age_band))
+    summary["scale_notes"] = scale_notes(scenario)
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     if baseline is not None:
         summary["ledger"]["per_averted"] = _per_averted(baseline, summary)

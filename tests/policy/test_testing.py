@@ -52,7 +52,8 @@ from zerosim.population.state import (
 from zerosim.transmission.kernels import hash_uniform
 
 VIRAL_LOAD = preset("omicron_ba2").viral_load  # detection_limit_log10 = 3.0
-PERFECT = dict(limit_of_detection_log10=0.0, detection_slope_log10=0.0, swab_log10_sd=0.0, specificity=1.0)
+PERFECT = dict(limit_of_detection_log10=0.0, detection_slope_log10=0.0, swab_log10_sd=0.0, swab_failure_fraction=0.0,
+               specificity=1.0)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

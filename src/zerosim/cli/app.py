@@ -137,6 +137,8 @@ def _print_summary(summary: dict) -> None:
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    for note in summary.get("scale_notes", []):
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
 
 
 @app.command()

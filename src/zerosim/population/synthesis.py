@@ -376,6 +376,19 @@ def _malloc_trim():
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def unit_sizes(city: str, size: int) -> dict[str, tuple[float, float]]:
+    """Mean residents of a district and of a subdistrict: (in a city of ``size`` people, in the real
+    city), by the rules the build follows (districts keep their count, subdistricts their real mean
+    size, at least one per district). No random draw: for notes and checks before or after a build."""
+    tables = city_tables(city)
+    people = _apportion(size, tables.district_population)
+    real_mean = tables.district_population / np.maximum(tables.district_subdistricts, 1)
+    subdistricts = np.maximum(1, np.rint(people / real_mean)).sum()
+    real = float(tables.district_population.sum())
+    return {"district": (size / people.size, real / people.size),
+            "subdistrict": (size / float(subdistricts), real / float(np.maximum(tables.district_subdistricts, 1).sum()))}
+
+
 def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
     """Integers proportional to ``weights`` summing to ``total`` (largest remainder)."""
     exact = total * weights / weights.sum()
