@@ -91,7 +91,8 @@ class ConfineEveryone:
 def test_a_policy_confines_people_without_touching_the_engine(make_state):
     # a flat sealed shut: no building contacts either (tests/test_leaks.py covers the leaky default)
     scenario = zerosim.load_scenario("demo", {"population.size": 20_000, "duration_days": 40,
-                                              "transmission.sealed_contacts_per_day": None})
+                                              "transmission.sealed_contacts_per_day": None,
+                                              "transmission.test_queue_contacts": None})
     base = zerosim.build(scenario, population=make_state(20_000))
     simulation = Simulation(base.state, [c for c, _ in base.plan] + [ConfineEveryone(day_from=10)], 40, scenario.seed)
     recorder = simulation.run()

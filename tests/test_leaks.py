@@ -15,14 +15,19 @@ def _by_layer(**overrides):
             ("household", "building", "compound", "workplace", "community", "citywide")}
 
 
-def test_sealed_flats_share_their_building_and_nothing_else():
-    closed = _by_layer(**{"transmission.sealed_contacts_per_day": None, "containment.zoning.essential_exempt_fraction": {}})
+def test_sealed_flats_share_their_building_and_their_test_queue_and_nothing_else():
+    closed = _by_layer(**{"transmission.sealed_contacts_per_day": None, "transmission.test_queue_contacts": None,
+                          "containment.zoning.essential_exempt_fraction": {}})
     assert closed["household"] > 0
     assert sum(v for k, v in closed.items() if k != "household") == 0, closed
-    leaky = _by_layer(**{"transmission.sealed_contacts_per_day": 0.32,
+    building = _by_layer(**{"transmission.sealed_contacts_per_day": 0.32, "transmission.test_queue_contacts": None,
+                            "containment.zoning.essential_exempt_fraction": {}})
+    assert building["building"] > 0, building
+    assert building["compound"] == building["workplace"] == building["community"] == 0, building
+    queue = _by_layer(**{"transmission.sealed_contacts_per_day": None, "transmission.test_queue_contacts": 2.0,
                          "containment.zoning.essential_exempt_fraction": {}})
-    assert leaky["building"] > 0, leaky
-    assert leaky["compound"] == leaky["workplace"] == leaky["community"] == 0, leaky
+    assert queue["compound"] > 0, queue
+    assert queue["building"] == queue["workplace"] == queue["community"] == 0, queue
 
 
 def test_essential_workers_carry_infection_out_of_sealed_compounds():
@@ -32,8 +37,10 @@ def test_essential_workers_carry_infection_out_of_sealed_compounds():
                 "health_code.enabled": False}
     outside = ("compound", "workplace", "community", "citywide")
     sealed = _by_layer(**{"containment": untested, "transmission.sealed_contacts_per_day": None,
+                          "transmission.test_queue_contacts": None,
                           "containment.zoning.essential_exempt_fraction": {}})
     assert sum(sealed[layer] for layer in outside) == 0, sealed
     kept = _by_layer(**{"containment": untested, "transmission.sealed_contacts_per_day": None,
+                        "transmission.test_queue_contacts": None,
                         "containment.zoning.essential_exempt_fraction": {"logistics": 1.0, "health": 1.0}})
     assert kept["workplace"] > 0, kept

@@ -74,17 +74,19 @@ def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: Popul
 
 
 def home_contacts(config: TransmissionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per layer: the most confined mobility that still takes part, and the factor on the rate of an
-    agent confined at HOME. Sealed residents keep ``sealed_contacts_per_day`` contacts in their
-    building (stairwells, lifts, test queues, volunteers) instead of the layer's usual count."""
+    """Per layer: the most confined mobility that takes part, and the factor on the rate of an agent
+    confined at HOME where it still does (0: not at all; the household layer: 1). Sealed residents
+    keep ``sealed_contacts_per_day`` contacts in their building (stairwells, lifts, volunteers)
+    instead of the layer's usual count, and ``test_queue_contacts`` in the compound on a day they
+    queue for a swab."""
     max_mobility = np.array([MAX_MOBILITY_BY_LAYER[name] for name in LAYER_NAMES], dtype=np.int8)
-    home_factor = np.ones(len(LAYER_NAMES), dtype=np.float64)
-    building = LAYER_NAMES.index("building")
-    usual = config.resolved_layers()["building"].contacts_per_day
-    sealed = config.sealed_contacts_per_day
-    if sealed and usual > 0:
-        max_mobility[building] = Mobility.HOME
-        home_factor[building] = min(1.0, sealed / usual)
+    home_factor = np.zeros(len(LAYER_NAMES), dtype=np.float64)
+    home_factor[LAYER_NAMES.index("household")] = 1.0
+    layers = config.resolved_layers()
+    for name, kept in (("building", config.sealed_contacts_per_day), ("compound", config.test_queue_contacts)):
+        usual = layers[name].contacts_per_day
+        if kept and usual > 0:
+            home_factor[LAYER_NAMES.index(name)] = min(1.0, kept / usual)
     return max_mobility, home_factor
 
 
@@ -102,7 +104,7 @@ class Transmission:
             "compartment", "active_agents", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
             "mobility", "health_code", "age", "vaccine_doses", "day_last_dose",
             "household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
-            "school_id", "facility_id", "workplace_is_open", "school_is_open", "facility_contact_scale", "layer_contact_scale",
+            "school_id", "facility_id", "workplace_is_open", "day_last_swab", "school_is_open", "facility_contact_scale", "layer_contact_scale",
         }
     )
     writes: ClassVar[frozenset[str]] = frozenset({"day_infected", "infected_by"})
@@ -146,6 +148,7 @@ class Transmission:
                 self._rate * state.layer_contact_scale,
                 self._max_mobility,
                 self._home_factor,
+                state.day_last_swab,
                 np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
                 self.config.hospitalised_transmit,
                 self.disease.viral_load.detection_limit_log10,

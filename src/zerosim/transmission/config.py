@@ -44,6 +44,14 @@ DEFAULT_FACILITY_CONTACTS_PER_DAY = 1.0
 #: 2022;221:109323) and one disorderly sampling point infected 35 (Yangzhou, 2021-08).
 SEALED_CONTACTS_PER_DAY = 0.32
 
+#: Contacts in a test queue: the person ahead and the one behind, a metre apart (the "one-metre line"
+#: of the sampling points), for the half hour a swab costs in queueing (ledger.testing.queue_hours_per_swab).
+#: ASSUMPTION from that geometry. The route is documented (Yangzhou, 29 July 2021: one disorderly sampling
+#: point, 35 infections over three generations; Beijing Daily 2021-08-10) but across 208 Shanghai
+#: compounds rounds and infections were not causally linked (Jia Z et al., Sci Rep 2023;13:21334), so a
+#: small number.
+TEST_QUEUE_CONTACTS = 2.0
+
 #: Relative susceptibility by 10-year age band (0-9 ... 80+): Zhang et al., Science 2020;368:1481
 #: (doi:10.1126/science.abb8001): 0-14 y OR 0.34, 15-64 y 1, >=65 y OR 1.47. Bands straddling a
 #: cut take the year-weighted mean: 10-19 -> (5*0.34 + 5*1)/10 = 0.67; 60-69 -> (5*1 + 5*1.47)/10 = 1.235.
@@ -105,6 +113,10 @@ class TransmissionConfig(BaseModel):
     hospitalised_transmit: bool = Field(
         False, description="Whether severe/critical (hospitalised) patients keep infecting in their layers."
     )
+    test_queue_contacts: float | None = Field(
+        TEST_QUEUE_CONTACTS, ge=0, le=50,
+        description="Contacts in the compound of a resident confined at home on a day they queue for a swab "
+                    "(a campaign round); null or 0: none.")
     sealed_contacts_per_day: float | None = Field(
         SEALED_CONTACTS_PER_DAY, ge=0, le=50,
         description="Contacts a day outside the household that a resident confined at home keeps in the building "

@@ -118,6 +118,7 @@ def transmit(
     rate,
     max_mobility,
     home_factor,
+    day_last_swab,
     requires_green,
     include_hospitalised,
     detection_limit_log10,
@@ -173,9 +174,11 @@ def transmit(
     subdistrict, the whole city, or its facility), where w_i is today's viral-load weight; in a
     facility the rate is multiplied by ``facility_contact_scale[facility]`` (crowding, set by policy).
     A contact happens only if both agents' mobility is at most ``max_mobility[L]`` (and both have
-    a green health code where ``requires_green[L]``); an agent confined at HOME makes a layer's
-    contacts at ``home_factor[L]`` times its rate, and one reached there from outside is met with that
-    probability (sealed flats still share stairwells, lifts and test queues); it infects a not-yet-infected target with
+    a green health code where ``requires_green[L]``); an agent confined at HOME also takes part where
+    ``home_factor[L]`` > 0 (in the compound layer only on a day it was swabbed, ``day_last_swab``:
+    the test queue), making the layer's contacts at ``home_factor[L]`` times its rate, and one reached
+    there from outside is met with that probability (sealed flats still share stairwells, lifts and
+    test queues); it infects a not-yet-infected target with
     probability = the target's susceptibility (age band x (1 - waning vaccine protection); ``waning``
     is :func:`waning_table` of ``vaccine_half_life_days``, of any length).
     New infections are appended to ``out_new`` from ``out_count``; returns the new count.
@@ -194,8 +197,8 @@ def transmit(
         layers = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int8)
         uniforms = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.float64)
         if _contact_candidates(
-            day, seed, active, active_count, rate, max_mobility, home_factor, requires_green, include_hospitalised,
-            detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
+            day, seed, active, active_count, rate, max_mobility, home_factor, day_last_swab, requires_green,
+            include_hospitalised, detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
             viral_peak_log10, infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses,
             day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id,
             household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
@@ -221,10 +224,17 @@ def transmit(
     return count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _home_joins(i, layer, day, mobility, home_factor, day_last_swab):
+    """Whether agent i, confined at HOME, still takes part in ``layer`` today: where the layer has a
+    home factor, and in the compound layer (2) only on a day it queued for a swab."""
+    return mobility[i] == 2 and home_factor[layer] > 0.0 and (layer != 2 or day_last_swab[i] == day)
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _contact_candidates(
-    day, seed, active, active_count, rate, max_mobility, home_factor, requires_green, include_hospitalised,
-    detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
+    day, seed, active, active_count, rate, max_mobility, home_factor, day_last_swab, requires_green,
+    include_hospitalised, detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
     infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
     susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id, household_start,
     building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
@@ -260,7 +270,10 @@ def _contact_candidates(
             if weight <= 0.0:
                 continue
             for layer in range(rate.size):
-                if rate[layer] <= 0.0 or mobility[i] > max_mobility[layer]:
+                if rate[layer] <= 0.0:
+                    continue
+                if mobility[i] > max_mobility[layer] and not _home_joins(i, layer, day, mobility, home_factor,
+                                                                          day_last_swab):
                     continue
                 if requires_green[layer] and health_code[i] != 0:
                     continue
@@ -349,7 +362,8 @@ def _contact_candidates(
             j = out_targets[r]
             i = out_sources[r]
             layer = out_layers[r]
-            infects = day_infected[j] < 0 and mobility[j] <= max_mobility[layer]
+            infects = day_infected[j] < 0 and (mobility[j] <= max_mobility[layer]
+                                               or _home_joins(j, layer, day, mobility, home_factor, day_last_swab))
             if infects and layer == 7:
                 infects = facility_id[j] == facility_id[i]
             if infects and requires_green[layer]:
