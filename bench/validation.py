@@ -543,6 +543,10 @@ def scorecard(sections: Iterable[str], scale: float, seeds: list[int], growth_si
     return lines
 
 
+DOC_BEGIN = "<!-- scorecard: written by bench/validation.py --update-doc; do not edit by hand -->"
+DOC_END = "<!-- end of scorecard -->"
+
+
 def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, encoding="utf-8")
@@ -559,7 +563,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"Sections, comma-separated: {','.join(SECTIONS)}.")
     parser.add_argument("--quick", action="store_true", help="The small card of the test suite (1/1000, 1 seed).")
     parser.add_argument("--out", type=Path, default=Path("docs/validation"))
+    parser.add_argument("--update-doc", type=Path, default=None,
+                        help="Also replace the scorecard between the markers of this Markdown file "
+                             "(docs/validation.md).")
     args = parser.parse_args(argv)
+    if args.update_doc is not None:
+        text = args.update_doc.read_text(encoding="utf-8") if args.update_doc.exists() else ""
+        if DOC_BEGIN not in text or DOC_END not in text:
+            parser.error(f"--update-doc: {args.update_doc} has no '{DOC_BEGIN}' ... '{DOC_END}' block; add the "
+                         "two marker lines where the scorecard goes")
     if args.quick:
         args.scale, args.seeds, args.growth_size = 0.001, 1, 50_000
         args.also_scale = args.also_scale or [0.0005]
@@ -581,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
     _write_atomic(args.out / "scorecard.json", json.dumps(record, indent=2, default=float) + "\n")
     _write_atomic(args.out / "scorecard.md", markdown(lines, command.strip(), machine) + "\n")
     print(markdown(lines, command.strip(), machine))
+    if args.update_doc is not None:
+        text = args.update_doc.read_text(encoding="utf-8")
+        head, rest = text.split(DOC_BEGIN, 1)
+        tail = rest.split(DOC_END, 1)[1]
+        _write_atomic(args.update_doc, f"{head}{DOC_BEGIN}\n{markdown(lines, command.strip(), machine)}\n{DOC_END}{tail}")
     print(f"{record['passed']} of {len(lines)} lines pass ({record['seconds']:.0f} s); written to {args.out}/",
           file=sys.stderr)
     return 0

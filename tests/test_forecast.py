@@ -31,7 +31,7 @@ duration_days: 150
 start_date: 2022-03-01
 population: {size: 20000}
 disease: {variant: ancestral}
-transmission: {r0: 6.0}
+transmission: {r0: 6.0, sealed_contacts_per_day: null, test_queue_contacts: null}   # sealed zones that hold
 seeding: [{day: 0, count: 10}]
 policy: none
 containment:
@@ -48,6 +48,7 @@ timeline:
       zoning.city_release_social_zero_days: 7
       zoning.sealed_release_days: 7
       zoning.controlled_release_days: 7
+      zoning.essential_exempt_fraction: {}
 """
 
 
