@@ -136,6 +136,14 @@ def test_forecast_from_an_existing_posterior(synthetic, forecast_run):
     assert result.exit_code == 0, result.output
     info = json.loads((again / "forecast.json").read_text())
     assert info["runs"] == 3 and info["past_reproduced_fraction"] == 1.0 and info["calibration"] is None
+    # --json: forecast.json on stdout, for scripts
+    scripted = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
+                      str(posterior), "--runs", "2", "--threads", "1", "--out", str(synthetic["folder"] / "json"),
+                      "--quiet", "--no-figures", "--json")
+    assert scripted.exit_code == 0, scripted.output
+    printed = json.loads(scripted.stdout)
+    assert printed["runs"] == 2 and printed["summary"] == json.loads(
+        (synthetic["folder"] / "json" / "forecast.json").read_text())["summary"]
     # a different --until than the posterior was conditioned on is refused in one line
     wrong = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
                    str(posterior), "--until", "2022-04-20", "--out", str(synthetic["folder"] / "wrong"), "--quiet")

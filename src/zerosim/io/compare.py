@@ -464,6 +464,42 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
     return out
 
 
+def comparison_json(comparison: Comparison, written: Sequence[Path] = ()) -> dict:
+    """The comparison as one JSON-ready object (what ``zerosim compare --json`` prints).
+
+    ``measures`` maps each measure to its ``unit``, each run's ``values`` and each non-baseline run's
+    ``differences`` from the baseline (null where a run did not report it); ``per_averted`` is
+    :attr:`Comparison.per_averted` as records.
+    """
+
+    def number(value: Any) -> float | int | None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        value = float(value)
+        return int(value) if value.is_integer() else value
+
+    table = comparison.table
+    measures = {}
+    for measure in table.index:
+        measures[str(measure)] = {
+            "unit": str(table.at[measure, "unit"]),
+            "values": {run: number(table.at[measure, run]) for run in comparison.runs},
+            "differences": {run: number(table.at[measure, column]) for run, column in comparison.differences.items()},
+        }
+    per_averted = [{key: number(value) if isinstance(value, float) else value for key, value in row.items()}
+                   for row in comparison.per_averted.to_dict("records")]
+    return {
+        "headline": headline(comparison),
+        "baseline": comparison.baseline_run,
+        "runs": [{"label": label, "name": name, "source": str(source) if source is not None else None}
+                 for label, name, source in zip(comparison.runs, comparison.names, comparison.sources)],
+        "warnings": list(comparison.warnings),
+        "measures": measures,
+        "per_averted": per_averted,
+        "written": [str(path) for path in written],
+    }
+
+
 def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
     """Write ``comparison.csv``, ``comparison_per_averted.csv`` and ``comparison.json`` (runs, headline, warnings)."""
     out_dir = Path(out_dir)
