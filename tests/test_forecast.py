@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import zerosim
 from zerosim.calibrate.forecast import release_rows, zone_free_release
 from zerosim.cli.app import app
+from zerosim.numbers import money
 
 START = date(2022, 3, 1)
 UNTIL_DAY = 35
@@ -108,6 +109,10 @@ def test_forecast_outputs(synthetic, forecast_run):
         assert 0 <= interval["q05"] <= interval["q50"] <= interval["q95"], name
     assert info["to_come"]["confined_person_days"]["q50"] > 0
     assert len(info["district_release"]) == 16
+    # money one way (zerosim.numbers.money), and no sentence said twice
+    income = info["to_come"]["income_lost_cny"]["q50"]
+    assert f"income lost {money(income)} (median)" in " ".join(info["summary"])
+    assert len(set(info["summary"])) == len(info["summary"])
 
     releases = pd.read_parquet(out / "release_dates.parquet")
     assert {"run", "particle", "seed", "scope", "zone_id", "zone_name", "status", "release_day",

@@ -39,6 +39,7 @@ from zerosim.calibrate.observed import load_observed
 from zerosim.calibrate.priors import Prior, resolve_priors
 from zerosim.errors import OutputError, ScenarioError
 from zerosim.io.results import prepare_out_dir
+from zerosim.numbers import money
 
 FORECAST_FILES = ("forecast.json", "release_dates.parquet", "forecast.parquet")
 #: Ledger costs still to come, reported in forecast.json: name -> timeseries columns summed.
@@ -403,8 +404,11 @@ def _write_forecast(out_dir: Path, scenario, model: ParticleModel, scale: Scale,
         lockdown_rows = releases[releases["scope"] == "city_lockdown"]
         lockdown = release_summary(lockdown_rows, start, days)
         lockdown["share_of_runs_with_a_citywide_lockdown"] = lockdown_rows["run"].nunique() / len(draws)
-        summary.append(_release_sentence("the citywide lockdown", lockdown).replace(
-            "The citywide lockdown is released", "The citywide lockdown (in runs that have one) is lifted"))
+        if lockdown["quantiles"] == city["quantiles"]:  # the same dates: say so instead of repeating the sentence
+            summary.append("The citywide lockdown (in runs that have one) is lifted on the same dates.")
+        else:
+            summary.append(_release_sentence("the citywide lockdown", lockdown).replace(
+                "The citywide lockdown is released", "The citywide lockdown (in runs that have one) is lifted"))
     late = [(d["quantiles"]["q80"], name) for name, d in districts.items()
             if d["status_counts"].get("never sealed", 0) < d["runs"]]
     if late:
@@ -429,8 +433,8 @@ def _write_forecast(out_dir: Path, scenario, model: ParticleModel, scale: Scale,
     confined = to_come["confined_person_days"]
     income = to_come["income_lost_cny"]
     summary.append(f"Confinement still to come: {_count(confined['q50'])} person-days (median; 90% interval "
-                   f"{_count(confined['q05'])} – {_count(confined['q95'])}); income lost CNY "
-                   f"{_count(income['q50'])} (median).")
+                   f"{_count(confined['q05'])} – {_count(confined['q95'])}); income lost {money(income['q50'])} "
+                   f"(median).")
     scaled = "" if scale.factor == 1 else f"; counts are scaled to the whole city ({scale.city_population:,} people)"
     summary.append(f"Simulated at {scale.label()}{scaled}; {len(draws)} runs drawn from the posterior in "
                    f"{posterior_dir}.")

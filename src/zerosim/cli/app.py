@@ -28,6 +28,22 @@ console = Console()
 errors = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from zerosim import __version__
+
+        typer.echo(f"zerosim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Simulate zero-COVID containment in a Chinese megacity, and what it costs the people who live under it."""
+
+
 def _fail(error: ZerosimError) -> None:
     errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(error.exit_code)
@@ -206,10 +222,18 @@ def validate(
     file: Annotated[str, typer.Argument(help="Scenario YAML file (or built-in name) to check.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
 ) -> None:
-    """Check a scenario file without running it; print the resolved scenario summary."""
+    """Check a scenario file without running it: every problem, one line each (exit 2), or its summary."""
+    from zerosim.io.problems import scenario_problems
     from zerosim.io.scenario import load_scenario
 
     try:
+        if not _region.is_region(file):
+            problems = scenario_problems(file, _overrides(None, None, None, set_))
+            if len(problems) > 1:
+                for problem in problems:
+                    errors.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+                errors.print(f"{len(problems)} problems in {file}", markup=False, highlight=False, soft_wrap=True)
+                raise typer.Exit(2)
         if _region.is_region(file):
             region = _region.load_any(file, _overrides(None, None, None, set_))
             cities = ", ".join(city.name for city in region.cities)
@@ -338,19 +362,21 @@ def ensemble(
         Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (default: LocalCluster).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="LocalCluster worker processes.")] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.engine.ensemble import parse_sweep, run_ensemble
+    from zerosim.engine.ensemble import describe, parse_sweep, prepare_ensemble_out, run_ensemble
     from zerosim.viz.figures import ensemble_bands
 
     try:
         resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
+        prepare_ensemble_out(out, force)  # before the progress bar: a refusal is one line
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=errors)
         with progress:
             task = progress.add_task("replicates", total=None)
-            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out,
+            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out, force=force,
                                   on_done=lambda done, total: progress.update(task, completed=done, total=total))
         from zerosim.engine.ensemble import sweep_points
 
@@ -359,6 +385,8 @@ def ensemble(
     except ZerosimError as error:
         _fail(error)
         return
+    for line in describe(result, sweep_points(grid), resolved.name):
+        console.print(line, highlight=False, markup=False)
     console.print(f"{len(result.summaries)} replicates succeeded, {len(result.failures)} failed; results: {out}/",
                   highlight=False)
     for failure in result.failures:

@@ -39,6 +39,7 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
                        console: Console, errors: Console) -> None:
     """``zerosim run <region>``: run it with a progress bar, print a table per city and where the files are."""
     from zerosim.io.results import prepare_out_dir
+    from zerosim.numbers import money
     from zerosim.region.results import prepare, run_region
 
     region = prepare(scenario, overrides)
@@ -68,7 +69,7 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
         console.print(f"diverted trips {travel['diverted_trips']:,}, turned away {travel['turned_away']:,}, "
                       f"arrival quarantine {travel['arrival_quarantine_central_person_days']:,} central + "
                       f"{travel['arrival_quarantine_home_person_days']:,} home person-days "
-                      f"(CNY {travel['arrival_quarantine_cny']:,.0f})", highlight=False)
+                      f"({money(travel['arrival_quarantine_cny'])})", highlight=False)
         for note in summary.get("notes", []):
             console.print(f"note: {note}", highlight=False)
     console.print(f"results: {results.out_dir}/", highlight=False)

@@ -27,6 +27,7 @@ pd = lazy_module("pandas")  # imported when results are assembled, not during th
 
 from zerosim.errors import OutputError, ZerosimError
 from zerosim.io.results import load_summary
+from zerosim.numbers import money, words
 
 #: Top-level summary measures compared, with their units, in table order.
 SUMMARY_MEASURES: dict[str, str] = {
@@ -348,25 +349,15 @@ def _per_averted(table: pd.DataFrame, labels: Sequence[str], baseline: int) -> p
 
 # -- words ----------------------------------------------------------------------------------------------
 def readable(value: float | None, unit: str = "") -> str:
-    """A number as people read it: ``995,861``, ``12.3 million``, ``CNY 4.1 billion``, ``3.7``, ``12.5%``."""
+    """A number as people read it: ``995,861``, ``12.3 million``, ``CNY 1.35 billion``, ``3.7``, ``12.5%``.
+
+    Counts and money follow :mod:`zerosim.numbers` (the one format of every output); fractions are percentages.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if unit == "fraction":
         return f"{100 * value:.1f}%"
-    size = abs(value)
-    if size >= 1e9:
-        text = f"{value / 1e9:.{0 if size >= 1e11 else 1}f} billion"
-    elif size >= 1e6:
-        text = f"{value / 1e6:.{0 if size >= 1e8 else 1}f} million"
-    elif size >= 100 or float(value).is_integer():
-        text = f"{round(value):,}"
-    elif size >= 1:
-        text = f"{value:.1f}"
-    elif size > 0:
-        text = f"{value:.2g}"
-    else:
-        text = "0"
-    return f"CNY {text}" if unit == "CNY" else text
+    return money(value) if unit == "CNY" else words(value)
 
 
 def _count(value: float, singular: str, plural: str) -> str:

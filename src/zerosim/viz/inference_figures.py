@@ -108,8 +108,10 @@ def fan_chart(quantiles: pd.DataFrame, observed: pd.Series, until, release_dates
         cumulative.spines[["top"]].set_visible(False)
         cumulative.tick_params(labelsize=8, colors=_INK)
     not_released = int(release_dates.isna().sum())
-    bottom.set_title(f"city release date ({not_released} of {runs} runs not released by {pd.Timestamp(horizon_end).date()})",
-                     loc="left", fontsize=9.5, color=_INK)
+    end = pd.Timestamp(horizon_end).date()
+    caption = (f"all {runs} runs released by {end}" if not_released == 0 else
+               f"{not_released} of {runs} runs still sealed or controlled on {end}")
+    bottom.set_title(f"city release date ({caption})", loc="left", fontsize=9.5, color=_INK)
     bottom.set_ylabel("share of runs", color=_INK, fontsize=9)
     bottom.axvline(until, color=_MUTED, linestyle="--", linewidth=1)
     _style(bottom)

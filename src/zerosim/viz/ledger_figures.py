@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from zerosim.errors import OutputError  # noqa: E402
-from zerosim.io.compare import headline  # noqa: E402
+from zerosim.io.compare import headline, readable  # noqa: E402
+from zerosim.numbers import money, words  # noqa: E402
 from zerosim.viz.figures import _COLOURS, _INK, _MUTED, _style, _x  # noqa: E402
 
 _LEDGER_COLOURS = {
@@ -75,14 +76,8 @@ def _thousands(ax: plt.Axes, axis: str = "y") -> None:
 
 
 def _words(value: float) -> str:
-    """A number for a title: ``995,861``, ``12.3 million``, ``4.1 billion``."""
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:.1f} billion"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f} million"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{round(value):,}"
-    return f"{value:.1f}"
+    """A number for a title: ``995,861``, ``12.3 million``, ``1.35 billion`` (:func:`zerosim.numbers.words`)."""
+    return words(value)
 
 
 def _percent(share: float) -> str:
@@ -267,7 +262,7 @@ def _bars(ax: plt.Axes, values: dict[str, float], colour_of: Callable[[str], str
     ax.set_yticks(range(len(items)), [name.replace("_", " ") for name, _ in items], fontsize=9)
     limit = numbers.max(initial=0)
     for i, value in enumerate(numbers):
-        ax.text(value + 0.01 * max(limit, 1), i, _short(value, "CNY"), va="center", fontsize=8, color=_INK)
+        ax.text(value + 0.01 * max(limit, 1), i, money(value), va="center", fontsize=8, color=_INK)
     ax.set_xlim(0, max(limit, 1) * 1.25)
     ax.set_title(title, loc="left", fontsize=10, color=_INK)
     ax.set_xlabel("CNY", color=_INK)
@@ -300,7 +295,7 @@ def income_lost(summary: dict, path: Path) -> Path:
         _empty(right, "no worker-type breakdown")
     precarious = sum(types.get(name, 0.0) for name in _PRECARIOUS)
     by_types = sum(types.values())
-    title = f"Income lost: CNY {_words(total)}"
+    title = f"Income lost: {money(total)}"
     if by_types > 0:
         title += f"; {_percent(precarious / by_types)} of it by informal, gig and self-employed workers"
     subtitle = None
@@ -501,7 +496,7 @@ def comparison_figure(comparison: Any, path: Path) -> Path:
         ax.bar(range(len(runs)), shown, color=colours, width=0.7)
         limit = float(np.abs(shown).max(initial=0))
         for i, value in enumerate(values):
-            ax.text(i, shown[i] + 0.02 * max(limit, 1), _short(value, unit), ha="center", va="bottom",
+            ax.text(i, shown[i] + 0.02 * max(limit, 1), readable(value, unit), ha="center", va="bottom",
                     fontsize=8.5, color=_INK)
         ax.set_ylim(0, max(limit, 1) * 1.2)
         ax.set_xticks([])
