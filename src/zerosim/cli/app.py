@@ -381,7 +381,8 @@ def ensemble(
         from zerosim.engine.ensemble import sweep_points
 
         if not result.quantiles.empty:
-            ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png")
+            ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png",
+                           start_date=getattr(resolved, "start_date", None))
     except ZerosimError as error:
         _fail(error)
         return
