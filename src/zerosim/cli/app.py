@@ -132,6 +132,10 @@ def run(
         return
     if not quiet:
         _print_summary(results.summary)
+        from zerosim.io.explain import explain_run
+
+        for sentence in explain_run(results.summary, results.timeseries, results.events):
+            console.print(f"why: {sentence}", highlight=False, markup=False)
     console.print(f"results: {results.out_dir}/", highlight=False)
     for figure in results.figures:
         console.print(f"figure:  {figure}", highlight=False)

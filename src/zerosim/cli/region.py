@@ -72,6 +72,10 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
                       f"({money(travel['arrival_quarantine_cny'])})", highlight=False)
         for note in summary.get("notes", []):
             console.print(f"note: {note}", highlight=False)
+        from zerosim.io.explain import explain_region
+
+        for sentence in explain_region(summary):
+            console.print(f"why: {sentence}", highlight=False, markup=False)
     console.print(f"results: {results.out_dir}/", highlight=False)
     for figure in results.figures:
         console.print(f"figure:  {figure}", highlight=False)

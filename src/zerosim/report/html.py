@@ -553,8 +553,13 @@ def _headline_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
         if _is_number(ledger.get(key)):
             value = readable(ledger[key], _unit(key))
             costs.append(_card(label, _esc(value), "from the ledger", css="card cost"))
+    from zerosim.io.explain import explain_run
+
+    why = explain_run(summary, run.table("timeseries"), run.table("events"))
+    explained = ("<h4>Why these numbers</h4><ul>" + "".join(f"<li>{_esc(sentence)}</li>" for sentence in why)
+                 + "</ul>") if why else ""
     return (page.heading(level, anchor, "Headline numbers") + f'<div class="cards">{"".join(cards)}</div>'
-            + (f'<div class="cards">{"".join(costs)}</div>' if costs else ""))
+            + (f'<div class="cards">{"".join(costs)}</div>' if costs else "") + explained)
 
 
 def _epidemic_section(page: _Page, run: _Run, level: int, anchor: str) -> str:

@@ -164,6 +164,22 @@ def write_run_figures(out_dir: Path, timeseries: pd.DataFrame, by_district: pd.D
     return paths
 
 
+def _income_after_release(quantiles: pd.DataFrame) -> bool:
+    """Whether the median income lost stays above zero after the median sealed count is back to zero."""
+    if not {"sealed", "ledger_income_lost_cny"} <= set(quantiles.columns):
+        return False
+    median = quantiles[quantiles["quantile"] == 0.5]
+    for _, table in median.groupby("sweep"):
+        table = table.sort_values("day")
+        sealed = table["sealed"].to_numpy()
+        if sealed.max(initial=0) <= 0:
+            continue
+        last = len(sealed) - 1 - int((sealed[::-1] > 0).argmax())
+        if table["ledger_income_lost_cny"].to_numpy()[last + 1:].sum() > 0:
+            return True
+    return False
+
+
 def ensemble_bands(quantiles: pd.DataFrame, points: list[dict], scenario: str, path: Path, start_date=None) -> Path:
     """Median and 50% / 90% bands of new infections, sealed people and lost income, per sweep point."""
     panels = [(name, label) for name, label in (
@@ -183,7 +199,11 @@ def ensemble_bands(quantiles: pd.DataFrame, points: list[dict], scenario: str, p
             ax.fill_between(days, table[0.25], table[0.75], color=colour, alpha=0.35, linewidth=0)
             tag = ", ".join(f"{k}={v}" for k, v in point.items()) or scenario
             ax.plot(days, table[0.5], color=colour, linewidth=1.8, label=tag)
-        ax.set_title(label, loc="left", fontsize=10, color=_INK)
+        title = label
+        if name == "ledger_income_lost_cny" and _income_after_release(quantiles):
+            title += ("\nstill lost after the last sealed zone opens: workers without a green\n"
+                      "health code (recent negative test) and of stores that failed for good")
+        ax.set_title(title, loc="left", fontsize=10 if title == label else 8.5, color=_INK)
         style.time_axis(ax, "" if style.as_date(start_date) is not None else style.DAY_LABEL)
         _style(ax)
     style.legend(axes[0, 0], fontsize=8)
