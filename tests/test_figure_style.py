@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
@@ -39,6 +40,17 @@ def captured(tmp_path_factory):
             "duration_days": 20, "cities.0.population_size": 3000, "cities.1.population_size": 3000,
             "cities.2.population_size": 3000, "travel.volume_multiplier": 10, "outputs.city_figures": False})
         run_region(region, out=out / "region")
+        # the comparison figure (a run against itself) and the ensemble figure (bands from the run's series)
+        from zerosim.engine.ensemble import BAND_SERIES, QUANTILES
+        from zerosim.io.compare import compare_runs
+        from zerosim.viz.figures import ensemble_bands
+        from zerosim.viz.ledger_figures import comparison_figure
+
+        comparison_figure(compare_runs([out / "policy", out / "policy"]), out / "comparison.png")
+        series = pd.read_parquet(out / "policy" / "timeseries.parquet")
+        bands = pd.concat([series[["day", *[c for c in BAND_SERIES if c in series]]].assign(sweep=0, quantile=q)
+                           for q in QUANTILES], ignore_index=True)
+        ensemble_bands(bands, [{}], "demo", out / "ensemble_bands.png", start_date="2022-03-01")
     finally:
         mp.undo()
     yield figures
@@ -48,7 +60,7 @@ def captured(tmp_path_factory):
 
 EXPECTED = {"epidemic_curve.png", "infections_by_district.png", "testing_and_backlog.png", "people_by_zone.png",
             "district_lockdown_grid.png", "confinement_distribution.png", "food_shortfall.png", "income_lost.png",
-            "stores.png", "resistance_pressure.png", "region.png"}
+            "stores.png", "resistance_pressure.png", "region.png", "comparison.png", "ensemble_bands.png"}
 
 
 def _texts(figure: Figure) -> list[tuple[str, matplotlib.text.Text]]:

@@ -270,7 +270,7 @@ def income_lost(summary: dict, path: Path) -> Path:
         title += f"; {_percent(precarious / by_types)} of it by informal, gig and self-employed workers"
     subtitle = None
     if ledger.get("worker_days_lost"):
-        subtitle = f"{_words(float(ledger['worker_days_lost']))} worker-days kept from work (confined, red code or workplace closed)"
+        subtitle = f"{_words(float(ledger['worker_days_lost']))} worker-days kept from work (confined, no green health code, or workplace closed)"
     return _save(fig, path, _title(fig, title, subtitle))
 
 
