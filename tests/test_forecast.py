@@ -179,3 +179,22 @@ def test_release_rules():
     assert rows[("district", "A")]["status"] == "released" and rows[("district", "B")]["status"] == "never sealed"
     assert rows[("compound", "compound 7")]["release_day"] == 30
     assert rows[("compound", "compound 9")]["status"] == "not released"
+
+
+def test_release_sentences_say_each_date_once():
+    from zerosim.calibrate.forecast import release_sentences
+
+    def released(q80: str, runs: int = 5) -> dict:
+        return {"runs": runs, "status_counts": {"released": runs}, "probability_released_within_horizon": 1.0,
+                "quantiles": {"q05": "2022-05-11", "q50": "2022-05-20", "q80": q80, "q95": "2022-06-26"},
+                "horizon_end": "2022-07-28"}
+
+    city = released("2022-06-01")
+    same = release_sentences(city, released("2022-06-01"), {"Pudong": released("2022-06-01")})
+    assert same == [
+        "The city is released by 2022-06-01 with 80% probability (90% interval 2022-05-11 – 2022-06-26).",
+        "The citywide lockdown (in runs that have one) is lifted on the same dates.",
+    ]
+    later = release_sentences(city, None, {"Pudong": released("2022-05-25"), "Hongkou": released("2022-05-30")})
+    assert later[1] == "The last district to be released is Hongkou, by 2022-05-30 with 80% probability."
+    assert len(set(later)) == len(later) == 2
