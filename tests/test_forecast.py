@@ -198,3 +198,28 @@ def test_release_sentences_say_each_date_once():
     later = release_sentences(city, None, {"Pudong": released("2022-05-25"), "Hongkou": released("2022-05-30")})
     assert later[1] == "The last district to be released is Hongkou, by 2022-05-30 with 80% probability."
     assert len(set(later)) == len(later) == 2
+
+
+def test_fan_chart_caption_counts_released_runs_plainly(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from zerosim.viz import inference_figures
+
+    kept = []
+    monkeypatch.setattr(plt, "close", lambda figure=None: kept.append(figure))
+    dates = pd.date_range("2022-03-01", periods=20, freq="D")
+    quantiles = pd.DataFrame([{"date": d, "quantile": q, "reported_cases": 10.0 * q}
+                              for d in dates for q in (0.05, 0.25, 0.5, 0.75, 0.95)])
+    observed = pd.Series(5.0, index=dates[:10])
+
+    def caption(release_dates: list) -> str:
+        inference_figures.fan_chart(quantiles, observed, dates[9], pd.Series(pd.to_datetime(release_dates)),
+                                    dates[-1], "t", "s", "sentence", tmp_path / "fan.png")
+        return kept[-1].axes[1].get_title(loc="left")
+
+    assert caption(["2022-03-15", "2022-03-16", "2022-03-18"]) == "city release date (all 3 runs released by 2022-03-20)"
+    assert caption(["2022-03-15", None, None]) == \
+        "city release date (2 of 3 runs still sealed or controlled on 2022-03-20)"
+    monkeypatch.undo()
+    for figure in kept:
+        plt.close(figure)
