@@ -51,3 +51,14 @@ def test_readme_compare_sentence_has_the_form_the_code_writes(tmp_path):
     assert "--population" in args and "--days" in args
     printed = _headline(_resize(args, 4000, 40), tmp_path / "small")
     assert NUMBER.sub("N", printed) == NUMBER.sub("N", sentence), (printed, sentence)
+
+
+def test_readme_full_sizes_of_the_real_outbreaks():
+    from zerosim.io.scenario import load_scenario
+
+    text = " ".join(README.read_text().split())
+    match = re.search(r"they run at full size \((\d+)–(\d+) million people\)", text)
+    assert match, "README: no 'they run at full size (A–B million people)'"
+    sizes = [load_scenario(name).population.size for name in
+             ("shanghai-2022", "shijiazhuang-2021", "wuhan-2020", "chongqing-2022")]
+    assert (int(match.group(1)), int(match.group(2))) == (min(sizes) // 1_000_000, round(max(sizes) / 1e6))
