@@ -158,3 +158,14 @@ def test_region_table_names_whole_at_80_columns(tmp_path):
     for city in ("Lhasa", "Beijing", "Shijiazhuang"):
         assert sum(line.split()[0] == city for line in table if line.strip()) >= 1, city
     assert "stranded days" in result.stdout and "arrivals (infected)" in result.stdout
+
+
+def test_a_split_table_with_long_keys_splits_into_fewer_tables():
+    columns = [Column("measure")] + [Column(f"run {k}", "right") for k in range(4)]
+    rows = [["confined_after_ten_negatives_person_days"] + ["CNY 1.35 billion"] * 4, ["deaths", "1", "2", "3", "4"]]
+    assert len(render(columns, rows, width=80)) == 2
+    blocks = render(columns, rows, width=60, min_key=20)
+    assert len(blocks) == 2 and len(render(columns, rows, width=60)) == 4
+    text = [line for block in blocks for line in block]
+    assert all(len(line) <= 60 for line in text) and "…" not in "".join(text)
+    assert text.count("confined_after_ten_negatives_person_days") == 2  # on its own line, in each table

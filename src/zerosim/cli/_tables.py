@@ -59,15 +59,17 @@ def _cut(text: str, width: int) -> str:
     return out.rstrip() + "…"
 
 
-def layout(columns: Sequence[Column], rows: Sequence[Sequence[str | None]], width: int) -> list[list[int]]:
+def layout(columns: Sequence[Column], rows: Sequence[Sequence[str | None]], width: int,
+           key_width: int | None = None) -> list[list[int]]:
     """Split the column indices into groups that each fit ``width`` (every group starts with the key column 0).
 
     A row whose cells after the first are all None is a heading (only its first cell is printed).
-    Columns marked ``cut`` are given whatever width is left and so never cause a split.
+    Columns marked ``cut`` are given whatever width is left and so never cause a split. ``key_width``:
+    the key column's width when longer keys go on a line of their own (default: the longest key).
     """
     widths = [max([cell_len(c.header)] + [cell_len(r[i]) for r in rows if r[i] is not None]) for i, c in
               enumerate(columns)]
-    key = widths[0]
+    key = widths[0] if key_width is None else key_width
     groups: list[list[int]] = []
     current: list[int] = [0]
     used = key
@@ -109,8 +111,12 @@ def render(columns: Sequence[Column], rows: Sequence[Sequence[str | None]], widt
     else:
         groups = layout(columns, rows, width)
         room = key_room(columns, rows, width)
-        if len(groups) > 1 and min_key is not None and room >= min_key:
-            groups, key_width = [list(range(len(columns)))], room
+        if len(groups) > 1 and min_key is not None:
+            if room >= min_key:  # one table, a few long keys on lines of their own
+                groups, key_width = [list(range(len(columns)))], room
+            else:  # split all the same, but into fewer tables
+                key_width = min(_widths(columns, rows)[0], max(min_key, cell_len(columns[0].header)))
+                groups = layout(columns, rows, width, key_width)
     blocks = []
     for group in groups:
         widths = {i: max([cell_len(columns[i].header)] + [cell_len(r[i]) for r in rows if r[i] is not None])
