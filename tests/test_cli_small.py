@@ -61,3 +61,14 @@ def test_an_unknown_name_with_nothing_near_lists_the_valid_ones(tmp_path):
     result = invoke("validate", str(path))
     assert result.exit_code == 2
     assert "population.zzzzzz: unknown field; remove it or use one of: " in result.stderr and "size" in result.stderr
+
+
+def test_the_hint_knows_which_model_was_validated(tmp_path):
+    region = tmp_path / "region.yaml"
+    region.write_text("extends: diverted-train\ntravle: {}\nduration_days: 0\n")
+    result = invoke("validate", str(region))  # a region file: every problem too, with the region's field names
+    assert result.exit_code == 2 and "error: travle: unknown field; did you mean `travel`?" in result.stderr
+    assert "error: duration_days: must be >= 1" in result.stderr and f"2 problems in {region}" in result.stderr
+    nested = invoke("validate", "demo", "--set", "containment.zoning.window_dayz=3")
+    assert nested.exit_code == 2
+    assert "containment.zoning.window_dayz: unknown field; did you mean `window_days`?" in nested.stderr

@@ -227,17 +227,17 @@ def validate(
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
 ) -> None:
     """Check a scenario file without running it: every problem, one line each (exit 2), or its summary."""
-    from zerosim.io.problems import scenario_problems
+    from zerosim.io.problems import region_problems, scenario_problems
     from zerosim.io.scenario import load_scenario
 
     try:
-        if not _region.is_region(file):
-            problems = scenario_problems(file, _overrides(None, None, None, set_))
-            if len(problems) > 1:
-                for problem in problems:
-                    errors.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
-                errors.print(f"{len(problems)} problems in {file}", markup=False, highlight=False, soft_wrap=True)
-                raise typer.Exit(2)
+        problems = (region_problems if _region.is_region(file) else scenario_problems)(
+            file, _overrides(None, None, None, set_))
+        if len(problems) > 1:
+            for problem in problems:
+                errors.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+            errors.print(f"{len(problems)} problems in {file}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
         if _region.is_region(file):
             region = _region.load_any(file, _overrides(None, None, None, set_))
             cities = ", ".join(city.name for city in region.cities)

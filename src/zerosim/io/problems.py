@@ -9,6 +9,7 @@ lazily (it imports this module's :func:`spelling_hint`).
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
 from pathlib import Path
@@ -30,12 +31,32 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+#: The models whose validation errors reach :func:`zerosim.io.scenario.describe_validation_error`, by the
+#: name pydantic gives as the error's ``title`` (module, class); an error of another model gets no hint.
+ROOTS = {
+    "Scenario": ("zerosim.io.scenario", "Scenario"),
+    "RegionScenario": ("zerosim.region.config", "RegionScenario"),
+    "ContainmentConfig": ("zerosim.policy.config", "ContainmentConfig"),
+    "LedgerConfig": ("zerosim.ledger.config", "LedgerConfig"),
+    "BehaviourConfig": ("zerosim.ledger.config", "BehaviourConfig"),
+}
+
+
+def root_model(title: str | None) -> type[BaseModel] | None:
+    """The model named ``title`` in :data:`ROOTS` (``Scenario`` when ``title`` is None), else None."""
+    import importlib
+
+    module, name = ROOTS.get(title or "Scenario", (None, None))
+    if module is None:
+        return None
+    model = getattr(importlib.import_module(module), name, None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
 def field_names(location: tuple, root: type[BaseModel] | None = None) -> list[str]:
     """The valid field names where ``location`` (a pydantic error's ``loc``) ends (empty when unknown)."""
     if root is None:
-        from zerosim.io.scenario import Scenario
-
-        root = Scenario
+        root = root_model(None)
     model: type[BaseModel] = root
     for part in location[:-1]:
         if isinstance(part, int):  # an item of a list
@@ -48,9 +69,13 @@ def field_names(location: tuple, root: type[BaseModel] | None = None) -> list[st
     return [name for name in model.model_fields if not name.startswith("_")]
 
 
-def spelling_hint(location: tuple, root: type[BaseModel] | None = None) -> str:
-    """``did you mean `transmission`?`` for an unknown field, or how to find the valid names."""
-    names = field_names(tuple(location), root)
+def spelling_hint(location: tuple, title: str | None = None) -> str:
+    """``did you mean `transmission`?`` for an unknown field, or how to find the valid names.
+
+    ``title``: the name of the model that was validated (a ValidationError's ``title``).
+    """
+    root = root_model(title)
+    names = field_names(tuple(location), root) if root is not None else []
     near = difflib.get_close_matches(str(location[-1]) if location else "", names, n=1, cutoff=0.6) if names else []
     if near:
         return f"did you mean `{near[0]}`?"
@@ -60,13 +85,39 @@ def spelling_hint(location: tuple, root: type[BaseModel] | None = None) -> str:
 
 
 class _OneError:
-    """One item of a ValidationError, shaped like one (``errors()``) for ``describe_validation_error``."""
+    """One item of a ValidationError, shaped like one (``errors()``, ``title``) for ``describe_validation_error``."""
 
-    def __init__(self, item: dict):
+    def __init__(self, item: dict, title: str):
         self.item = item
+        self.title = title
 
     def errors(self, include_url: bool = False) -> list[dict]:  # noqa: ARG002 - same signature as pydantic's
         return [self.item]
+
+
+def _problems(load_raw, model: type[BaseModel], source: str | Path, overrides: dict[str, Any] | None) -> list[str]:
+    from zerosim.io import scenario as scenarios
+
+    try:
+        data = load_raw(source)
+        if "name" not in data:
+            data["name"] = Path(str(source)).stem
+        for key, value in (overrides or {}).items():
+            scenarios._set_dotted(data, key, value)
+    except ScenarioError as error:
+        return [str(error)]
+    try:
+        model.model_validate(copy.deepcopy(data))
+    except ValidationError as error:
+        lines = []
+        for item in error.errors(include_url=False):
+            line = scenarios.describe_validation_error(_OneError(item, error.title))
+            if line not in lines:
+                lines.append(line)
+        return lines
+    except ScenarioError as error:
+        return [str(error)]
+    return []
 
 
 def scenario_problems(source: str | Path, overrides: dict[str, Any] | None = None) -> list[str]:
@@ -78,27 +129,15 @@ def scenario_problems(source: str | Path, overrides: dict[str, Any] | None = Non
     """
     from zerosim.io import scenario as scenarios
 
-    try:
-        data = scenarios._load_raw(source)
-        if "name" not in data:
-            data["name"] = Path(str(source)).stem
-        for key, value in (overrides or {}).items():
-            scenarios._set_dotted(data, key, value)
-    except ScenarioError as error:
-        return [str(error)]
-    try:
-        scenarios.Scenario.model_validate(data)
-    except ValidationError as error:
-        lines = []
-        for item in error.errors(include_url=False):
-            line = scenarios.describe_validation_error(_OneError(item))
-            if line not in lines:
-                lines.append(line)
-        return lines
-    except ScenarioError as error:
-        return [str(error)]
-    return []
+    return _problems(scenarios._load_raw, scenarios.Scenario, source, overrides)
 
 
-__all__ = ["field_names", "scenario_problems", "spelling_hint"]
+def region_problems(source: str | Path, overrides: dict[str, Any] | None = None) -> list[str]:
+    """Every problem of a ``kind: region`` scenario, one line each (as :func:`scenario_problems`)."""
+    from zerosim.region import config as regions
+
+    return _problems(regions._raw, regions.RegionScenario, source, overrides)
+
+
+__all__ = ["field_names", "region_problems", "scenario_problems", "spelling_hint"]
 

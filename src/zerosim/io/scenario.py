@@ -364,7 +364,7 @@ def describe_validation_error(error: ValidationError) -> str:
     if kind == "extra_forbidden":
         from zerosim.io.problems import spelling_hint  # noqa: PLC0415 - io.problems imports this module
 
-        return f"{location}: unknown field; {spelling_hint(first['loc'])}"
+        return f"{location}: unknown field; {spelling_hint(first['loc'], getattr(error, 'title', None))}"
     if kind == "missing":
         return f"{location}: required field is missing; add it"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
