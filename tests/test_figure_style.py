@@ -118,3 +118,23 @@ def test_numbers_without_multiplier_and_dates_on_time_axes(captured, name):
         assert ax.get_xlabel() != "day", f"{name}: axes {k} counts days instead of showing dates"
         if ax.get_label() == "<colorbar>":
             assert ax.get_ylabel() or ax.get_xlabel(), f"{name}: a colour bar without a label"
+
+
+#: Figures with a time axis (the others plot distributions, totals or categories).
+TIME_FIGURES = EXPECTED - {"confinement_distribution.png", "income_lost.png", "comparison.png"}
+
+
+@pytest.mark.parametrize("name", sorted(TIME_FIGURES))
+def test_time_axes_show_dates(captured, name):
+    import matplotlib.dates as mdates
+
+    figure = captured[name]
+    figure.canvas.draw()
+    dated = [ax for ax in figure.axes
+             if isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+             or ax.get_xlabel().startswith("date (day 0 = ")]
+    labelled = [[label.get_text() for label in ax.get_xticklabels() if label.get_text()] for ax in dated]
+    labelled = [labels for labels in labelled if labels]  # axes sharing x above the bottom one show no labels
+    assert labelled, f"{name}: no axis shows dates"
+    for labels in labelled:
+        assert any(month in " ".join(labels) for month in ("Mar", "Apr", "Aug")), (name, labels)
