@@ -33,3 +33,20 @@ def test_ensemble_with_a_sweep_and_a_failing_replicate(tmp_path):
     assert (out / "ensemble_bands.png").stat().st_size > 10_000
     meta = json.loads((out / "ensemble.json").read_text())
     assert meta["succeeded"] == 2 and meta["failed"] == 2
+    # a closing summary per sweep point: what the replicates found
+    assert "population.size=5000: 2 replicates; infections median" in result.stdout
+    assert "population.size=1900000000: no replicate succeeded (2 failed)" in result.stdout
+
+    # an ensemble already in --out is refused in one line (exit 2), and replaced with --force
+    again = CliRunner().invoke(app, ["ensemble", "demo", "--runs", "1", "--population", "3000", "--days", "5",
+                                     "--out", str(out)])
+    assert again.exit_code == 2 and again.stderr.startswith("error: --out") and "--force" in again.stderr
+    (out / "mine.txt").write_text("not the ensemble's")
+    forced = CliRunner().invoke(app, ["ensemble", "demo", "--runs", "1", "--population", "3000", "--days", "5",
+                                      "--out", str(out), "--force", "--workers", "1"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads((out / "ensemble.json").read_text())["runs"] == 1
+    assert not json.loads((out / "failures.json").read_text())
+    assert len(pd.read_parquet(out / "replicates")) == 5  # the old replicates are gone
+    assert (out / "mine.txt").exists()  # only the ensemble's own files were removed
+    assert "demo: 1 replicate; infections median" in forced.stdout

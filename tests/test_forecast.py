@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import zerosim
 from zerosim.calibrate.forecast import release_rows, zone_free_release
 from zerosim.cli.app import app
+from zerosim.numbers import money
 
 START = date(2022, 3, 1)
 UNTIL_DAY = 35
@@ -109,6 +110,10 @@ def test_forecast_outputs(synthetic, forecast_run):
         assert 0 <= interval["q05"] <= interval["q50"] <= interval["q95"], name
     assert info["to_come"]["confined_person_days"]["q50"] > 0
     assert len(info["district_release"]) == 16
+    # money one way (zerosim.numbers.money), and no sentence said twice
+    income = info["to_come"]["income_lost_cny"]["q50"]
+    assert f"income lost {money(income)} (median)" in " ".join(info["summary"])
+    assert len(set(info["summary"])) == len(info["summary"])
 
     releases = pd.read_parquet(out / "release_dates.parquet")
     assert {"run", "particle", "seed", "scope", "zone_id", "zone_name", "status", "release_day",
@@ -137,6 +142,14 @@ def test_forecast_from_an_existing_posterior(synthetic, forecast_run):
     assert result.exit_code == 0, result.output
     info = json.loads((again / "forecast.json").read_text())
     assert info["runs"] == 3 and info["past_reproduced_fraction"] == 1.0 and info["calibration"] is None
+    # --json: forecast.json on stdout, for scripts
+    scripted = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
+                      str(posterior), "--runs", "2", "--threads", "1", "--out", str(synthetic["folder"] / "json"),
+                      "--quiet", "--no-figures", "--json")
+    assert scripted.exit_code == 0, scripted.output
+    printed = json.loads(scripted.stdout)
+    assert printed["runs"] == 2 and printed["summary"] == json.loads(
+        (synthetic["folder"] / "json" / "forecast.json").read_text())["summary"]
     # a different --until than the posterior was conditioned on is refused in one line
     wrong = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
                    str(posterior), "--until", "2022-04-20", "--out", str(synthetic["folder"] / "wrong"), "--quiet")
@@ -167,3 +180,47 @@ def test_release_rules():
     assert rows[("district", "A")]["status"] == "released" and rows[("district", "B")]["status"] == "never sealed"
     assert rows[("compound", "compound 7")]["release_day"] == 30
     assert rows[("compound", "compound 9")]["status"] == "not released"
+
+
+def test_release_sentences_say_each_date_once():
+    from zerosim.calibrate.forecast import release_sentences
+
+    def released(q80: str, runs: int = 5) -> dict:
+        return {"runs": runs, "status_counts": {"released": runs}, "probability_released_within_horizon": 1.0,
+                "quantiles": {"q05": "2022-05-11", "q50": "2022-05-20", "q80": q80, "q95": "2022-06-26"},
+                "horizon_end": "2022-07-28"}
+
+    city = released("2022-06-01")
+    same = release_sentences(city, released("2022-06-01"), {"Pudong": released("2022-06-01")})
+    assert same == [
+        "The city is released by 2022-06-01 with 80% probability (90% interval 2022-05-11 – 2022-06-26).",
+        "The citywide lockdown (in runs that have one) is lifted on the same dates.",
+    ]
+    later = release_sentences(city, None, {"Pudong": released("2022-05-25"), "Hongkou": released("2022-05-30")})
+    assert later[1] == "The last district to be released is Hongkou, by 2022-05-30 with 80% probability."
+    assert len(set(later)) == len(later) == 2
+
+
+def test_fan_chart_caption_counts_released_runs_plainly(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from zerosim.viz import inference_figures
+
+    kept = []
+    monkeypatch.setattr(plt, "close", lambda figure=None: kept.append(figure))
+    dates = pd.date_range("2022-03-01", periods=20, freq="D")
+    quantiles = pd.DataFrame([{"date": d, "quantile": q, "reported_cases": 10.0 * q}
+                              for d in dates for q in (0.05, 0.25, 0.5, 0.75, 0.95)])
+    observed = pd.Series(5.0, index=dates[:10])
+
+    def caption(release_dates: list) -> str:
+        inference_figures.fan_chart(quantiles, observed, dates[9], pd.Series(pd.to_datetime(release_dates)),
+                                    dates[-1], "t", "s", "sentence", tmp_path / "fan.png")
+        return kept[-1].axes[1].get_title(loc="left")
+
+    assert caption(["2022-03-15", "2022-03-16", "2022-03-18"]) == "city release date (all 3 runs released by 2022-03-20)"
+    assert caption(["2022-03-15", None, None]) == \
+        "city release date (2 of 3 runs still sealed or controlled on 2022-03-20)"
+    monkeypatch.undo()
+    for figure in kept:
+        plt.close(figure)

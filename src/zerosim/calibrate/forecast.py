@@ -39,6 +39,7 @@ from zerosim.calibrate.observed import load_observed
 from zerosim.calibrate.priors import Prior, resolve_priors
 from zerosim.errors import OutputError, ScenarioError
 from zerosim.io.results import prepare_out_dir
+from zerosim.numbers import money
 
 FORECAST_FILES = ("forecast.json", "release_dates.parquet", "forecast.parquet")
 #: Ledger costs still to come, reported in forecast.json: name -> timeseries columns summed.
@@ -184,6 +185,36 @@ def _release_sentence(what: str, summary: dict) -> str:
                 f"{100 * share:.0f}% probability{detail}.")
     upper = q["q95"] if q["q95"] is not None else f"after {end}"
     return f"{what.capitalize()} is released by {q['q80']} with 80% probability (90% interval {q['q05']} – {upper})."
+
+
+def release_sentences(city: dict, lockdown: dict | None, districts: dict[str, dict]) -> list[str]:
+    """The release sentences of a forecast: the city; the citywide lockdown and the last district only
+    when they add something (a date the city's sentence does not already give).
+
+    Parameters
+    ----------
+    city, lockdown : :func:`release_summary` of the city and of the citywide lockdown (None: no run has one)
+    districts : district name -> its :func:`release_summary`
+    """
+    sentences = [_release_sentence("the city", city)]
+    if lockdown is not None:
+        if lockdown["quantiles"] == city["quantiles"]:  # the same dates: say so instead of repeating the sentence
+            sentences.append("The citywide lockdown (in runs that have one) is lifted on the same dates.")
+        else:
+            sentences.append(_release_sentence("the citywide lockdown", lockdown).replace(
+                "The citywide lockdown is released", "The citywide lockdown (in runs that have one) is lifted"))
+    late = [(d["quantiles"]["q80"], name) for name, d in districts.items()
+            if d["status_counts"].get("never sealed", 0) < d["runs"]]
+    if late:
+        unreleased = [name for when, name in late if when is None]
+        if unreleased:
+            sentences.append(f"Districts not released by the end of the horizon with 80% probability: "
+                             f"{', '.join(unreleased)}.")
+        else:
+            when, name = max(late)
+            if when != city["quantiles"].get("q80"):  # the same date as the city's: nothing new to say
+                sentences.append(f"The last district to be released is {name}, by {when} with 80% probability.")
+    return sentences
 
 
 def _interval(values: np.ndarray) -> dict:
@@ -394,7 +425,6 @@ def _write_forecast(out_dir: Path, scenario, model: ParticleModel, scale: Scale,
         reproduced = float(np.mean(checks)) if checks else None
 
     city = release_summary(releases[releases["scope"] == "city"], start, days)
-    summary = [_release_sentence("the city", city)]
     districts = {}
     for name, group in releases[releases["scope"] == "district"].groupby("zone_name", sort=False):
         districts[str(name)] = release_summary(group, start, days)
@@ -403,18 +433,7 @@ def _write_forecast(out_dir: Path, scenario, model: ParticleModel, scale: Scale,
         lockdown_rows = releases[releases["scope"] == "city_lockdown"]
         lockdown = release_summary(lockdown_rows, start, days)
         lockdown["share_of_runs_with_a_citywide_lockdown"] = lockdown_rows["run"].nunique() / len(draws)
-        summary.append(_release_sentence("the citywide lockdown", lockdown).replace(
-            "The citywide lockdown is released", "The citywide lockdown (in runs that have one) is lifted"))
-    late = [(d["quantiles"]["q80"], name) for name, d in districts.items()
-            if d["status_counts"].get("never sealed", 0) < d["runs"]]
-    if late:
-        unreleased = [name for when, name in late if when is None]
-        if unreleased:
-            summary.append(f"Districts not released by the end of the horizon with 80% probability: "
-                           f"{', '.join(unreleased)}.")
-        else:
-            when, name = max(late)
-            summary.append(f"The last district to be released is {name}, by {when} with 80% probability.")
+    summary = release_sentences(city, lockdown, districts)
     compounds = releases[releases["scope"] == "compound"]
     sealed_info = {"compounds_sealed_on_until_median": float(compounds.groupby("run").size()
                                                              .reindex(range(len(draws)), fill_value=0).median())}
@@ -429,8 +448,8 @@ def _write_forecast(out_dir: Path, scenario, model: ParticleModel, scale: Scale,
     confined = to_come["confined_person_days"]
     income = to_come["income_lost_cny"]
     summary.append(f"Confinement still to come: {_count(confined['q50'])} person-days (median; 90% interval "
-                   f"{_count(confined['q05'])} – {_count(confined['q95'])}); income lost CNY "
-                   f"{_count(income['q50'])} (median).")
+                   f"{_count(confined['q05'])} – {_count(confined['q95'])}); income lost {money(income['q50'])} "
+                   f"(median).")
     scaled = "" if scale.factor == 1 else f"; counts are scaled to the whole city ({scale.city_population:,} people)"
     summary.append(f"Simulated at {scale.label()}{scaled}; {len(draws)} runs drawn from the posterior in "
                    f"{posterior_dir}.")

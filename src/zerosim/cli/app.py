@@ -13,7 +13,6 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from zerosim.cli import region as _region
 from zerosim.errors import ZerosimError
@@ -27,6 +26,22 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from zerosim import __version__
+
+        typer.echo(f"zerosim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Simulate zero-COVID containment in a Chinese megacity, and what it costs the people who live under it."""
 
 
 def _fail(error: ZerosimError) -> None:
@@ -96,8 +111,10 @@ def run(
                     on_day=lambda day: progress.update(task, completed=day + 1),
                 )
         elif _region.is_region(scenario):  # kind: region -- several cities and the travel between them
+            from zerosim.cli._tables import stdout
+
             _region.run_region_command(scenario, out, _overrides(population, days, seed, set_), force, figures, quiet,
-                                       console, errors)
+                                       stdout(), errors)
             return
         else:
             resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
@@ -115,6 +132,10 @@ def run(
         return
     if not quiet:
         _print_summary(results.summary)
+        from zerosim.io.explain import explain_run
+
+        for sentence in explain_run(results.summary, results.timeseries, results.events):
+            console.print(f"why: {sentence}", highlight=False, markup=False)
     console.print(f"results: {results.out_dir}/", highlight=False)
     for figure in results.figures:
         console.print(f"figure:  {figure}", highlight=False)
@@ -123,10 +144,9 @@ def run(
 
 
 def _print_summary(summary: dict) -> None:
-    table = Table(title=f"zerosim · {summary['scenario']}", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    rows = [
+    from zerosim.cli._tables import print_facts, stdout
+
+    facts = [
         ("people", f"{summary['population']:,}"),
         ("days", f"{summary['days']}"),
         ("infections", f"{summary['infections']:,} ({100 * summary['attack_rate']:.1f}%)"),
@@ -134,24 +154,74 @@ def _print_summary(summary: dict) -> None:
         ("peak infectious", f"{summary['peak_infectious']:,} on day {summary['peak_infectious_day']}"),
         ("runtime", f"{summary['runtime_seconds']:.1f} s"),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    console = stdout()
+    print_facts(console, f"zerosim · {summary['scenario']}", facts)
     for note in summary.get("scale_notes", []):
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _scenario_entries() -> list[dict]:
+    from zerosim.io.scenario import builtin_names, load_scenario
+
+    entries = []
+    for name in builtin_names():
+        s = load_scenario(name)
+        entries.append({"name": name, "kind": "city", "people": s.population.size, "days": s.duration_days,
+                        "variant": s.disease.variant, "policy": s.policy, "description": " ".join(s.description.split())})
+    return entries + _region.region_entries()
+
+
+def _people(entry: dict) -> str:
+    return f"{entry['people']:,}"
 
 
 @app.command()
-def scenarios() -> None:
-    """List the built-in scenarios."""
-    from zerosim.io.scenario import builtin_names, load_scenario
+def scenarios(
+    name: Annotated[Optional[str], typer.Argument(help="Show this scenario with its whole description.")] = None,
+    long: Annotated[bool, typer.Option("--long", "-l", help="Whole descriptions, wrapped to the terminal.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON (for scripts).")] = False,
+) -> None:
+    """List the built-in scenarios (one line each; NAME or --long for the whole description)."""
+    from zerosim.cli._tables import Column, print_json, print_table, stdout
 
-    table = Table("name", "people", "days", "variant", "description", title="built-in scenarios", title_justify="left")
-    for name in builtin_names():
-        s = load_scenario(name)
-        table.add_row(name, f"{s.population.size:,}", str(s.duration_days), s.disease.variant, s.description)
-    _region.add_region_rows(table)
-    console.print(table)
+    console = stdout()
+    entries = _scenario_entries()
+    if name is not None:
+        chosen = [entry for entry in entries if entry["name"] == name]
+        if not chosen:
+            import difflib
+
+            near = difflib.get_close_matches(name, [entry["name"] for entry in entries], n=1)
+            hint = f"did you mean `{near[0]}`? " if near else ""
+            from zerosim.errors import ScenarioError
+
+            _fail(ScenarioError(f"scenarios: no built-in scenario '{name}'; {hint}run `zerosim scenarios` for the list"))
+        entries = chosen
+    if as_json:
+        print_json(console, entries if name is None else entries[0])
+        return
+    if name is not None or long:
+        for k, entry in enumerate(entries):
+            facts = [f"{_people(entry)} people"]
+            if entry["kind"] == "region":
+                facts.append(f"region of {len(entry['cities'])} cities ({', '.join(entry['cities'])})")
+            facts += [f"{entry['days']} days", entry["variant"]]
+            if entry.get("policy"):
+                facts.append(f"policy {entry['policy']}")
+            if k:
+                console.print()
+            console.print(entry["name"], style="bold", markup=False, soft_wrap=not console.is_terminal)
+            console.print(" · ".join(facts), markup=False, soft_wrap=not console.is_terminal)
+            console.print(entry["description"], markup=False, soft_wrap=not console.is_terminal)
+        return
+    columns = [Column("name"), Column("people", "right"), Column("days", "right"), Column("variant"),
+               Column("description", cut=True)]
+    rows = [[entry["name"], _people(entry), str(entry["days"]), entry["variant"],
+             ("[region] " if entry["kind"] == "region" else "") + entry["description"]] for entry in entries]
+    print_table(console, columns, rows, title="built-in scenarios", full_width_in_pipe=True)
+    if console.is_terminal:
+        console.print("whole description: zerosim scenarios NAME (or --long); for scripts: --json",
+                      style="dim", markup=False)
 
 
 @app.command()
@@ -159,10 +229,18 @@ def validate(
     file: Annotated[str, typer.Argument(help="Scenario YAML file (or built-in name) to check.")],
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
 ) -> None:
-    """Check a scenario file without running it; print the resolved scenario summary."""
+    """Check a scenario file without running it: every problem, one line each (exit 2), or its summary."""
+    from zerosim.io.problems import region_problems, scenario_problems
     from zerosim.io.scenario import load_scenario
 
     try:
+        problems = (region_problems if _region.is_region(file) else scenario_problems)(
+            file, _overrides(None, None, None, set_))
+        if len(problems) > 1:
+            for problem in problems:
+                errors.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+            errors.print(f"{len(problems)} problems in {file}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
         if _region.is_region(file):
             region = _region.load_any(file, _overrides(None, None, None, set_))
             cities = ", ".join(city.name for city in region.cities)
@@ -197,10 +275,11 @@ def compare(
     set_: Annotated[list[str], typer.Option("--set", help="With --policy: override dotted.path=value.")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option("--strict", help="Fail if populations or days differ.")] = False,
     force: Annotated[bool, typer.Option("--force", help="With --policy: overwrite earlier runs in --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON (for scripts).")] = False,
 ) -> None:
     """Compare runs with a baseline: what each averted, and what it cost (table, sentence, figure)."""
     from zerosim.api import run as run_scenario
-    from zerosim.io.compare import compare_runs, format_table, headline, write_comparison
+    from zerosim.io.compare import compare_runs, comparison_json, headline, write_comparison
     from zerosim.io.scenario import load_scenario
 
     try:
@@ -228,19 +307,49 @@ def compare(
     except ZerosimError as error:
         _fail(error)
         return
-    text = format_table(comparison)
-    table = Table(title="comparison", title_justify="left")
-    table.add_column("measure", no_wrap=True)
-    for column in text.columns:
-        table.add_column(str(column), justify="right")
-    for measure, row in text.iterrows():
-        table.add_row(str(measure), *[str(value) for value in row.tolist()])
-    console.print(table)
+    from zerosim.cli._tables import print_json, stdout
+
+    console = stdout()
+    if as_json:
+        print_json(console, comparison_json(comparison, paths))
+        for warning in comparison.warnings:
+            errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        return
+    _print_comparison(console, comparison)
     for warning in comparison.warnings:
-        errors.print(f"warning: {warning}", markup=False, highlight=False)
-    console.print(headline(comparison), highlight=False)
+        errors.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    console.print(headline(comparison), highlight=False, markup=False)
     for path in paths:
-        console.print(f"written: {path}", highlight=False)
+        console.print(f"written: {path}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_comparison(console: Console, comparison) -> None:
+    """The comparison table at the console's width: units dropped, then split, before any value is cut.
+
+    Ledger breakdowns (``income_lost_cny_by_sector.retail``) are listed under their total's name.
+    """
+    from zerosim.cli._tables import Column, key_room, print_table
+    from zerosim.io.compare import format_table
+
+    text = format_table(comparison)
+    names = list(comparison.names)
+    others = [name for i, name in enumerate(names) if i != comparison.baseline]
+    differences = ["difference"] if len(others) == 1 else [f"diff {name}" for name in others]
+    rows, group = [], None
+    for measure, row in text.iterrows():
+        prefix, _, part = str(measure).partition(".")
+        if part and prefix != group:
+            rows.append([f"{prefix}:"] + [None] * (len(row)))
+        group = prefix if part else None
+        rows.append([f"  {part}" if part else str(measure), *[str(value) for value in row.tolist()]])
+    columns = [Column("measure"), Column("unit")] + [Column(name, "right") for name in names + differences]
+    if key_room(columns, rows, console.width) < 30:  # no room for the units: they are in the names and the CSV
+        columns = [columns[0]] + columns[2:]
+        rows = [[row[0]] + row[2:] for row in rows]
+    title = f"comparison with {names[comparison.baseline]} (the baseline)"
+    if len(others) == 1:
+        title += f"; difference = {others[0]} minus {names[comparison.baseline]}"
+    print_table(console, columns, rows, title=title, min_key=24)
 
 
 @app.command()
@@ -260,27 +369,32 @@ def ensemble(
         Optional[str], typer.Option("--scheduler", help="Address of an existing Dask scheduler (default: LocalCluster).")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", help="LocalCluster worker processes.")] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.engine.ensemble import parse_sweep, run_ensemble
+    from zerosim.engine.ensemble import describe, parse_sweep, prepare_ensemble_out, run_ensemble
     from zerosim.viz.figures import ensemble_bands
 
     try:
         resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
+        prepare_ensemble_out(out, force)  # before the progress bar: a refusal is one line
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=errors)
         with progress:
             task = progress.add_task("replicates", total=None)
-            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out,
+            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out, force=force,
                                   on_done=lambda done, total: progress.update(task, completed=done, total=total))
         from zerosim.engine.ensemble import sweep_points
 
         if not result.quantiles.empty:
-            ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png")
+            ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png",
+                           start_date=getattr(resolved, "start_date", None))
     except ZerosimError as error:
         _fail(error)
         return
+    for line in describe(result, sweep_points(grid), resolved.name):
+        console.print(line, highlight=False, markup=False)
     console.print(f"{len(result.summaries)} replicates succeeded, {len(result.failures)} failed; results: {out}/",
                   highlight=False)
     for failure in result.failures:

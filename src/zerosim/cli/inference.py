@@ -18,7 +18,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from zerosim.errors import ZerosimError
 
@@ -146,10 +145,12 @@ def _settings(prior, spec, observe, until, population, city_population, particle
 
 
 def _print_posterior(info: dict) -> None:
-    table = Table("parameter", "prior", "5%", "50%", "95%", title="posterior", title_justify="left")
-    for path, row in info["posterior"].items():
-        table.add_row(path, row["prior"], f"{row['q05']:.4g}", f"{row['q50']:.4g}", f"{row['q95']:.4g}")
-    console.print(table)
+    from zerosim.cli._tables import Column, print_table, stdout
+
+    columns = [Column("parameter"), Column("prior")] + [Column(q, "right") for q in ("5%", "50%", "95%")]
+    rows = [[path, row["prior"], f"{row['q05']:.4g}", f"{row['q50']:.4g}", f"{row['q95']:.4g}"]
+            for path, row in info["posterior"].items()]
+    print_table(stdout(), columns, rows, title="posterior")
     generations = info["generations"]
     schedule = ", ".join(f"{g['epsilon']:.3g}" for g in generations)
     console.print(f"{len(generations)} generations ({info['stopped']}); epsilon {schedule}; "
@@ -233,6 +234,7 @@ def forecast(
     force: Force = False,
     figures: Figures = True,
     quiet: Quiet = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print forecast.json on stdout (for scripts).")] = False,
 ) -> None:
     """Forecast release dates, confinement and cases to come, conditioned on the data up to --until."""
     from zerosim.calibrate.fit import require_pyabc
@@ -248,6 +250,12 @@ def forecast(
                                   overrides=_overrides(set_), force=force, figures=figures, on_event=display)
     except ZerosimError as error:
         _fail(error)
+        return
+    if as_json:
+        from zerosim.cli._tables import print_json, stdout
+
+        print_json(stdout(), {**result.info, "written": [str(result.out_dir / name) for name in (
+            "release_dates.parquet", "forecast.parquet", "forecast.json")] + [str(f) for f in result.figures]})
         return
     for sentence in result.summary:
         console.print(sentence, highlight=False, soft_wrap=True)

@@ -16,7 +16,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 
 def is_region(scenario: str) -> bool:
@@ -40,6 +39,7 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
                        console: Console, errors: Console) -> None:
     """``zerosim run <region>``: run it with a progress bar, print a table per city and where the files are."""
     from zerosim.io.results import prepare_out_dir
+    from zerosim.numbers import money
     from zerosim.region.results import prepare, run_region
 
     region = prepare(scenario, overrides)
@@ -53,37 +53,46 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
                              on_day=lambda day: progress.update(task, completed=day + 1))
     summary = results.summary
     if not quiet:
-        table = Table(title=f"zerosim region · {summary['scenario']}", title_justify="left")
-        for column in ("city", "people", "scale", "infections", "deaths", "cases", "arrivals (infected)",
-                       "diverted in", "stranded days"):
-            table.add_column(column, justify="left" if column == "city" else "right")
+        from zerosim.cli._tables import Column, print_table
+
+        columns = [Column("city")] + [Column(header, "right") for header in (
+            "people", "scale", "infections", "deaths", "cases", "arrivals (infected)", "diverted in", "stranded days")]
+        rows = []
         for name, city in summary["cities"].items():
             travel = city["travel"]
-            table.add_row(name, f"{city['population']:,}", f"{city['scale_fraction']:.3g}", f"{city['infections']:,}",
-                          f"{city['deaths']:,}", f"{city['cases_detected']:,}",
-                          f"{travel.get('arrivals', 0):,} ({travel.get('arrivals_infected', 0):,})",
-                          f"{travel.get('diverted_in', 0):,}", f"{city['stranded_visitor_days']:,}")
-        console.print(table)
+            rows.append([name, f"{city['population']:,}", f"{city['scale_fraction']:.3g}", f"{city['infections']:,}",
+                         f"{city['deaths']:,}", f"{city['cases_detected']:,}",
+                         f"{travel.get('arrivals', 0):,} ({travel.get('arrivals_infected', 0):,})",
+                         f"{travel.get('diverted_in', 0):,}", f"{city['stranded_visitor_days']:,}"])
+        print_table(console, columns, rows, title=f"zerosim region · {summary['scenario']}")
         travel = summary["travel"]
         console.print(f"diverted trips {travel['diverted_trips']:,}, turned away {travel['turned_away']:,}, "
                       f"arrival quarantine {travel['arrival_quarantine_central_person_days']:,} central + "
                       f"{travel['arrival_quarantine_home_person_days']:,} home person-days "
-                      f"(CNY {travel['arrival_quarantine_cny']:,.0f})", highlight=False)
+                      f"({money(travel['arrival_quarantine_cny'])})", highlight=False)
         for note in summary.get("notes", []):
             console.print(f"note: {note}", highlight=False)
+        from zerosim.io.explain import explain_region
+
+        for sentence in explain_region(summary):
+            console.print(f"why: {sentence}", highlight=False, markup=False)
     console.print(f"results: {results.out_dir}/", highlight=False)
     for figure in results.figures:
         console.print(f"figure:  {figure}", highlight=False)
 
 
-def add_region_rows(table: Table) -> None:
-    """Rows of ``zerosim scenarios`` for the built-in region scenarios."""
+def region_entries() -> list[dict]:
+    """The built-in region scenarios for ``zerosim scenarios``: name, people, days, variants, description."""
     from zerosim.region.config import load_region, region_builtin_names
     from zerosim.region.runner import resolve_cities
 
+    entries = []
     for name in region_builtin_names():
         region = load_region(name)
-        people = sum(city.scenario.population.size for city in resolve_cities(region))
-        variants = sorted({city.scenario.disease.variant for city in resolve_cities(region)})
-        table.add_row(name, f"{people:,} in {len(region.cities)} cities", str(region.duration_days),
-                      ", ".join(variants), f"[region] {region.description}")
+        cities = resolve_cities(region)
+        entries.append({
+            "name": name, "kind": "region", "people": sum(city.scenario.population.size for city in cities),
+            "days": region.duration_days, "variant": ", ".join(sorted({c.scenario.disease.variant for c in cities})),
+            "cities": [city.name for city in region.cities], "description": " ".join(region.description.split()),
+        })
+    return entries

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from zerosim.engine.rng import replicate_seed
-from zerosim.errors import OutputError, ScenarioError, ZerosimError
+from zerosim.errors import OutputDirError, OutputError, ScenarioError, ZerosimError
 
 #: Series summarised as quantile bands.
 BAND_SERIES = ("new_infections", "infectious", "new_deaths", "cases_detected", "sealed", "in_quarantine",
@@ -104,8 +104,13 @@ def run_ensemble(
     retries: int = 1,
     out: Path | None = None,
     on_done: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> EnsembleResult:
-    """Run ``runs`` replicates of ``scenario`` at every sweep point on Dask; gather and summarise."""
+    """Run ``runs`` replicates of ``scenario`` at every sweep point on Dask; gather and summarise.
+
+    An ensemble already in ``out`` is refused (OutputDirError), or with ``force`` its files are removed
+    first (only the files an ensemble writes: :data:`ENSEMBLE_FILES` and ``replicates/``).
+    """
     from dask.distributed import Client, LocalCluster, as_completed
 
     if runs < 1:
@@ -126,10 +131,7 @@ def run_ensemble(
         else:
             validate_mapping(data)
     if out is not None:
-        out = Path(out)
-        if (out / "ensemble.json").exists():
-            raise OutputError(f"--out: '{out}' already holds an ensemble; choose another --out")
-        out.mkdir(parents=True, exist_ok=True)
+        out = prepare_ensemble_out(out, force)
 
     cluster = None
     try:
@@ -180,6 +182,70 @@ def run_ensemble(
     if out is not None:
         write_ensemble(result, scenario, runs, points, out)
     return result
+
+
+#: The files (besides the ``replicates/`` dataset) that an ensemble writes into ``out``.
+ENSEMBLE_FILES = ("summaries.parquet", "quantiles.parquet", "failures.json", "ensemble.json", "ensemble_bands.png")
+
+
+def prepare_ensemble_out(out: Path, force: bool) -> Path:
+    """Make ``out`` ready for an ensemble: refuse one already there (OutputDirError) unless ``force``,
+    which removes it first; returns ``out`` as a Path."""
+    out = Path(out)
+    if (out / "ensemble.json").exists():
+        if not force:
+            raise OutputDirError(f"--out: '{out}' already holds an ensemble; give --force to replace it, "
+                                 f"or choose another --out")
+        _remove_ensemble(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot create '{out}' ({error.strerror}); choose another --out") from None
+    return out
+
+
+def _remove_ensemble(out: Path) -> None:
+    """Remove an earlier ensemble's outputs from ``out`` (``--force``), and nothing else."""
+    import shutil
+
+    try:
+        if (out / "replicates").is_dir():
+            shutil.rmtree(out / "replicates")
+        for name in ENSEMBLE_FILES:
+            (out / name).unlink(missing_ok=True)
+    except OSError as error:
+        raise OutputError(f"--out: cannot remove the ensemble already in '{out}' ({error.strerror}); "
+                          f"remove it yourself or choose another --out") from None
+
+
+def describe(result: EnsembleResult, points: list[dict[str, Any]], scenario_name: str) -> list[str]:
+    """A closing summary, one sentence per sweep point: medians and 90% ranges over the replicates.
+
+    e.g. ``policy=dynamic-zero-2022: 20 replicates; infections median 143 (90% of runs 98 – 310), deaths 0 (0 – 1),
+    income lost CNY 36.2 million (CNY 30.1 million – CNY 41 million)``.
+    """
+    from zerosim.numbers import money, words
+
+    lines = []
+    frame = result.summaries
+    for p, point in enumerate(points):
+        tag = ", ".join(f"{k}={v}" for k, v in point.items()) or scenario_name
+        rows = frame[frame["sweep"] == p] if not frame.empty else frame
+        failed = sum(1 for f in result.failures if f["sweep"] == p)
+        if rows.empty:
+            lines.append(f"{tag}: no replicate succeeded ({failed} failed)")
+            continue
+        parts = []
+        for column, label, write in (("infections", "infections", words), ("deaths", "deaths", words),
+                                     ("peak_sealed_population", "peak sealed", words),
+                                     ("ledger.income_lost_cny", "income lost", money)):
+            if column in rows and rows[column].notna().any():
+                values = rows[column].dropna().to_numpy(dtype=float)
+                low, mid, high = np.quantile(values, (0.05, 0.5, 0.95))
+                parts.append(f"{label} median {write(mid)} (90% of runs {write(low)} – {write(high)})")
+        count = f"{len(rows)} replicate{'s' if len(rows) != 1 else ''}" + (f" ({failed} failed)" if failed else "")
+        lines.append(f"{tag}: {count}; " + ", ".join(parts))
+    return lines
 
 
 def quantile_bands(series: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ pd = lazy_module("pandas")  # imported when results are assembled, not during th
 
 from zerosim.errors import OutputError, ZerosimError
 from zerosim.io.results import load_summary
+from zerosim.numbers import money, words
 
 #: Top-level summary measures compared, with their units, in table order.
 SUMMARY_MEASURES: dict[str, str] = {
@@ -348,25 +349,15 @@ def _per_averted(table: pd.DataFrame, labels: Sequence[str], baseline: int) -> p
 
 # -- words ----------------------------------------------------------------------------------------------
 def readable(value: float | None, unit: str = "") -> str:
-    """A number as people read it: ``995,861``, ``12.3 million``, ``CNY 4.1 billion``, ``3.7``, ``12.5%``."""
+    """A number as people read it: ``995,861``, ``12.3 million``, ``CNY 1.35 billion``, ``3.7``, ``12.5%``.
+
+    Counts and money follow :mod:`zerosim.numbers` (the one format of every output); fractions are percentages.
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if unit == "fraction":
         return f"{100 * value:.1f}%"
-    size = abs(value)
-    if size >= 1e9:
-        text = f"{value / 1e9:.{0 if size >= 1e11 else 1}f} billion"
-    elif size >= 1e6:
-        text = f"{value / 1e6:.{0 if size >= 1e8 else 1}f} million"
-    elif size >= 100 or float(value).is_integer():
-        text = f"{round(value):,}"
-    elif size >= 1:
-        text = f"{value:.1f}"
-    elif size > 0:
-        text = f"{value:.2g}"
-    else:
-        text = "0"
-    return f"CNY {text}" if unit == "CNY" else text
+    return money(value) if unit == "CNY" else words(value)
 
 
 def _count(value: float, singular: str, plural: str) -> str:
@@ -462,6 +453,42 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
             texts.append(text)
         out[column] = texts
     return out
+
+
+def comparison_json(comparison: Comparison, written: Sequence[Path] = ()) -> dict:
+    """The comparison as one JSON-ready object (what ``zerosim compare --json`` prints).
+
+    ``measures`` maps each measure to its ``unit``, each run's ``values`` and each non-baseline run's
+    ``differences`` from the baseline (null where a run did not report it); ``per_averted`` is
+    :attr:`Comparison.per_averted` as records.
+    """
+
+    def number(value: Any) -> float | int | None:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        value = float(value)
+        return int(value) if value.is_integer() else value
+
+    table = comparison.table
+    measures = {}
+    for measure in table.index:
+        measures[str(measure)] = {
+            "unit": str(table.at[measure, "unit"]),
+            "values": {run: number(table.at[measure, run]) for run in comparison.runs},
+            "differences": {run: number(table.at[measure, column]) for run, column in comparison.differences.items()},
+        }
+    per_averted = [{key: number(value) if isinstance(value, float) else value for key, value in row.items()}
+                   for row in comparison.per_averted.to_dict("records")]
+    return {
+        "headline": headline(comparison),
+        "baseline": comparison.baseline_run,
+        "runs": [{"label": label, "name": name, "source": str(source) if source is not None else None}
+                 for label, name, source in zip(comparison.runs, comparison.names, comparison.sources)],
+        "warnings": list(comparison.warnings),
+        "measures": measures,
+        "per_averted": per_averted,
+        "written": [str(path) for path in written],
+    }
 
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:

@@ -362,7 +362,9 @@ def describe_validation_error(error: ValidationError) -> str:
     given = first.get("input")
     context = first.get("ctx") or {}
     if kind == "extra_forbidden":
-        return f"{location}: unknown field; remove it or check the spelling (zerosim validate lists fields in errors)"
+        from zerosim.io.problems import spelling_hint  # noqa: PLC0415 - io.problems imports this module
+
+        return f"{location}: unknown field; {spelling_hint(first['loc'], getattr(error, 'title', None))}"
     if kind == "missing":
         return f"{location}: required field is missing; add it"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):

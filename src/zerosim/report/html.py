@@ -553,8 +553,13 @@ def _headline_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
         if _is_number(ledger.get(key)):
             value = readable(ledger[key], _unit(key))
             costs.append(_card(label, _esc(value), "from the ledger", css="card cost"))
+    from zerosim.io.explain import explain_run
+
+    why = explain_run(summary, run.table("timeseries"), run.table("events"))
+    explained = ("<h4>Why these numbers</h4><ul>" + "".join(f"<li>{_esc(sentence)}</li>" for sentence in why)
+                 + "</ul>") if why else ""
     return (page.heading(level, anchor, "Headline numbers") + f'<div class="cards">{"".join(cards)}</div>'
-            + (f'<div class="cards">{"".join(costs)}</div>' if costs else ""))
+            + (f'<div class="cards">{"".join(costs)}</div>' if costs else "") + explained)
 
 
 def _epidemic_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
@@ -619,7 +624,7 @@ def _grid_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
         return heading + _note("No district had residents sealed or controlled in this run.")
     population = run.summary.get("population_by_district") or {}
     return heading + page.figure(
-        lambda path: run_figures.district_zone_grid(by_district, population, path), title,
+        lambda path: run_figures.district_zone_grid(by_district, population, path, start_date=_start_date(run)), title,
         "A schematic grid, <b>not a map</b>: one row per district (largest first), one column per day; the colour "
         "is the share of the district's residents sealed plus half of those controlled.")
 
@@ -631,7 +636,8 @@ def _districts_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
         return heading + _note("No district figure: this run directory has no usable <code>by_district.parquet</code>.")
     population = run.summary.get("population_by_district") or {}
     figure = page.figure(
-        lambda path: run_figures.infections_by_district(by_district, population, path), "Infections by district",
+        lambda path: run_figures.infections_by_district(by_district, population, path, start_date=_start_date(run)),
+        "Infections by district",
         "Left: new infections per 100,000 residents by district (rows) and day (columns), a schematic grid, "
         "not a map. Right: each district's attack rate.")
     sums = by_district.groupby("district", sort=False)[[c for c in ("new_infections", "new_deaths")
@@ -773,7 +779,7 @@ def _ledger_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
     if pressure is not None and "resistance_pressure" in pressure and len(pressure) \
             and float(pd.to_numeric(pressure["resistance_pressure"], errors="coerce").fillna(0).max()) > 0:
         parts.append(page.figure(
-            lambda path: ledger_figures.resistance_pressure_map(pressure, path),
+            lambda path: ledger_figures.resistance_pressure_map(pressure, path, start_date=_start_date(run)),
             "Resistance-pressure index by subdistrict and day",
             "Share of each subdistrict's residents confined long without a break whose household has no food or "
             "who cannot work; a schematic subdistrict × day grid, not a map. "

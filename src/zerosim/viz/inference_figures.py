@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zerosim.viz import style
 from zerosim.viz.figures import _INK, _MUTED, _style, plt
 
 _FIT = "#2f6fb0"
@@ -48,18 +49,15 @@ def posterior_predictive_figure(predictive: pd.DataFrame, observed: pd.Series, i
                      & (observed.index <= x.max() + pd.Timedelta(days=21))] if observed is not None else None
     _observed_dots(ax, shown, window.get("until", x.max()))
     ax.set_ylabel("reported cases per day (whole city)", color=_INK)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    style.legend(ax, fontsize=8, loc="upper left")
     _style(ax)
-    fig.autofmt_xdate()
+    style.date_axis(ax)
     fig.suptitle(f"{info.get('scenario', '')}: posterior predictive vs reported cases", x=0.01, ha="left",
                  fontsize=12, fontweight="bold", color=_INK)
     scale = info.get("scale", {}).get("statement", "")
     fig.text(0.01, 0.905, f"{scale} · model series: {info.get('observe', '')} · fit window "
              f"{window.get('first_date', '')} .. {window.get('until', '')}", fontsize=8.5, color=_MUTED)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return style.save(fig, path, rect=(0, 0, 1, 0.9))
 
 
 def fan_chart(quantiles: pd.DataFrame, observed: pd.Series, until, release_dates: pd.Series, horizon_end,
@@ -88,9 +86,10 @@ def fan_chart(quantiles: pd.DataFrame, observed: pd.Series, until, release_dates
     _observed_dots(top, observed[(observed.index >= table.index.min()) & (observed.index <= table.index.max())]
                    if observed is not None else None, until)
     top.axvline(until, color=_MUTED, linestyle="--", linewidth=1)
-    top.text(until, top.get_ylim()[1] * 0.97, f" data up to {until.date()}", fontsize=8, color=_MUTED, va="top")
+    top.text(until, 0.02, f" data up to {until.date()}", fontsize=8, color=_MUTED, va="bottom",
+             transform=top.get_xaxis_transform())  # at the foot of the line, clear of the legend
     top.set_ylabel("reported cases per day (whole city)", color=_INK)
-    top.legend(frameon=False, fontsize=8, loc="upper right")
+    style.legend(top, fontsize=8, loc="upper right")
     _style(top)
 
     released = pd.to_datetime(release_dates.dropna())
@@ -108,16 +107,15 @@ def fan_chart(quantiles: pd.DataFrame, observed: pd.Series, until, release_dates
         cumulative.spines[["top"]].set_visible(False)
         cumulative.tick_params(labelsize=8, colors=_INK)
     not_released = int(release_dates.isna().sum())
-    bottom.set_title(f"city release date ({not_released} of {runs} runs not released by {pd.Timestamp(horizon_end).date()})",
-                     loc="left", fontsize=9.5, color=_INK)
+    end = pd.Timestamp(horizon_end).date()
+    caption = (f"all {runs} runs released by {end}" if not_released == 0 else
+               f"{not_released} of {runs} runs still sealed or controlled on {end}")
+    bottom.set_title(f"city release date ({caption})", loc="left", fontsize=9.5, color=_INK)
     bottom.set_ylabel("share of runs", color=_INK, fontsize=9)
     bottom.axvline(until, color=_MUTED, linestyle="--", linewidth=1)
     _style(bottom)
-    fig.autofmt_xdate()
+    style.date_axis(bottom)
     fig.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold", color=_INK)
     fig.text(0.01, 0.925, subtitle, fontsize=8.5, color=_MUTED)
     fig.text(0.01, 0.01, sentence, fontsize=9, color=_INK)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.92))
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return style.save(fig, path, rect=(0, 0.03, 1, 0.92))

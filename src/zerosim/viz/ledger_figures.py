@@ -27,7 +27,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from zerosim.errors import OutputError  # noqa: E402
-from zerosim.io.compare import headline  # noqa: E402
+from zerosim.io.compare import headline, readable  # noqa: E402
+from zerosim.numbers import money, words  # noqa: E402
+from zerosim.viz import style  # noqa: E402
 from zerosim.viz.figures import _COLOURS, _INK, _MUTED, _style, _x  # noqa: E402
 
 _LEDGER_COLOURS = {
@@ -48,41 +50,14 @@ _DPI = 130
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def _short(value: float | None, unit: str = "") -> str:
-    """Compact number for a bar label or tick: ``995.9k``, ``12.3M``, ``CNY 4.1bn``, ``902M``, ``3.7``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    size = abs(value)
-    text = ""
-    for threshold, scale, suffix in ((1e9, 1e9, "bn"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
-        if size >= threshold:
-            scaled = value / scale
-            text = f"{scaled:.{0 if abs(scaled) >= 100 else 1}f}".removesuffix(".0") + suffix
-            break
-    if not text:
-        if size >= 100 or float(value).is_integer():
-            text = f"{value:,.0f}"
-        else:
-            text = f"{value:.1f}" if size >= 1 else f"{value:.2g}"
-    return f"CNY {text}" if unit == "CNY" else text
-
-
 def _thousands(ax: plt.Axes, axis: str = "y") -> None:
-    """Tick labels with thousands separators (``35,000``), compact from a million (``1.2M``)."""
-    formatter = matplotlib.ticker.FuncFormatter(lambda v, _: _short(v) if abs(v) >= 1e6 else f"{v:,.0f}"
-                                                if float(v).is_integer() else f"{v:,.1f}")
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+    """Tick labels with thousands separators (``35,000``), in words from a million (``1.2 million``)."""
+    style.thousands(ax.yaxis if axis == "y" else ax.xaxis)
 
 
 def _words(value: float) -> str:
-    """A number for a title: ``995,861``, ``12.3 million``, ``4.1 billion``."""
-    if abs(value) >= 1e9:
-        return f"{value / 1e9:.1f} billion"
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f} million"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{round(value):,}"
-    return f"{value:.1f}"
+    """A number for a title: ``995,861``, ``12.3 million``, ``1.35 billion`` (:func:`zerosim.numbers.words`)."""
+    return words(value)
 
 
 def _percent(share: float) -> str:
@@ -132,16 +107,7 @@ def _empty(ax: plt.Axes, message: str) -> None:
 
 
 def _save(fig: plt.Figure, path: Path, top: float) -> Path:
-    path = Path(path)
-    fig.tight_layout(rect=(0, 0, 1, top))
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return path
-
-
-def _date_axis(fig: plt.Figure, xlabel: str) -> None:
-    if xlabel == "":
-        fig.autofmt_xdate()
+    return style.save(fig, path, rect=(0, 0, 1, top), dpi=_DPI)
 
 
 # -- one run ------------------------------------------------------------------------------------------
@@ -196,7 +162,7 @@ def confinement_distribution(confinement_days: pd.DataFrame, summary: dict, path
             bbox={"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "#e4e7eb"})
     ax.set_xlabel("days confined without a break (home, compound or facility)", color=_INK)
     ax.set_ylabel("people", color=_INK)
-    ax.legend(frameon=False, fontsize=9, loc="upper right", bbox_to_anchor=(1, 0.93))
+    style.legend_above(ax)
     _thousands(ax)
     _style(ax)
     subtitle = None
@@ -238,17 +204,16 @@ def food_shortfall(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
                     fontsize=9, color=_INK)
     top_ax.set_ylabel("people without food", color=_INK)
     _thousands(top_ax)
-    top_ax.legend(frameon=False, fontsize=9, loc="upper left")
+    style.legend_above(top_ax)
     _style(top_ax)
     bottom.plot(x, ran_out, color=_INK, linewidth=1.8, label="households that ran out (cumulative)")
     bottom.fill_between(x, elderly, color=_LEDGER_COLOURS["elderly"], alpha=0.8, linewidth=0,
                         label="of them: people aged 65+ living alone")
     bottom.set_ylabel("households", color=_INK)
     _thousands(bottom)
-    bottom.set_xlabel(xlabel, color=_INK)
-    bottom.legend(frameon=False, fontsize=9, loc="upper left")
+    style.time_axis(bottom, xlabel)
+    style.legend_above(bottom)
     _style(bottom)
-    _date_axis(fig, xlabel)
     share = f" ({_percent(elderly_total / households)})" if households else ""
     top = _title(
         fig,
@@ -267,7 +232,7 @@ def _bars(ax: plt.Axes, values: dict[str, float], colour_of: Callable[[str], str
     ax.set_yticks(range(len(items)), [name.replace("_", " ") for name, _ in items], fontsize=9)
     limit = numbers.max(initial=0)
     for i, value in enumerate(numbers):
-        ax.text(value + 0.01 * max(limit, 1), i, _short(value, "CNY"), va="center", fontsize=8, color=_INK)
+        ax.text(value + 0.01 * max(limit, 1), i, money(value), va="center", fontsize=8, color=_INK)
     ax.set_xlim(0, max(limit, 1) * 1.25)
     ax.set_title(title, loc="left", fontsize=10, color=_INK)
     ax.set_xlabel("CNY", color=_INK)
@@ -275,7 +240,7 @@ def _bars(ax: plt.Axes, values: dict[str, float], colour_of: Callable[[str], str
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#e4e7eb", linewidth=0.8)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _short(v)))
+    style.thousands(ax.xaxis)
 
 
 def income_lost(summary: dict, path: Path) -> Path:
@@ -300,12 +265,12 @@ def income_lost(summary: dict, path: Path) -> Path:
         _empty(right, "no worker-type breakdown")
     precarious = sum(types.get(name, 0.0) for name in _PRECARIOUS)
     by_types = sum(types.values())
-    title = f"Income lost: CNY {_words(total)}"
+    title = f"Income lost: {money(total)}"
     if by_types > 0:
         title += f"; {_percent(precarious / by_types)} of it by informal, gig and self-employed workers"
     subtitle = None
     if ledger.get("worker_days_lost"):
-        subtitle = f"{_words(float(ledger['worker_days_lost']))} worker-days kept from work (confined, red code or workplace closed)"
+        subtitle = f"{_words(float(ledger['worker_days_lost']))} worker-days kept from work (confined, no green health code, or workplace closed)"
     return _save(fig, path, _title(fig, title, subtitle))
 
 
@@ -334,17 +299,16 @@ def stores(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
                         xytext=(4, -11), textcoords="offset points", fontsize=8, color=_MUTED)
     top_ax.set_ylabel("stores", color=_INK)
     _thousands(top_ax)
-    top_ax.legend(frameon=False, fontsize=9, loc="center left")
+    style.legend_above(top_ax)
     _style(top_ax)
     bottom.plot(x, 100 * demand, color=_LEDGER_COLOURS["demand"], linewidth=1.8,
                 label="demand-recovery index: 1 − demand lost / stores")
     bottom.axhline(100, color=_MUTED, linewidth=1, linestyle="--")
     bottom.set_ylim(0, 105)
     bottom.set_ylabel("% of normal demand", color=_INK)
-    bottom.set_xlabel(xlabel, color=_INK)
-    bottom.legend(frameon=False, fontsize=9, loc="lower left")
+    style.time_axis(bottom, xlabel)
+    style.legend_above(bottom)
     _style(bottom)
-    _date_axis(fig, xlabel)
     share = f" ({_percent(failed_total / total)})" if total else ""
     top = _title(
         fig,
@@ -355,7 +319,7 @@ def stores(timeseries: pd.DataFrame, summary: dict, path: Path) -> Path:
     return _save(fig, path, top)
 
 
-def resistance_pressure_map(pressure: pd.DataFrame, path: Path) -> Path:
+def resistance_pressure_map(pressure: pd.DataFrame, path: Path, start_date=None) -> Path:
     """Subdistrict x day heat map of the resistance-pressure index, subdistricts grouped by district.
 
     Parameters
@@ -389,10 +353,10 @@ def resistance_pressure_map(pressure: pd.DataFrame, path: Path) -> Path:
     ax.tick_params(axis="y", length=0)
     for boundary in starts[1:]:
         ax.axhline(boundary - 0.5, color="white", linewidth=1)
-    ax.set_xlabel("day", color=_INK)
+    style.day_axis(ax, style.as_date(start_date))
     ax.set_ylabel("subdistricts, grouped by district", color=_INK)
     ax.tick_params(colors=_INK, labelsize=8)
-    fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="% of residents under pressure")
+    style.colorbar(fig, image, ax, "% of residents under pressure")
     row, column = np.unravel_index(int(np.argmax(values)), values.shape)
     district, subdistrict = table.index[row]
     typical = float(np.median(values.max(axis=1)))
@@ -457,7 +421,8 @@ def write_ledger_figures(out_dir: Path, results_like: Any) -> list[Path]:
         paths.append(stores(timeseries, summary, out_dir / "stores.png"))
     if isinstance(pressure, pd.DataFrame) and "resistance_pressure" in pressure \
             and float(pressure["resistance_pressure"].max(skipna=True) if len(pressure) else 0) > 0:
-        paths.append(resistance_pressure_map(pressure, out_dir / "resistance_pressure.png"))
+        paths.append(resistance_pressure_map(pressure, out_dir / "resistance_pressure.png",
+                                             start_date=style.start_date_of(timeseries)))
     return paths
 
 
@@ -501,12 +466,12 @@ def comparison_figure(comparison: Any, path: Path) -> Path:
         ax.bar(range(len(runs)), shown, color=colours, width=0.7)
         limit = float(np.abs(shown).max(initial=0))
         for i, value in enumerate(values):
-            ax.text(i, shown[i] + 0.02 * max(limit, 1), _short(value, unit), ha="center", va="bottom",
+            ax.text(i, shown[i] + 0.02 * max(limit, 1), readable(value, unit), ha="center", va="bottom",
                     fontsize=8.5, color=_INK)
         ax.set_ylim(0, max(limit, 1) * 1.2)
         ax.set_xticks([])
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _short(v)))
+        style.thousands(ax.yaxis)
         _style(ax)
     height = fig.get_size_inches()[1]
     top = _title(fig, headline(comparison))

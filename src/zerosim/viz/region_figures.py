@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from zerosim.viz import style
 from zerosim.viz.figures import _INK, _MUTED, _style
 
 _PALETTE = ("#2f6f9f", "#d64545", "#3e8e5e", "#f0b429", "#8e6c8a", "#1f2933", "#e07b39", "#4c9f9f")
@@ -92,9 +93,11 @@ def region_figure(timeseries: pd.DataFrame, flows: pd.DataFrame, summary: dict,
     _style(network)
 
     # (b)-(d) per city over time
+    start = style.as_date(summary.get("start_date"))
     if not timeseries.empty:
         for name in cities:
             rows = timeseries[timeseries["city"] == name]
+            rows = rows.assign(day=style.days_to_dates(rows["day"].to_numpy(), start))  # dates when there is a start
             population = summary["cities"][name]["population"]
             curves.plot(rows["day"], 1e5 * rows["new_infections"] / max(population, 1), color=colours[name],
                         linewidth=1.8, label=name)
@@ -109,14 +112,18 @@ def region_figure(timeseries: pd.DataFrame, flows: pd.DataFrame, summary: dict,
     curves.set_yscale("symlog", linthresh=10)
     curves.set_title("(b) new infections per 100,000 residents per day (log above 10)", fontsize=10, color=_INK,
                      loc="left")
-    curves.legend(frameon=False, fontsize=8, ncol=2)
+    handles, labels = curves.get_legend_handles_labels()
+    if handles:  # one legend of the city colours for (b)-(d), under the panels (outside the data)
+        fig.legend(handles, labels, loc="lower right", bbox_to_anchor=(0.99, 0.0), ncol=len(handles), frameon=False,
+                   fontsize=9)
+        fig.subplots_adjust(bottom=0.13)
     arrivals.set_title("(c) infected arrivals per day (hatched: diverted)", fontsize=10, color=_INK, loc="left")
     held.set_title("(d) people in arrival quarantine (solid), stranded visitors (dotted)", fontsize=10, color=_INK,
                    loc="left")
-    held.set_xlabel("day", color=_INK)
     for ax in (curves, arrivals, held):
         ax.set_ylim(bottom=0)
         _style(ax)
+    style.time_axis(held, "" if start is not None and not timeseries.empty else style.DAY_LABEL)
     travel = summary["travel"]
     fig.suptitle(
         f"{summary['scenario']}: {summary['infections']:,} infections in {len(cities)} cities; "
@@ -125,6 +132,4 @@ def region_figure(timeseries: pd.DataFrame, flows: pd.DataFrame, summary: dict,
         x=0.01, ha="left", fontsize=11.5, color=_INK, fontweight="bold")
     fig.text(0.01, 0.935, "counts in simulated agents; " + "; ".join(summary.get("notes", [])), fontsize=8,
              color=_MUTED)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return style.save(fig, path, dpi=110, tight=False)
