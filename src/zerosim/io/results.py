@@ -86,6 +86,17 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
     return out_dir
 
 
+#: Time-series columns that are fractional by nature (money, hours, expected counts, rates): always
+#: float64, so that a column's type does not depend on whether its first days happened to be whole
+#: numbers (a flushed partial table and the finished one agree).
+FRACTIONAL_COLUMNS = frozenset({
+    "turnaround_days", "transit_contact_scale", "ledger_income_lost_cny", "ledger_store_demand_lost",
+    "ledger_testing_cny", "ledger_testing_staff_hours", "ledger_testing_queue_hours",
+    "ledger_dialysis_sessions_missed", "ledger_emergencies_without_care", "ledger_births_without_care",
+    "ledger_chemotherapy_patient_days_missed", "ledger_excess_non_covid_deaths", "ledger_resistance_pressure_max",
+})
+
+
 def build_tables(
     scenario: Scenario,
     scalars: dict[str, np.ndarray],
@@ -109,7 +120,8 @@ def build_tables(
             columns[name] = values[:days]
     timeseries = pd.DataFrame(columns)
     for name in timeseries.columns:
-        if name not in ("day", "date") and np.all(np.mod(timeseries[name].to_numpy(), 1) == 0):
+        if name not in ("day", "date") and name not in FRACTIONAL_COLUMNS \
+                and np.all(np.mod(timeseries[name].to_numpy(), 1) == 0):
             timeseries[name] = timeseries[name].astype(np.int64)
 
     district_count = len(district_names)
