@@ -173,9 +173,10 @@ def test_account_agents_matches_reference(case):
 
 
 @settings(max_examples=60, deadline=None)
-@given(cities(), st.floats(0.0, 4.0))
-def test_account_households_matches_reference(case, stock_scale):
-    """account_agents then account_households: confinement of households, stocks, the needy list."""
+@given(cities(), st.floats(0.0, 4.0), st.sampled_from([1.0, 0.0, 0.3]))
+def test_account_households_matches_reference(case, stock_scale, shops_open):
+    """account_agents then account_households: confinement of households, stocks, the needy list; a free
+    household restocks fully where every shop is open, buys back the open share of what it lacks elsewhere."""
     city = random_city(case["seed"], case["households"], in_district_order=case["in_district_order"])
     rng = np.random.default_rng(case["seed"] + 1)
     size = case["households"]
@@ -188,13 +189,20 @@ def test_account_households_matches_reference(case, stock_scale):
     out_today = np.ones(size, dtype=np.int8)
     needy_count = np.zeros(SCAN_CHUNKS, dtype=np.int64)
     new_stock = stock.copy()
+    household_district = city["district_id"][city["household_start"][:-1]].astype(np.int64)
+    share = np.full(city["districts"], np.float32(1.0), dtype=np.float32)
+    share[::2] = np.float32(shops_open)  # every other district
     account_households(city["household_start"], chunks, counts, case["threshold"] < 0, new_stock, initial, out_today,
-                       needy_count)
+                       needy_count, household_district, share)
     confined = (expected["household_present"] > 0) & (expected["household_free"] == 0)
-    expected_stock = np.where(confined, np.maximum(stock - np.float32(1.0), np.float32(0.0)), initial)
+    household_share = share[household_district]
+    short = ~confined & (household_share < 1)
+    eaten = np.maximum(stock - np.float32(1.0), np.float32(0.0))
+    bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
+    expected_stock = np.where(confined, eaten, np.where(short, bought, initial))
     assert np.array_equal(new_stock, expected_stock)
     assert not out_today.any()
-    needy = np.flatnonzero(confined & (expected_stock < 1.0))
+    needy = np.flatnonzero((confined | (short & (expected["household_present"] > 0))) & (expected_stock < 1.0))
     needy_start = np.concatenate(([0], np.cumsum(needy_count)))
     entries = np.concatenate([counts[f:f + k] for f, k in zip(chunks[:-1], needy_count)] + [np.zeros(0, np.int64)])
     assert np.array_equal(entries & 0xFFFFFFFF, needy)
@@ -369,9 +377,17 @@ def reference_step(ledger, state, rng):
     pressure_s, pressure_d = agents["pressure_by_subdistrict"].copy(), agents["pressure_by_district"].copy()
     # food
     confined = (agents["household_present"] > 0) & (agents["household_free"] == 0)
-    stock = np.where(confined, np.maximum(state.food_stock_days - np.float32(1.0), np.float32(0.0)),
-                     state.food_stock_initial)
-    needy = np.flatnonzero(confined & (stock < 1.0))
+    retail = g.workplace_sector == Sector.RETAIL
+    shops = np.bincount(g.workplace_district[retail], minlength=districts)
+    shops_open = np.bincount(g.workplace_district[retail], weights=state.workplace_is_open[retail], minlength=districts)
+    share = np.where(shops > 0, shops_open / np.maximum(shops, 1), 1.0).astype(np.float32)
+    household_share = share[store.household_district.astype(np.int64)]
+    short = ~confined & (household_share < 1)
+    eaten = np.maximum(state.food_stock_days - np.float32(1.0), np.float32(0.0))
+    initial = state.food_stock_initial
+    bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
+    stock = np.where(confined, eaten, np.where(short, bought, initial))
+    needy = np.flatnonzero((confined | (short & (agents["household_present"] > 0))) & (stock < 1.0))
     couriers = np.flatnonzero(state.sector == LOGISTICS)
     working = float((state.mobility[couriers] == Mobility.FREE).sum()) / max(float(couriers.size), 1.0)
     factor = 1.0 - cfg.food.courier_dependence_fraction * (1.0 - working)

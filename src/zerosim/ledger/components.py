@@ -199,7 +199,8 @@ class Ledger:
         needy_count = np.zeros(SCAN_CHUNKS, dtype=np.int64)
         account_households(g.household_start, store.household_chunk_start, store.household_counts,
                            self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
-                           state.household_out_today, needy_count)
+                           state.household_out_today, needy_count, store.household_district,
+                           self._food_shops_open(state, store))
         needy_start = np.concatenate(([0], np.cumsum(needy_count)))
         needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,
                                                store.household_subdistrict)
@@ -262,6 +263,17 @@ class Ledger:
         people = np.diff(g.subdistrict_start)
         store.pressure.append((pressure_subdistrict / np.maximum(people, 1)).astype(np.float32))
         daily[row["residents_under_pressure"]] = pressure_district
+
+    @staticmethod
+    def _food_shops_open(state: PopulationState, store) -> np.ndarray:
+        """Share of each district's retail workplaces (food and daily goods) open today, float32 (D,);
+        1 where a district has none. Closures decide it; households buy food only where shops are open."""
+        g = state.groups
+        retail = g.workplace_sector == Sector.RETAIL
+        districts = state.district_count
+        total = np.bincount(g.workplace_district[retail], minlength=districts)
+        open_ = np.bincount(g.workplace_district[retail], weights=state.workplace_is_open[retail], minlength=districts)
+        return np.where(total > 0, open_ / np.maximum(total, 1), 1.0).astype(np.float32)
 
     def _deliveries(self, state: PopulationState, needy_subdistrict: np.ndarray, couriers_free: int,
                     rng) -> np.ndarray:

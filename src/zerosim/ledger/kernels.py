@@ -308,16 +308,20 @@ def account_agents(
 
 @njit(cache=True, nogil=True, parallel=True)
 def account_households(household_start, household_chunk_start, household_counts, free_is_pressured,
-                       food_stock_days, food_stock_initial, household_out_today, needy_count):
+                       food_stock_days, food_stock_initial, household_out_today, needy_count, household_district,
+                       shop_open_share):
     """One day's pass over every household: who cannot shop, food stocks, who needs a delivery.
 
     From the counts of :func:`account_agents` (members not listed there are present, free to shop,
     and under pressure if ``free_is_pressured``): a household is confined when it has present
     members and none free to shop. A confined household eats one day of stock (floor 0); any other
-    restocks to ``food_stock_initial``. ``household_out_today`` is cleared (the households that run
+    restocks to ``food_stock_initial`` if every food shop of its district is open, and otherwise eats a
+    day and buys back ``shop_open_share[district]`` of what it lacks (shops shut by closures sell nothing,
+    whoever is free to go out). ``household_out_today`` is cleared (the households that run
     out are marked by :func:`account_food`), and so is ``household_counts``, but for the needy.
 
-    The confined households left with less than one day of food are "needy": chunk ``c`` writes
+    The households left with less than one day of food that are confined, or whose district's shops are
+    not all open, are "needy": chunk ``c`` writes
     them, in increasing order, over the start of its own range of ``household_counts`` (from
     ``household_chunk_start[c]``), each as ``h | present << 32 | pressured << 48`` (its present
     members, and those under pressure if it runs out), and their number to ``needy_count[c]``.
@@ -328,6 +332,7 @@ def account_households(household_start, household_chunk_start, household_counts,
     household_counts : (H,) int64, in/out; free_is_pressured : bool
     food_stock_days : (H,) float32, in/out; food_stock_initial : (H,) float32
     household_out_today : (H,) int8, out; needy_count : (SCAN_CHUNKS,) int64, out
+    household_district : (H,) int; shop_open_share : (D,) float32, the share of food shops open today
     """
     one = np.float32(1.0)
     zero = np.float32(0.0)
@@ -342,14 +347,18 @@ def account_households(household_start, household_chunk_start, household_counts,
             unlisted = household_start[k + 1] - household_start[k] - _field(counts, 0)
             present = unlisted + _field(counts, 1)
             confined = (present > 0) & (unlisted + _field(counts, 2) == 0)
-            if confined:
+            share = shop_open_share[household_district[k]]
+            if confined or share < one:
                 stock = max(food_stock_days[k] - one, zero)
+                if not confined and stock < food_stock_initial[k]:  # some shops open: buy back that share
+                    stock += share * (food_stock_initial[k] - stock)
                 food_stock_days[k] = stock
                 # Listed without a branch (in a lockdown a third of the households may be needy, in
                 # no order): the slot at ``needy`` <= h was read already; if h is not needy, the
                 # next needy household overwrites it.
-                household_counts[needy] = h | (present << 32) | (_field(counts, 3) << 48)
-                needy += stock < one  # then unlisted = 0
+                pressured = _field(counts, 3) + (unlisted if free_is_pressured else 0)  # unlisted = 0 if confined
+                household_counts[needy] = h | (present << 32) | (pressured << 48)
+                needy += (present > 0) & (stock < one)
             else:
                 food_stock_days[k] = food_stock_initial[k]
             household_out_today[k] = 0
