@@ -373,13 +373,13 @@ def section_builtins(runner: Runner, scale: float, seeds: list[int]) -> list[Lin
             # conferences 2022-04-14, 2022-05-06); quarantine: ~150,000 close contacts isolated (7 Apr,
             # Bloomberg via Straits Times). "Of the order": within a factor 3.
             for column, reported, source in (
-                    ("max_in_isolation", 271_200, "fangcang peaks: city-level 86,400 + district-level 184,800 "
-                                                  "(press conferences 2022-04-14, 2022-05-06)"),
-                    ("max_in_quarantine", 150_000, "~150,000 close contacts in central quarantine on 7 Apr 2022 "
-                                                   "(Bloomberg via Straits Times)")):
-                values = [r.summary[column] / actual_scale for r in runs]
-                lines.append(Line("builtins", f"{name}: peak {column.removeprefix('max_').replace('_', ' ')}, "
-                                  "model / reported", 1 / 3, 3, float(np.median(values)) / reported, "ratio", source,
+                    ("in_isolation", 271_200, "fangcang peaks: city-level 86,400 + district-level 184,800 "
+                                              "(press conferences 2022-04-14, 2022-05-06)"),
+                    ("in_central_quarantine", 150_000, "~150,000 close contacts in central quarantine on 7 Apr 2022 "
+                                                       "(Bloomberg via Straits Times)")):
+                values = [float(r.timeseries[column].max()) / actual_scale for r in runs]
+                lines.append(Line("builtins", f"{name}: peak {column.replace('_', ' ')}, model / reported",
+                                  1 / 3, 3, float(np.median(values)) / reported, "ratio", source,
                                   detail=f"model median {np.median(values):,.0f} at full scale",
                                   spread=[v / reported for v in values]))
         if name == "chongqing-2022":
