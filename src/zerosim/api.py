@@ -19,6 +19,7 @@ from zerosim.engine.registry import component_class
 from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
 from zerosim.errors import OutputError, ScenarioError
+from zerosim.io.checkpoint import CHECKPOINT_INDEX, read_checkpoint, remove_checkpoint, save_checkpoint
 from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
@@ -107,9 +108,8 @@ def preflight(scenario: Scenario, out: str | Path | None, force: bool, baseline:
     return prepare_out_dir(Path(out), force) if out is not None else None
 
 
-CHECKPOINT_FILE = "checkpoint.pkl"
-CHECKPOINT_VERSION = 3  # 3: clinical courses moved from per-agent arrays into the infected list
-
+#: The checkpoint's index file (its arrays are in ``checkpoint-<token>.npz``; see :mod:`zerosim.io.checkpoint`).
+CHECKPOINT_FILE = CHECKPOINT_INDEX
 
 def run(
     scenario: Scenario | str | Path,
@@ -132,8 +132,9 @@ def run(
     overrides : mapping of dotted field -> value, applied before validation
     out : directory for the run's files; checked before any work, never overwritten without ``force``
     figures : write PNG figures (default: the scenario's ``outputs.figures``)
-    checkpoint_every : with ``out``, every this many days write ``checkpoint.pkl`` and the tables so
-        far, so a killed run keeps what was done and :func:`resume` can finish it
+    checkpoint_every : with ``out``, every this many days write a checkpoint (``checkpoint.json`` and
+        ``checkpoint-<token>.npz``, see :mod:`zerosim.io.checkpoint`) and the tables so far, so a
+        killed run keeps what was done and :func:`resume` can finish it
     baseline : a run directory to compare with: summary.json's ``ledger`` then also holds the extra
         cost per infection and per death averted (``per_averted``)
     report : with ``out``, also write ``<out>/report.html``, one self-contained HTML page of the run
@@ -177,33 +178,29 @@ def resume(
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
-    """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's."""
-    import pickle
+    """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's.
 
+    The checkpoint (arrays and JSON, never pickle) is checked before any work: a missing, malformed,
+    other-version or other-scenario checkpoint raises a one-line CheckpointError (exit 2).
+    """
     run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT_FILE
-    if not path.exists():
-        raise OutputError(
-            f"--resume: '{run_dir}' has no {CHECKPOINT_FILE}; resume a run started with --checkpoint-every"
-        )
-    try:
-        with path.open("rb") as handle:
-            saved = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
-        raise OutputError(f"--resume: cannot read '{path}' ({error.__class__.__name__}); start the run again") from None
-    if saved.get("version") != CHECKPOINT_VERSION:
-        raise OutputError(f"--resume: '{path}' was written by another zerosim version; start the run again")
-    scenario, simulation, timing = saved["scenario"], saved["simulation"], saved["timing"]
+    checkpoint = read_checkpoint(run_dir)
+    scenario, timing = checkpoint.scenario, checkpoint.timing
+    check_fits_in_memory(scenario.population.size)
+    if on_phase:
+        on_phase("building population")
+    simulation = build(scenario)
+    simulation.setup()
+    checkpoint.restore(simulation)
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, saved["next_day"], timing, run_dir, saved["every"], on_day)
+    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day)
     return _finish(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
               checkpoint_every: int | None, on_day) -> None:
     """Run the days from ``start_day``, checkpointing (and flushing the tables) every k days."""
-    import pickle
 
     clock = time.perf_counter()
     for day in range(start_day, simulation.days):
@@ -217,12 +214,7 @@ def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, ou
             timing["simulation_seconds"] += now - clock
             clock = now
             _flush_tables(scenario, simulation, out_dir)
-            saved = {"version": CHECKPOINT_VERSION, "scenario": scenario, "simulation": simulation,
-                     "timing": timing, "next_day": finished_days, "every": checkpoint_every}
-            temporary = out_dir / (CHECKPOINT_FILE + ".tmp")
-            with temporary.open("wb") as handle:
-                pickle.dump(saved, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, out_dir / CHECKPOINT_FILE)
+            save_checkpoint(out_dir, scenario, simulation, timing, finished_days, checkpoint_every)
     timing["simulation_seconds"] += time.perf_counter() - clock
 
 
@@ -301,9 +293,7 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
         if on_phase:
             on_phase("writing results")
         write_results(results, out_dir)
-        checkpoint = out_dir / CHECKPOINT_FILE
-        if checkpoint.exists():
-            checkpoint.unlink()  # the run is complete; the results supersede it
+        remove_checkpoint(out_dir)  # the run is complete; the results supersede it
         if figures if figures is not None else scenario.outputs.figures:
             from zerosim.viz.figures import write_run_figures
             from zerosim.viz.ledger_figures import write_ledger_figures

@@ -6,6 +6,8 @@ Exception tree::
       + ScenarioError       -- a scenario file, override or parameter is bad or inconsistent (exit 2)
       + StateError          -- an invariant broke during a run: a bug, please report it (exit 3)
       + OutputError         -- results cannot be read or written (exit 4 for reads; 2 for a bad --out)
+        + OutputDirError    -- the --out directory is unusable, holds results, or another run holds it (exit 2)
+        + CheckpointError   -- --resume: no checkpoint, or one malformed, of another version or scenario (exit 2)
       + MissingDependencyError -- an optional extra (e.g. pyabc for calibrate) is not installed (exit 2)
 
 Every message is one line: the field, what was wrong, and how to fix it.
@@ -40,6 +42,12 @@ class OutputError(ZerosimError):
 
 class OutputDirError(OutputError):
     """The requested output directory is unusable (unwritable, or holds results and no --force)."""
+
+    exit_code = 2
+
+
+class CheckpointError(OutputError):
+    """``--resume`` cannot use the directory: no checkpoint, or one malformed, of another version or scenario."""
 
     exit_code = 2
 
