@@ -18,7 +18,7 @@ from zerosim import __version__
 from zerosim.engine.registry import component_class
 from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
-from zerosim.errors import OutputError, ScenarioError
+from zerosim.errors import InputError, RunDirError, ScenarioError
 from zerosim.io.checkpoint import CHECKPOINT_INDEX, read_checkpoint, remove_checkpoint, save_checkpoint
 from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
 from zerosim.io.scenario import Scenario, load_scenario
@@ -103,9 +103,9 @@ def _git_revision() -> str | None:
 def preflight(scenario: Scenario, out: str | Path | None, force: bool, baseline: str | Path | None = None) -> Path | None:
     """Checks done before any work: the city fits in memory, ``baseline`` is a run, ``out`` is usable."""
     if baseline is not None and not (Path(baseline) / "summary.json").exists():
-        raise OutputError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
     check_fits_in_memory(scenario.population.size)
-    return prepare_out_dir(Path(out), force) if out is not None else None
+    return prepare_out_dir(out, force) if out is not None else None
 
 
 #: The checkpoint's index file (its arrays are in ``checkpoint-<token>.npz``; see :mod:`zerosim.io.checkpoint`).
@@ -142,7 +142,7 @@ def run(
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
     if report and out is None:
-        raise OutputError("--report: needs --out; give a directory for the run and its report")
+        raise InputError("--report: needs --out; give a directory for the run and its report")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:

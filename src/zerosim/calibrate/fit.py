@@ -45,6 +45,7 @@ from zerosim.calibrate.priors import (
     resolve_priors,
 )
 from zerosim.errors import (
+    InputError,
     MissingDependencyError,
     OutputError,
     ScenarioError,
@@ -161,6 +162,10 @@ class Settings:
             settings.threads = max(1, (os.cpu_count() or 1) // settings.workers)  # share the cores between workers
         if settings.max_minutes <= 0:
             raise ScenarioError(f"--max-minutes: must be > 0, got {settings.max_minutes}")
+        if settings.scheduler is not None:
+            from zerosim.engine.ensemble import check_scheduler_address
+
+            settings.scheduler = check_scheduler_address(settings.scheduler)
         return settings
 
 
@@ -396,8 +401,9 @@ def dask_client(settings: Settings):
                                    dashboard_address=None)
             client = Client(cluster)
             label = f"dask LocalCluster, {settings.workers} workers"
-    except OSError as error:
-        raise OutputError(f"--scheduler: cannot reach '{settings.scheduler}' ({error}); check the address") from None
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"--scheduler: cannot reach '{settings.scheduler}' ({str(error)[:80]}); check the address") \
+            from None
     try:
         yield client, label
     finally:
@@ -477,7 +483,7 @@ def calibrate(
     import pyabc
 
     problem = load_problem(scenario, data, settings, overrides)
-    out_dir = prepare_out_dir(Path(out), force, CALIBRATION_FILES, "a calibration", clear=True)
+    out_dir = prepare_out_dir(out, force, CALIBRATION_FILES, "a calibration", clear=True)
     if on_event:
         on_event("ready", statement=problem.scale.statement(), observe=problem.model.observe,
                  window=f"{problem.start_date + timedelta(days=problem.model.first_day)} .. {problem.until}",

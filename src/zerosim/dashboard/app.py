@@ -38,7 +38,7 @@ from zerosim.dashboard.levers import (
     preset_values,
     validate_levers,
 )
-from zerosim.errors import ZerosimError
+from zerosim.errors import InputError, ZerosimError
 from zerosim.policy.presets import preset_names
 
 POLL_MILLISECONDS = 500
@@ -336,7 +336,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise ZerosimError(
+            raise InputError(
                 f"--port: cannot listen on {host}:{port} ({error.strerror or error}); pick a free port with --port"
             ) from None
 

@@ -25,7 +25,7 @@ from zerosim.lazy import lazy_module
 
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
-from zerosim.errors import OutputError, ZerosimError
+from zerosim.errors import InputError, OutputError, RunDirError
 from zerosim.io.results import load_summary
 
 #: Top-level summary measures compared, with their units, in table order.
@@ -161,13 +161,13 @@ def _load_summary(item: Any, position: int) -> tuple[dict, Path | None]:
         out_dir = getattr(item, "out_dir", None)
         source = Path(out_dir) if out_dir is not None else None
     else:
-        raise OutputError(f"run {position + 1}: got {type(item).__name__}; give a run directory or a Results object")
+        raise InputError(f"run {position + 1}: got {type(item).__name__}; give a run directory or a Results object")
     where = f"run directory '{source}'" if source is not None else f"run {position + 1}"
     if not isinstance(summary, dict):
-        raise OutputError(f"{where}: summary.json does not hold an object; re-run the scenario to rewrite it")
+        raise RunDirError(f"{where}: summary.json does not hold an object; re-run the scenario to rewrite it")
     missing = [key for key in REQUIRED_KEYS if not _is_number(summary.get(key))]
     if missing:
-        raise OutputError(f"{where}: summary.json has no numeric '{missing[0]}'; re-run the scenario with this zerosim version")
+        raise RunDirError(f"{where}: summary.json has no numeric '{missing[0]}'; re-run the scenario with this zerosim version")
     return summary, source
 
 
@@ -278,9 +278,9 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     """
     items = list(results)
     if len(items) < 2:
-        raise ZerosimError(f"compare: need at least two runs, got {len(items)}; give two or more run directories")
+        raise InputError(f"compare: need at least two runs, got {len(items)}; give two or more run directories")
     if not -len(items) <= baseline < len(items):
-        raise ZerosimError(f"--baseline: {baseline} is not a run index; give 0 to {len(items) - 1}")
+        raise InputError(f"--baseline: {baseline} is not a run index; give 0 to {len(items) - 1}")
     baseline %= len(items)
     loaded = [_load_summary(item, i) for i, item in enumerate(items)]
     summaries = tuple(summary for summary, _ in loaded)
@@ -289,7 +289,7 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     warnings = _check(summaries, labels)
     if strict and any(w.startswith("different population") or w.startswith("different run lengths") for w in warnings):
         where = ", ".join(str(s) if s is not None else label for s, label in zip(sources, labels))
-        raise OutputError(f"compare: runs {where} differ in population size or days; re-run them with the same ones")
+        raise RunDirError(f"compare: runs {where} differ in population size or days; re-run them with the same ones")
 
     measures = [_measures(summary) for summary in summaries]
     order: list[str] = []

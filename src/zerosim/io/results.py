@@ -20,7 +20,8 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
-from zerosim.errors import OutputDirError, OutputError
+from zerosim.errors import OutputDirError, OutputError, RunDirError
+from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
 
 #: Files whose presence marks a directory as holding results (never overwritten without force).
@@ -63,10 +64,14 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
     with ``force`` they may be overwritten, and with ``clear`` the ones present are deleted first.
     Raises OutputDirError if it holds such files (and not ``force``) or cannot be written.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
-    present = [name for name in files if (out_dir / name).exists()]
+    out_dir = check_path(out_dir, "--out", OutputDirError)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
+        present = [name for name in files if (out_dir / name).exists()]
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot use '{out_dir}' ({error.strerror or error.__class__.__name__}); "
+                             "choose another directory") from None
     if present and not force:
         raise OutputDirError(
             f"--out: '{out_dir}' already holds {holds} ({present[0]}); add --force to overwrite or choose another --out"
@@ -211,21 +216,51 @@ def write_results(results: Results, out_dir: Path) -> None:
 
 def load_summary(run_dir: str | Path) -> dict:
     """The summary.json of a run directory; one-line OutputError naming the directory if unusable."""
-    run_dir = Path(run_dir)
+    run_dir = check_path(run_dir, "run directory", RunDirError)
     if not run_dir.is_dir():
-        raise OutputError(f"run directory '{run_dir}': does not exist or is not a directory; "
+        raise RunDirError(f"run directory '{run_dir}': does not exist or is not a directory; "
                           f"give a directory written by zerosim run")
     path = run_dir / "summary.json"
     if not path.is_file():
-        raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
     try:
+        if path.stat().st_size > 64 * 2**20:
+            raise ValueError("larger than 64 MiB")
         summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OutputError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise RunDirError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
                           f"re-run the scenario to rewrite it") from None
     if not isinstance(summary, dict):
-        raise OutputError(f"run directory '{run_dir}': summary.json does not hold an object; re-run the scenario")
+        raise RunDirError(f"run directory '{run_dir}': summary.json does not hold an object; re-run the scenario")
+    if summary.get("kind") != "region":
+        problem = _summary_type_problem(summary)
+        if problem is not None:
+            raise RunDirError(f"run directory '{run_dir}': summary.json {problem}; re-run the scenario to rewrite it")
     return summary
+
+
+#: summary.json keys (at any depth) whose values are text; every other leaf is a number (or null).
+SUMMARY_TEXT_KEYS = frozenset({"scenario", "variant", "policy", "policy_label", "scenario_hash", "zerosim_version",
+                               "git_revision", "baseline", "unit", "date", "start_date"})
+
+
+def _summary_type_problem(summary: dict, path: str = "") -> str | None:
+    """What is wrong with the types in a run's summary.json (a text where a number belongs, ...), or None."""
+    for key, value in summary.items():
+        where = f"{path}{key}"
+        if isinstance(value, dict):
+            problem = _summary_type_problem(value, where + ".")
+            if problem is not None:
+                return problem
+        elif key in SUMMARY_TEXT_KEYS:
+            if value is not None and not isinstance(value, str):
+                return f"holds {str(value)[:40]!r} at '{where[:80]}', not a text"
+        elif key == "warnings":
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                return f"holds {str(value)[:40]!r} at '{where[:80]}', not a list of texts"
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"holds {str(value)[:40]!r} at '{where[:80]}' where a number belongs"
+    return None
 
 
 def _optional(path: Path) -> pd.DataFrame:
@@ -241,7 +276,7 @@ def read_results(run_dir: Path) -> Results:
     run_dir = Path(run_dir)
     missing = [name for name in RESULT_FILES if not (run_dir / name).exists()]
     if missing:
-        raise OutputError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
+        raise RunDirError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
     scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
     age_path = run_dir / "by_age_band.parquet"
     events_path = run_dir / "events.parquet"

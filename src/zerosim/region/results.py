@@ -79,7 +79,7 @@ def run_region(
     from zerosim.io.results import prepare_out_dir
 
     scenario = prepare(scenario, overrides)
-    out_dir = prepare_out_dir(Path(out), force) if out is not None else None
+    out_dir = prepare_out_dir(out, force) if out is not None else None
     if out_dir is not None:
         (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
     started = time.perf_counter()

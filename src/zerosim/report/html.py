@@ -39,7 +39,7 @@ import pandas as pd
 import yaml
 
 from zerosim import __version__
-from zerosim.errors import OutputError, ZerosimError
+from zerosim.errors import InputError, OutputError
 from zerosim.io.compare import (
     LEDGER_PARAMETERS,
     LEDGER_UNITS,
@@ -1050,7 +1050,7 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int 
     """
     directories = [Path(directory) for directory in run_dirs]
     if not directories:
-        raise ZerosimError("report: no run directory given; give one or more directories written by zerosim run")
+        raise InputError("report: no run directory given; give one or more directories written by zerosim run")
     runs = [_load_run(directory) for directory in directories]
     comparison = compare_runs(directories, baseline=baseline) if len(runs) > 1 else None
     page = _Page()

@@ -26,7 +26,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from zerosim.errors import OutputError  # noqa: E402
+from zerosim.errors import RunDirError  # noqa: E402
 from zerosim.io.compare import headline  # noqa: E402
 from zerosim.viz.figures import _COLOURS, _INK, _MUTED, _style, _x  # noqa: E402
 
@@ -407,14 +407,14 @@ def resistance_pressure_map(pressure: pd.DataFrame, path: Path) -> Path:
 
 def _read_run(run_dir: Path) -> dict[str, Any]:
     if not run_dir.is_dir() or not (run_dir / "summary.json").is_file():
-        raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
     try:
         tables: dict[str, Any] = {"summary": json.loads((run_dir / "summary.json").read_text())}
         for name in ("timeseries", "pressure", "confinement_days"):
             path = run_dir / f"{name}.parquet"
             tables[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
     except (OSError, ValueError) as error:
-        raise OutputError(f"run directory '{run_dir}': cannot read its tables ({error.__class__.__name__}); "
+        raise RunDirError(f"run directory '{run_dir}': cannot read its tables ({error.__class__.__name__}); "
                           f"re-run the scenario to rewrite them") from None
     return tables
 

@@ -1,0 +1,219 @@
+"""Issue 15: every bad input gets one line and exit 2 (the README's exit codes), never a traceback,
+and nothing is left behind or lost. Each case of the issue is a test here (cases 8 and 9; the
+checkpoint cases are in test_checkpoint.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from zerosim.cli.app import app, main
+
+LONG = "n" * 300
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def assert_one_line(result, *fragments: str, code: int = 2) -> str:
+    """Exit ``code``, exactly one line on stderr starting 'error: ', no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def main_cli(argv, capsys) -> tuple[int, str]:
+    """The console script in-process (it also turns usage errors into one line)."""
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    return info.value.code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "base"
+    result = invoke("run", "demo", "-n", "2000", "-d", "5", "--out", out, "--no-figures", "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# -- case 8: tracebacks instead of one line ----------------------------------------------------------
+def test_an_impossible_date_in_a_file_or_with_set(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("extends: well-mixed\nstart_date: 2022-02-30\n")
+    assert_one_line(invoke("validate", path), "start_date")
+    assert_one_line(invoke("run", path, "-n", "1000", "-d", "3", "--out", tmp_path / "o1"), "start_date")
+    assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--set", "start_date=2022-02-30",
+                           "--out", tmp_path / "o2"), "start_date")
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
+
+
+def test_names_and_paths_too_long_for_a_file_system(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: well-mixed\nname: {LONG}\n")
+    assert_one_line(invoke("validate", path), "name")
+    assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--out", tmp_path / LONG), "--out", "255")
+    assert_one_line(invoke("validate", tmp_path / f"{LONG}.yaml"), "scenario", "255")
+    assert_one_line(invoke("report", tmp_path / LONG), "report")
+    assert_one_line(invoke("ensemble", "well-mixed", "-n", "200", "-d", "3", "--runs", "1", "--out", tmp_path / LONG),
+                    "--out")
+    assert not any(tmp_path.iterdir()) or sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_a_tiny_building_size_is_refused_and_leaves_nothing(tmp_path):
+    out = tmp_path / "o"
+    assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--set",
+                           "population.building_households_mean=1e-300", "--out", out),
+                    "population.building_households_mean")
+    assert not out.exists()
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """A check that lets a bad value through fails the test instead of serving forever."""
+    import zerosim.dashboard.app
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dashboard would have started")
+
+    monkeypatch.setattr(zerosim.dashboard.app, "serve", refuse)
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """A check that lets a bad value through fails the test instead of starting (or hanging in) Dask."""
+    import dask.distributed
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a Dask cluster would have started")
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", refuse)
+    monkeypatch.setattr(dask.distributed, "Client", refuse)
+
+
+@pytest.mark.parametrize("port", ["-1", "0", "70000"])
+def test_serve_refuses_a_port_out_of_range(no_server, port):
+    assert_one_line(invoke("serve", "--port", port), "--port")
+
+
+def test_serve_refuses_a_host_that_is_not_loopback(no_server):
+    assert_one_line(invoke("serve", "--host", "0.0.0.0"), "--host")
+
+
+@pytest.mark.parametrize("address", ["not a url", "tcp://", "http://host:99999", "tcp://host:123456"])
+def test_ensemble_refuses_a_scheduler_address(no_cluster, tmp_path, address):
+    out = tmp_path / "e"
+    assert_one_line(invoke("ensemble", "well-mixed", "-n", "200", "-d", "3", "--runs", "1", "--scheduler", address,
+                           "--out", out), "--scheduler")
+    assert not out.exists()
+
+
+def test_ensemble_refuses_an_out_that_is_a_file(tmp_path):
+    out = tmp_path / "file"
+    out.write_text("mine")
+    assert_one_line(invoke("ensemble", "well-mixed", "-n", "200", "-d", "3", "--runs", "1", "--out", out),
+                    "--out", "is a file")
+    assert out.read_text() == "mine"
+
+
+@pytest.mark.parametrize("key,value", [("infections", "many"), ("population", "lots"), ("attack_rate", [1]),
+                                       ("scenario", 5), ("ledger.confined_person_days", "x")])
+def test_report_refuses_a_summary_with_a_wrong_type(small_run, tmp_path, key, value):
+    run = shutil.copytree(small_run, tmp_path / "run")
+    summary = json.loads((run / "summary.json").read_text())
+    if "." in key:
+        section, field = key.split(".")
+        summary[section][field] = value
+    else:
+        summary[key] = value
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert_one_line(invoke("report", run, "--out", tmp_path / "r.html"), key)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_report_of_an_intact_run_still_works(small_run, tmp_path):
+    result = invoke("report", small_run, "--out", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+
+
+# -- case 9: exit codes as the README says ------------------------------------------------------------
+def test_resume_of_a_missing_folder_is_bad_input(tmp_path):
+    assert_one_line(invoke("run", "--resume", tmp_path / "missing"), "--resume")
+
+
+def test_compare_with_one_folder_is_bad_input(small_run):
+    assert_one_line(invoke("compare", small_run), "compare", "two")
+
+
+def test_an_empty_out_is_refused_and_writes_nothing(tmp_path):
+    before = sorted(os.listdir())
+    assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--out", ""), "--out", "empty")
+    assert_one_line(invoke("ensemble", "well-mixed", "-n", "200", "-d", "3", "--runs", "1", "--out", ""), "--out")
+    assert_one_line(invoke("compare", "a", "b", "--out", ""), "--out")
+    assert sorted(os.listdir()) == before
+
+
+def test_a_refused_checkpoint_interval_leaves_no_folder(tmp_path):
+    out = tmp_path / "o"
+    assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--checkpoint-every", "0", "--out", out),
+                    "--checkpoint-every")
+    assert not out.exists()
+
+
+def test_set_values_in_exponent_form_are_numbers(tmp_path):
+    from zerosim.io.scenario import load_scenario, parse_set
+
+    assert parse_set("transmission.r0=1e-300") == ("transmission.r0", 1e-300)
+    assert parse_set("a=2E5") == ("a", 2e5) and parse_set("a=-3e2") == ("a", -300.0)
+    assert parse_set("name=x1e5") == ("name", "x1e5")
+    scenario = load_scenario("well-mixed", {"containment": {"testing.symptomatic_test_probability_per_day": parse_set(
+        "x=1e-3")[1]}})
+    assert scenario.containment["testing.symptomatic_test_probability_per_day"] == 0.001
+    named = load_scenario("well-mixed", {"name": parse_set("name=1e5")[1]})
+    assert named.name == "100000.0"
+    # a string that reads as a number is quoted in scenario.yaml, so the file re-runs to the same scenario
+    path = tmp_path / "s.yaml"
+    path.write_text(load_scenario("well-mixed", {"description": "1e5"}).to_yaml())
+    assert load_scenario(path).description == "1e5"
+
+
+def test_workers_zero_is_refused_at_once(no_cluster, tmp_path):
+    """Case 7: `ensemble --workers 0` hung for minutes; now one line and exit 2 before anything starts."""
+    out = tmp_path / "e"
+    assert_one_line(invoke("ensemble", "demo", "-n", "200", "-d", "3", "--runs", "1", "--workers", "0",
+                           "--out", out), "--workers")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["run", "--population", "abc"], "--population"),
+    (["run", "--bogus"], "--bogus"),
+    (["nosuchcommand"], "nosuchcommand"),
+    (["serve", "--port", "x"], "--port"),
+])
+def test_usage_errors_are_one_line_and_exit_2(capsys, argv, fragment):
+    code, err = main_cli(argv, capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], err
+
+
+def test_the_readme_table_lists_every_exit_code():
+    from pathlib import Path
+
+    from zerosim import errors
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    codes = {cls.exit_code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, Exception)
+             and hasattr(cls, "exit_code")}
+    for code in codes | {0, 130}:
+        assert f"| {code} |" in readme, f"exit code {code} is not in the README's table"
