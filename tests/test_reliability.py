@@ -217,3 +217,77 @@ def test_the_readme_table_lists_every_exit_code():
              and hasattr(cls, "exit_code")}
     for code in codes | {0, 130}:
         assert f"| {code} |" in readme, f"exit code {code} is not in the README's table"
+
+
+# -- case 4: YAML bombs and extends loops -------------------------------------------------------------
+def alias_bomb(levels: int, fan: int = 10) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * fan) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * fan) + "]")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("levels", [3, 5])
+def test_an_alias_bomb_is_refused_quickly_in_one_short_line(tmp_path, levels):
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(f"extends: well-mixed\n{alias_bomb(levels)}\nname: *a{levels}\n")
+    started = time.perf_counter()
+    result = invoke("run", path, "-n", "1000", "-d", "3", "--out", tmp_path / "o")
+    line = assert_one_line(result, "bomb.yaml" if levels > 3 else "name")
+    assert time.perf_counter() - started < 10 and len(line) < 400
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_nine_level_bomb_of_the_issue_is_refused_before_it_is_built():
+    from zerosim.errors import ScenarioError
+    from zerosim.io.safe_yaml import load_yaml
+
+    with pytest.raises(ScenarioError, match="expands to more than"):
+        load_yaml(f"{alias_bomb(9)}\nname: *a9\n", "bomb.yaml")  # 10**10 values once expanded
+
+
+def test_an_alias_bomb_in_set_is_refused(tmp_path):
+    bomb = "{" + alias_bomb(6).replace("\n", ", ") + "}"
+    assert_one_line(invoke("validate", "well-mixed", "--set", f"description={bomb}"), "--set description")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("name: &a [*a]\n", "recursive alias"),
+    ("name: " + "[" * 2000 + "]" * 2000 + "\n", "bomb.yaml"),
+    ("name: " + "{a: " * 100 + "1" + "}" * 100 + "\n", "nested"),
+    ("description: '" + "x" * 1_100_000 + "'\n", "bytes"),
+])
+def test_recursive_deep_or_huge_yaml_is_refused(tmp_path, text, fragment):
+    path = tmp_path / "bomb.yaml"
+    path.write_text("extends: well-mixed\n" + text)
+    line = assert_one_line(invoke("validate", path), fragment)
+    assert len(line) < 400
+
+
+def test_extends_cycles_are_found_by_real_path(tmp_path, monkeypatch):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "a.yaml").write_text("extends: b.yaml\nname: a\n")
+    (sub / "b.yaml").write_text("extends: ./a.yaml\nname: b\n")
+    (sub / "c.yaml").write_text("extends: ../sub/c.yaml\n")
+    assert_one_line(invoke("validate", sub / "a.yaml"), "extends", "a.yaml -> b.yaml -> a.yaml")
+    assert_one_line(invoke("validate", sub / "c.yaml"), "extends", "c.yaml -> c.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert_one_line(invoke("validate", "./sub/b.yaml"), "extends")
+    assert_one_line(invoke("validate", "sub/../sub/a.yaml"), "extends")
+    # a chain without a cycle still works, relative to each file
+    (sub / "d.yaml").write_text("extends: well-mixed\nname: d\n")
+    (tmp_path / "e.yaml").write_text("extends: sub/d.yaml\nseed: 4\n")
+    assert invoke("validate", "e.yaml").exit_code == 0
+
+
+def test_region_extends_cycles_are_found(tmp_path):
+    (tmp_path / "r1.yaml").write_text("extends: ./r2.yaml\nkind: region\n")
+    (tmp_path / "r2.yaml").write_text(f"extends: ../{tmp_path.name}/r1.yaml\nkind: region\n")
+    from zerosim.errors import ScenarioError
+    from zerosim.region.config import _raw
+
+    with pytest.raises(ScenarioError, match="r1.yaml -> r2.yaml -> r1.yaml"):
+        _raw(str(tmp_path / "r1.yaml"))

@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zerosim.calibrate.model import OBSERVABLES, ParticleModel, SeriesDistance
@@ -101,9 +100,13 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"--spec: '{path}' does not exist; give a YAML file with a priors: section")
+    from zerosim.io.safe_yaml import MAX_YAML_BYTES, load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ScenarioError(f"--spec: '{path}' is larger than {MAX_YAML_BYTES:,} bytes; check the file")
+        data = load_yaml(path.read_text(encoding="utf-8"), f"--spec {path}") or {}
+    except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"--spec: cannot read '{path}' ({error.__class__.__name__}); fix the YAML") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"--spec: '{path}' must be a YAML mapping (priors:, observe:, until:, scale:)")

@@ -344,7 +344,7 @@ def read_checkpoint(run_dir: str | Path) -> Checkpoint:
         One line, exit 2: no checkpoint, an old pickle checkpoint, malformed, another version,
         another scenario.
     """
-    import yaml
+    from zerosim.io.safe_yaml import load_yaml
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -381,8 +381,9 @@ def read_checkpoint(run_dir: str | Path) -> Checkpoint:
     if scenario.digest() != index.get("scenario_hash"):
         raise malformed("its scenario does not match its scenario_hash")
     try:
-        run_scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ScenarioError, TypeError, ValueError):
+        text = (run_dir / "scenario.yaml").read_text(encoding="utf-8")
+        run_scenario = validate_mapping(load_yaml(text, "scenario.yaml"))
+    except (OSError, UnicodeDecodeError, ScenarioError, TypeError, ValueError):
         run_scenario = None
     if run_scenario is None or run_scenario.digest() != scenario.digest():
         raise CheckpointError(f"--resume: the checkpoint in '{run_dir}' is for another scenario than its scenario.yaml "

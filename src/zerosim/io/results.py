@@ -269,15 +269,15 @@ def _optional(path: Path) -> pd.DataFrame:
 
 def read_results(run_dir: Path) -> Results:
     """Read a run directory written by :func:`write_results`."""
-    import yaml
-
+    from zerosim.io.safe_yaml import load_yaml
     from zerosim.io.scenario import validate_mapping
 
-    run_dir = Path(run_dir)
+    run_dir = check_path(run_dir, "run directory", RunDirError)
     missing = [name for name in RESULT_FILES if not (run_dir / name).exists()]
     if missing:
         raise RunDirError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
-    scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
+    scenario = validate_mapping(load_yaml((run_dir / "scenario.yaml").read_text(encoding="utf-8"),
+                                          f"{run_dir / 'scenario.yaml'}"))
     age_path = run_dir / "by_age_band.parquet"
     events_path = run_dir / "events.parquet"
     return Results(

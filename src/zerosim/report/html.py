@@ -36,10 +36,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-import yaml
 
 from zerosim import __version__
-from zerosim.errors import InputError, OutputError
+from zerosim.errors import InputError, OutputError, ScenarioError
 from zerosim.io.compare import (
     LEDGER_PARAMETERS,
     LEDGER_UNITS,
@@ -51,6 +50,7 @@ from zerosim.io.compare import (
     readable,
 )
 from zerosim.io.results import load_summary
+from zerosim.io.safe_yaml import load_yaml
 from zerosim.report._style import CSS
 from zerosim.viz import figures as run_figures
 from zerosim.viz import ledger_figures
@@ -175,9 +175,9 @@ def _load_run(path: Path) -> _Run:
     scenario_path = path / "scenario.yaml"
     if scenario_path.is_file():
         try:
-            loaded = yaml.safe_load(scenario_path.read_text(encoding="utf-8"))
+            loaded = load_yaml(scenario_path.read_text(encoding="utf-8"), str(scenario_path))
             scenario = loaded if isinstance(loaded, dict) else {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        except (OSError, UnicodeDecodeError, ScenarioError) as error:
             notes.append(f"scenario.yaml is unreadable ({error.__class__.__name__})")
     else:
         notes.append("scenario.yaml is missing (the scenario is described from summary.json only)")
