@@ -41,13 +41,14 @@ def check_loopback(host: str) -> None:
         )
 
 
-def create_app() -> Dash:
-    """The dashboard as a Dash app. Raises ZerosimError if Dash is not installed."""
+def create_app(port: int | None = None) -> Dash:
+    """The dashboard as a Dash app; it answers only requests whose ``Host:`` is a loopback name (with
+    ``port``, when given). Raises ZerosimError if Dash is not installed."""
     try:
         from zerosim.dashboard.app import create_app as _create_app
     except ImportError as error:
         raise MissingDependencyError(f"{_MISSING_DASH} ({error.name} is missing)") from None
-    return _create_app()
+    return _create_app(port=port)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
