@@ -291,3 +291,67 @@ def test_region_extends_cycles_are_found(tmp_path):
 
     with pytest.raises(ScenarioError, match="r1.yaml -> r2.yaml -> r1.yaml"):
         _raw(str(tmp_path / "r1.yaml"))
+
+
+# -- case 6: silently wrong ---------------------------------------------------------------------------
+@pytest.mark.parametrize("assignment,field", [
+    ("transmission.layers.household.contacts_per_day=.inf", "transmission.layers.household.contacts_per_day"),
+    ("transmission.r0=.nan", "transmission.r0"),
+    ("transmission.r0=-.inf", "transmission.r0"),
+    ("containment.testing.symptomatic_test_probability_per_day=.nan", "symptomatic_test_probability_per_day"),
+    ("ledger.food.stock_days_mean=.inf", "ledger.food.stock_days_mean"),
+    ("behaviour.base_compliance=.nan", "behaviour.base_compliance"),
+    ("disease.overrides.incubation.mean_days=.inf", "incubation.mean_days"),
+    ("population.building_households_sd=.inf", "population.building_households_sd"),
+    ("seeding.0.per_100k=.nan", "seeding.0.per_100k"),
+])
+def test_non_finite_numbers_are_refused_naming_the_field(tmp_path, assignment, field):
+    out = tmp_path / "o"
+    line = assert_one_line(invoke("run", "well-mixed", "-n", "1000", "-d", "3", "--set", assignment, "--out", out),
+                           field)
+    assert "finite" in line
+    assert not out.exists()
+
+
+def test_non_finite_numbers_in_a_file_are_refused(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("extends: well-mixed\ntransmission:\n  layers:\n    household:\n      contacts_per_day: .inf\n")
+    assert_one_line(invoke("validate", path), "transmission.layers.household.contacts_per_day", "finite")
+
+
+def test_every_config_model_refuses_inf_and_nan():
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import zerosim
+
+    for module in pkgutil.walk_packages(zerosim.__path__, "zerosim."):
+        if module.name.startswith(("zerosim.dashboard.app", "zerosim.calibrate")):
+            continue
+        importlib.import_module(module.name)
+    models = [cls for cls in _subclasses(BaseModel) if cls.__module__.startswith("zerosim.")]
+    assert len(models) > 15
+    for model in models:
+        assert model.model_config.get("allow_inf_nan") is False, model
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_seeding_more_people_than_the_city_is_refused():
+    assert_one_line(invoke("validate", "well-mixed", "--set", "population.size=2000", "--set",
+                           "seeding.0.count=1000000000"), "seeding.0.count", "2,000")
+    assert invoke("validate", "well-mixed", "--set", "population.size=2000", "--set",
+                  "seeding.0.count=2000").exit_code == 0
+
+
+def test_a_region_population_beyond_its_cities_is_refused(tmp_path):
+    out = tmp_path / "r"
+    assert_one_line(invoke("run", "diverted-train", "--population", "1500000000", "--out", out),
+                    "population_total", "33,996,072")
+    assert not out.exists()

@@ -71,7 +71,7 @@ def require_pyabc() -> None:
 
 # -- settings: command-line options and the --spec file ----------------------------------------------
 class ScaleSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     population: int | None = Field(None, ge=100, description="Agents simulated (the model's population.size).")
     city_population: int | None = Field(None, ge=100, description="Real size of the city the data come from.")
 
@@ -79,7 +79,7 @@ class ScaleSpec(BaseModel):
 class CalibrationSpec(BaseModel):
     """A ``--spec`` YAML file: priors and fit settings (command-line options take precedence)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     priors: dict[str, str] = Field(default_factory=dict, description="path: DIST(a,b), e.g. transmission.r0: uniform(1.5,4)")
     observe: Literal["cases_detected", "new_infections"] | None = None
     until: date | None = None

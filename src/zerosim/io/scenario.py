@@ -36,7 +36,7 @@ SCHEMA_VERSION = 1
 class DiseaseSelection(BaseModel):
     """A variant preset plus overrides of any of its fields (nested mapping or dotted keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     variant: str = Field("omicron_ba2", description="Variant preset: ancestral, delta, omicron_ba2, omicron_ba5.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Fields of the preset to change.")
 
@@ -63,7 +63,7 @@ class DiseaseSelection(BaseModel):
 class TimelineStep(BaseModel):
     """From ``day`` (or calendar ``date``) on, the containment is preset ``policy`` with ``containment`` overrides."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     day: int = Field(ge=1, description="First day (0-based) of this period; give either day or date.")
     date: dt.date | None = Field(None, description="Calendar date of the change (needs the scenario's start_date).")
     note: str = Field("", description="What happened that day and its source (for the reader; not used).")
@@ -74,12 +74,14 @@ class TimelineStep(BaseModel):
 class OutputConfig(BaseModel):
     """What a run writes besides the fixed contract files."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     figures: bool = Field(True, description="Write PNG figures.")
 
 
 class ScenarioDocument(BaseModel):
     """What every scenario kind (a city, a region) can do with itself once validated."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # every number that enters is finite (subclasses keep it)
 
     def digest(self) -> str:
         """A short hash of the resolved scenario (recorded in summary.json)."""
@@ -93,7 +95,7 @@ class ScenarioDocument(BaseModel):
 class Scenario(ScenarioDocument):
     """A complete, validated zerosim scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str = Field("custom", min_length=1, max_length=120,
                       description="Scenario name, recorded in the outputs (it names folders: at most 120 characters).")
@@ -203,11 +205,18 @@ class Scenario(ScenarioDocument):
             raise ValueError("containment." + describe_validation_error(error)) from None
         except ValueError as error:
             raise ValueError(f"containment: {error}") from None
+        size = self.population.size
         for index, seeding in enumerate(self.seeding):
             if seeding.day >= self.duration_days:
                 raise ValueError(
                     f"seeding.{index}.day is {seeding.day} but the run lasts {self.duration_days} days; seed earlier"
                 )
+            if seeding.per_100k is None and seeding.count > size:
+                raise ValueError(f"seeding.{index}.count is {seeding.count:,} but the city has {size:,} people; "
+                                 f"seed at most population.size")
+        seeded = sum(seeding.resolved_count(size) for seeding in self.seeding)
+        if seeded > size:
+            raise ValueError(f"seeding: {seeded:,} people seeded in all but the city has {size:,}; seed fewer")
         self._check_district_names()
         return self
 

@@ -45,7 +45,7 @@ def unknown_city_message(city: object) -> str:
 class PopulationConfig(BaseModel):
     """The synthetic city: how many people and how they are housed, schooled and employed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     size: int = Field(1_000_000, ge=100, le=MAX_POPULATION, description="Number of agents (people).")
     city: str = Field(
         "shanghai",

@@ -41,7 +41,7 @@ INTERNATIONAL_QUARANTINE_CNY_PER_PERSON_DAY = 400.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CityConfig(_Model):

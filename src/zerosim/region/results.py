@@ -65,6 +65,14 @@ def prepare(scenario: RegionScenario | str | Path, overrides: Mapping[str, Any] 
     return load_region(scenario, overrides)
 
 
+def preflight(region: RegionScenario) -> None:
+    """Checks before any work: every city resolves (sizes within what the region supports) and fits in memory."""
+    from zerosim.population.synthesis import check_fits_in_memory
+    from zerosim.region.runner import resolve_cities
+
+    check_fits_in_memory(sum(city.scenario.population.size for city in resolve_cities(region)))
+
+
 def run_region(
     scenario: RegionScenario | str | Path,
     *,
@@ -79,6 +87,7 @@ def run_region(
     from zerosim.io.results import prepare_out_dir
 
     scenario = prepare(scenario, overrides)
+    preflight(scenario)
     out_dir = prepare_out_dir(out, force) if out is not None else None
     if out_dir is not None:
         (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
