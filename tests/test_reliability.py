@@ -355,3 +355,130 @@ def test_a_region_population_beyond_its_cities_is_refused(tmp_path):
     assert_one_line(invoke("run", "diverted-train", "--population", "1500000000", "--out", out),
                     "population_total", "33,996,072")
     assert not out.exists()
+
+
+# -- cases 2 and 3: exclusive, atomic results; readers refuse mixed folders ---------------------------
+def _run(out, *extra):
+    return invoke("run", "demo", "-n", "3000", "-d", "6", "--seed", "2", "--out", out, "-q", *extra)
+
+
+def test_a_locked_out_is_refused_at_once_and_left_alone(small_run, tmp_path):
+    import fcntl
+
+    from zerosim.io.results import LOCK_FILE
+
+    out = shutil.copytree(small_run, tmp_path / "held")
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    with open(out / LOCK_FILE, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another run writes there now
+        assert_one_line(_run(out, "--force", "--no-figures"), "--out", str(out), "another zerosim run")
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
+    assert _run(out, "--force", "--no-figures").exit_code == 0  # released: the next run goes ahead
+
+
+def test_force_removes_the_earlier_runs_files_and_only_those(tmp_path):
+    out = tmp_path / "r"
+    assert _run(out, "--set", "policy=dynamic-zero-2022").exit_code == 0
+    assert (out / "testing_and_backlog.png").exists() and (out / "people_by_zone.png").exists()
+    (out / "my-notes.txt").write_text("keep me")
+    assert _run(out, "--force").exit_code == 0  # no policy: no testing figure
+    assert not (out / "testing_and_backlog.png").exists() and not (out / "people_by_zone.png").exists()
+    assert (out / "my-notes.txt").read_text() == "keep me"
+    assert json.loads((out / "summary.json").read_text())["policy"] == "none"
+
+
+def test_run_figures_are_all_listed_for_force(tmp_path):
+    import zerosim
+    from zerosim.io.results import RUN_FIGURES
+
+    written = zerosim.run("demo", overrides={"population.size": 3000, "duration_days": 6, "policy":
+                                             "dynamic-zero-2022"}, out=tmp_path / "r")
+    names = {path.name for path in written.figures}
+    assert len(names) >= 8 and names <= set(RUN_FIGURES), names - set(RUN_FIGURES)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_force_run_killed_midway_leaves_a_folder_readers_refuse(small_run, tmp_path):
+    import zerosim
+
+    out = shutil.copytree(small_run, tmp_path / "r")
+
+    def die(day):
+        if day == 2:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        zerosim.run("well-mixed", overrides={"population.size": 2000, "duration_days": 5}, out=out, force=True,
+                    on_day=die)
+    assert not (out / "summary.json").exists()  # the earlier run's summary went first
+    assert_one_line(invoke("report", out, "--out", tmp_path / "r.html"), "summary.json")
+    assert_one_line(invoke("compare", out, small_run), "summary.json")
+
+
+def test_readers_refuse_a_folder_whose_files_are_from_two_runs(small_run, tmp_path):
+    out = shutil.copytree(small_run, tmp_path / "mixed")
+    other = tmp_path / "other"
+    assert invoke("run", "demo", "-n", "2000", "-d", "5", "--seed", "9", "--out", other, "-q",
+                  "--no-figures").exit_code == 0
+    shutil.copy(other / "scenario.yaml", out / "scenario.yaml")
+    assert_one_line(invoke("report", out, "--out", tmp_path / "r.html"), "different runs")
+    assert_one_line(invoke("compare", out, other), "different runs")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_never_replaces_a_runs_own_file_without_force(small_run, tmp_path):
+    out = shutil.copytree(small_run, tmp_path / "r")
+    summary = (out / "summary.json").read_bytes()
+    for name in ("summary.json", "timeseries.parquet", "scenario.yaml"):
+        assert_one_line(invoke("report", out, "--out", out / name), "--out", "--force")
+    assert (out / "summary.json").read_bytes() == summary
+    assert invoke("report", out).exit_code == 0 and invoke("report", out).exit_code == 0  # its report.html: again
+    assert invoke("report", out, "--out", tmp_path / "x.json", "--force").exit_code == 0
+
+
+def test_compare_out_honours_force(small_run, tmp_path):
+    other = tmp_path / "other"
+    assert invoke("run", "demo", "-n", "2000", "-d", "5", "--seed", "9", "--out", other, "-q",
+                  "--no-figures").exit_code == 0
+    out = tmp_path / "cmp"
+    assert invoke("compare", small_run, other, "--out", out).exit_code == 0
+    first = (out / "comparison.json").read_bytes()
+    assert_one_line(invoke("compare", small_run, other, "--out", out), "--out", "comparison", "--force")
+    assert (out / "comparison.json").read_bytes() == first
+    assert invoke("compare", small_run, other, "--out", out, "--force").exit_code == 0
+
+
+def test_two_force_runs_into_one_folder_leave_one_whole_run(tmp_path):
+    """Case 2: two `--force` runs at once into one folder: one may be refused (exit 2), and what stays is
+    one complete run whose files belong together."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    import zerosim
+
+    out = tmp_path / "fr1"
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "zerosim"
+    command = [str(script), "run", "demo", "-n", "4000", "-d", "6", "--force", "--quiet",
+               "--no-figures", "--out", str(out)]
+    first = subprocess.Popen(command + ["--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command + ["--seed", "2", "--set", "policy=dynamic-zero-2022"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    outcomes = [(process.wait(timeout=300), process.stderr.read()) for process in (first, second)]
+    assert all(code in (0, 2) for code, _ in outcomes), outcomes
+    assert any(code == 0 for code, _ in outcomes)
+    for code, err in outcomes:
+        if code == 2:
+            assert "another zerosim run" in err and len(err.strip().splitlines()) == 1, err
+    results = zerosim.read_results(out)
+    assert results.summary["scenario_hash"] == results.scenario.digest()
+    for name in ("timeseries.parquet", "by_district.parquet", "ledger.parquet"):
+        pq.read_table(out / name)
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
+    assert invoke("report", out, "--out", tmp_path / "r.html").exit_code == 0

@@ -5,10 +5,10 @@ Sits above every layer (it assembles them); the CLI is a thin shell over :func:`
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,18 @@ from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
 from zerosim.errors import InputError, RunDirError, ScenarioError
 from zerosim.io.checkpoint import CHECKPOINT_INDEX, read_checkpoint, remove_checkpoint, save_checkpoint
-from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
+from zerosim.io.results import (
+    Results,
+    build_tables,
+    events_table,
+    exclusive,
+    prepare_out_dir,
+    remove_run_files,
+    summarise,
+    write_atomic,
+    write_results,
+    write_summary,
+)
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
 from zerosim.population.state import PopulationState, bytes_per_agent
@@ -155,9 +166,16 @@ def run(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ScenarioError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; give a whole number of days")
     out_dir = preflight(scenario, out, force, baseline)
-    if out_dir is not None:
-        (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
+    with exclusive(out_dir) if out_dir is not None else nullcontext():
+        if out_dir is not None:
+            if force:
+                remove_run_files(out_dir)  # the earlier run's files (summary.json first), and only those
+            write_atomic(out_dir / "scenario.yaml", lambda path: path.write_text(scenario.to_yaml()))
+        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day)
 
+
+def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoint_every, baseline, report,
+                    on_phase, on_day) -> Results:
     started = time.perf_counter()
     if on_phase:
         on_phase("building population")
@@ -184,7 +202,13 @@ def resume(
     other-version or other-scenario checkpoint raises a one-line CheckpointError (exit 2).
     """
     run_dir = Path(run_dir)
-    checkpoint = read_checkpoint(run_dir)
+    read_checkpoint(run_dir)  # the folder and its checkpoint are checked before the lock is taken
+    with exclusive(run_dir):
+        return _resume_locked(run_dir, figures, report, on_phase, on_day)
+
+
+def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
+    checkpoint = read_checkpoint(run_dir)  # again, under the lock: another run may have finished it meanwhile
     scenario, timing = checkpoint.scenario, checkpoint.timing
     check_fits_in_memory(scenario.population.size)
     if on_phase:
@@ -245,9 +269,7 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
     for name, frame in (("timeseries.parquet", timeseries), ("by_district.parquet", by_district),
                         ("ledger.parquet", ledger)):
         if len(frame.columns):
-            temporary = out_dir / (name + ".tmp")
-            frame.to_parquet(temporary, index=False)
-            os.replace(temporary, out_dir / name)
+            write_atomic(out_dir / name, lambda path, frame=frame: frame.to_parquet(path, index=False))
 
 
 def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
@@ -292,14 +314,15 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     if out_dir is not None:
         if on_phase:
             on_phase("writing results")
-        write_results(results, out_dir)
-        remove_checkpoint(out_dir)  # the run is complete; the results supersede it
+        write_results(results, out_dir, summary=False)
         if figures if figures is not None else scenario.outputs.figures:
             from zerosim.viz.figures import write_run_figures
             from zerosim.viz.ledger_figures import write_ledger_figures
 
             results.figures = write_run_figures(out_dir, timeseries, by_district, summary)
             results.figures += write_ledger_figures(out_dir, results)
+        write_summary(results, out_dir)  # last: summary.json marks the folder as one complete run
+        remove_checkpoint(out_dir)  # the run is complete; the results supersede it
         if report:
             from zerosim.report import write_report
 

@@ -222,7 +222,8 @@ def compare(
     seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="With --policy: the shared seed.")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="With --policy: override dotted.path=value.")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option("--strict", help="Fail if populations or days differ.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="With --policy: overwrite earlier runs in --out.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an earlier comparison in --out (and with --policy, "
+                                                        "earlier runs there).")] = False,
 ) -> None:
     """Compare runs with a baseline: what each averted, and what it cost (table, sentence, figure)."""
     from zerosim.api import run as run_scenario
@@ -231,7 +232,13 @@ def compare(
 
     try:
         if out is not None:
+            from zerosim.io.compare import COMPARISON_FILES
+
             out = _out_path(out)
+            held = [name for name in COMPARISON_FILES if (out / name).exists()]
+            if held and not force:  # checked before any run starts
+                raise OutputDirError(f"--out: '{out}' already holds a comparison ({held[0]}); add --force to overwrite "
+                                     "or choose another --out")
         if not policy and len(runs) < 2:
             raise InputError(f"compare: need at least two run directories, got {len(runs)}; give two or more, "
                              "or one scenario with --policy")
@@ -255,7 +262,8 @@ def compare(
         if out is not None:
             from zerosim.viz.ledger_figures import comparison_figure
 
-            paths = write_comparison(comparison, out) + [comparison_figure(comparison, out / "comparison.png")]
+            paths = write_comparison(comparison, out, force=force)
+            paths.append(comparison_figure(comparison, out / "comparison.png"))
     except ZerosimError as error:
         _fail(error)
         return
@@ -343,6 +351,7 @@ def report_command(
                      parser=_path_text),
     ] = None,
     baseline: Annotated[int, typer.Option("--baseline", "-b", help="With several runs: index of the baseline run.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out even if it is a run's own file.")] = False,
 ) -> None:
     """Write one self-contained HTML report of a run, or of several runs compared (no network needed to view it)."""
     from zerosim.report import write_report
@@ -354,7 +363,7 @@ def report_command(
         runs = [check_path(run, "report", RunDirError) for run in runs]
         if out is None:
             out = runs[0] / "report.html" if len(runs) == 1 else Path("report.html")
-        path = write_report(runs, _out_path(out), baseline=baseline)
+        path = write_report(runs, _out_path(out), baseline=baseline, force=force)
     except ZerosimError as error:
         _fail(error)
         return

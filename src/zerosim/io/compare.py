@@ -464,14 +464,22 @@ def format_table(comparison: Comparison) -> pd.DataFrame:
     return out
 
 
-def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
-    """Write ``comparison.csv``, ``comparison_per_averted.csv`` and ``comparison.json`` (runs, headline, warnings)."""
-    out_dir = Path(out_dir)
+#: What ``zerosim compare --out`` writes (never over an earlier comparison without ``force``).
+COMPARISON_FILES = ("comparison.csv", "comparison_per_averted.csv", "comparison.json", "comparison.png")
+
+
+def write_comparison(comparison: Comparison, out_dir: Path, force: bool = True) -> list[Path]:
+    """Write ``comparison.csv``, ``comparison_per_averted.csv`` and ``comparison.json`` (runs, headline, warnings).
+
+    With ``force=False``, a folder that already holds a comparison is refused (one line, exit 2).
+    """
+    from zerosim.io.results import prepare_out_dir, write_atomic
+
+    out_dir = prepare_out_dir(out_dir, force, COMPARISON_FILES, "a comparison")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / "comparison.csv", out_dir / "comparison_per_averted.csv", out_dir / "comparison.json"]
-        comparison.table.to_csv(paths[0])
-        comparison.per_averted.to_csv(paths[1], index=False)
+        write_atomic(paths[0], lambda path: comparison.table.to_csv(path))
+        write_atomic(paths[1], lambda path: comparison.per_averted.to_csv(path, index=False))
         meta = {
             "headline": headline(comparison),
             "baseline": comparison.baseline_run,
@@ -479,7 +487,7 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
                      for label, name, source in zip(comparison.runs, comparison.names, comparison.sources)],
             "warnings": comparison.warnings,
         }
-        paths[2].write_text(json.dumps(meta, indent=2) + "\n")
+        write_atomic(paths[2], lambda path: path.write_text(json.dumps(meta, indent=2) + "\n"))
     except OSError as error:
         raise OutputError(f"--out: writing the comparison to '{out_dir}' failed ({error.strerror}); "
                           f"check disk space and permissions") from None

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +23,23 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
-from zerosim.errors import OutputDirError, OutputError, RunDirError
+from zerosim.errors import OutputDirError, OutputError, RunDirError, ZerosimError
 from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
 
 #: Files whose presence marks a directory as holding results (never overwritten without force).
 RESULT_FILES = ("summary.json", "timeseries.parquet", "by_district.parquet", "scenario.yaml")
+#: Every file a run may write into its --out (figures included); ``--force`` removes these of an earlier
+#: run, and only these, before the new run writes anything. ``summary.json`` is written last: it marks
+#: a complete run. (The figures are named by the viz layer; a test checks the two lists agree.)
+RUN_TABLES = ("timeseries.parquet", "by_district.parquet", "by_age_band.parquet", "events.parquet",
+              "ledger.parquet", "pressure.parquet", "confinement_days.parquet")
+RUN_FIGURES = ("epidemic_curve.png", "infections_by_district.png", "testing_and_backlog.png", "people_by_zone.png",
+               "district_lockdown_grid.png", "confinement_distribution.png", "food_shortfall.png", "income_lost.png",
+               "stores.png", "resistance_pressure.png")
+RUN_FILES = ("summary.json", "scenario.yaml") + RUN_TABLES + RUN_FIGURES + ("report.html",)
+#: The lock file a run holds (fcntl.flock) on its --out while it writes there.
+LOCK_FILE = ".zerosim.lock"
 #: The timeseries columns the contract fixes, first and in this order.
 TIMESERIES_CONTRACT = (
     "day", "susceptible", "exposed", "infectious", "recovered", "dead", "new_infections", "new_deaths",
@@ -81,14 +95,80 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
         if clear:
             for name in present:
                 (out_dir / name).unlink()
-        probe = out_dir / ".zerosim-write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".zerosim-write-test-"):
+            pass
     except OSError as error:
         raise OutputDirError(
             f"--out: cannot write to '{out_dir}' ({error.strerror or error.__class__.__name__}); choose a writable directory"
         ) from None
     return out_dir
+
+
+@contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s lock file (``fcntl.flock``) while the block runs; fail fast if another run holds it.
+
+    Raises
+    ------
+    OutputDirError
+        One line naming the folder (exit 2) if another zerosim process writes there now.
+    """
+    import fcntl
+
+    out_dir = Path(out_dir)
+    try:
+        handle = open(out_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held until the block ends
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot lock '{out_dir}' ({error.strerror or error.__class__.__name__}); "
+                             "choose a writable directory") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirError(f"--out: '{out_dir}' is being written by another zerosim run right now; wait for it "
+                                 "to finish or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def remove_run_files(out_dir: Path) -> list[str]:
+    """Delete the files an earlier run left in ``out_dir`` that a run writes (:data:`RUN_FILES` and its
+    checkpoint), ``summary.json`` first; other files are left alone. Returns the names removed."""
+    from zerosim.io.checkpoint import checkpoint_files
+
+    removed = []
+    try:
+        for name in RUN_FILES:
+            path = Path(out_dir) / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+                removed.append(name)
+        for path in checkpoint_files(out_dir):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot remove the earlier run's files in '{out_dir}' "
+                             f"({error.strerror or error.__class__.__name__}); remove them or choose another --out") \
+            from None
+    return removed
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(temporary_path)``, then move the file to ``path`` (a unique temporary name in the same
+    folder, so two writers never share one, and a reader sees the old file or the new one, whole)."""
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    handle.close()
+    try:
+        write(Path(handle.name))
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def build_tables(
@@ -185,13 +265,21 @@ def summarise(scenario: Scenario, timeseries: pd.DataFrame, population: int, run
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_atomic(path, lambda temporary: temporary.write_bytes(data))
 
 
-def write_results(results: Results, out_dir: Path) -> None:
-    """Write the contract files into ``out_dir`` (already prepared). Each file is replaced atomically."""
+def write_summary(results: Results, out_dir: Path) -> None:
+    """Write ``summary.json``, the file that marks ``out_dir`` as one complete run (written last)."""
+    try:
+        _atomic_write_bytes(out_dir / "summary.json", (json.dumps(results.summary, indent=2) + "\n").encode())
+    except OSError as error:
+        raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
+
+
+def write_results(results: Results, out_dir: Path, summary: bool = True) -> None:
+    """Write the contract files into ``out_dir`` (already prepared). Each file is replaced atomically;
+    ``summary.json`` comes last (``summary=False``: not yet -- the caller writes figures first, then
+    :func:`write_summary`)."""
     try:
         _atomic_write_bytes(out_dir / "scenario.yaml", results.scenario.to_yaml().encode())
         for name, frame in (
@@ -205,13 +293,13 @@ def write_results(results: Results, out_dir: Path) -> None:
         ):
             if name != "events.parquet" and frame.empty and not len(frame.columns):
                 continue
-            temporary = out_dir / (name + ".tmp")
-            frame.to_parquet(temporary, index=False, engine="pyarrow")
-            os.replace(temporary, out_dir / name)
-        _atomic_write_bytes(out_dir / "summary.json", (json.dumps(results.summary, indent=2) + "\n").encode())
+            write_atomic(out_dir / name, lambda temporary, frame=frame: frame.to_parquet(temporary, index=False,
+                                                                                        engine="pyarrow"))
     except OSError as error:
         raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
     results.out_dir = out_dir
+    if summary:
+        write_summary(results, out_dir)
 
 
 def load_summary(run_dir: str | Path) -> dict:
@@ -236,7 +324,29 @@ def load_summary(run_dir: str | Path) -> dict:
         problem = _summary_type_problem(summary)
         if problem is not None:
             raise RunDirError(f"run directory '{run_dir}': summary.json {problem}; re-run the scenario to rewrite it")
+        check_one_run(run_dir, summary)
     return summary
+
+
+def check_one_run(run_dir: Path, summary: dict) -> None:
+    """Refuse (one line, exit 2) a folder whose ``scenario.yaml`` is not the scenario ``summary.json`` was
+    written for (their scenario hashes differ): files of two runs, e.g. a --force run killed midway."""
+    from zerosim.io.safe_yaml import load_yaml
+    from zerosim.io.scenario import validate_mapping
+
+    path = Path(run_dir) / "scenario.yaml"
+    expected = summary.get("scenario_hash")
+    if expected is None or not path.is_file():
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+        digest = validate_mapping(load_yaml(text, str(path))).digest()
+    except (OSError, UnicodeDecodeError, ZerosimError, TypeError, ValueError) as error:
+        raise RunDirError(f"run directory '{run_dir}': scenario.yaml is unreadable ({str(error)[:100]}); "
+                          "re-run the scenario") from None
+    if digest != expected:
+        raise RunDirError(f"run directory '{run_dir}': summary.json (scenario hash {str(expected)[:16]}) and "
+                          f"scenario.yaml (hash {digest}) are from different runs; re-run the scenario with --force")
 
 
 #: summary.json keys (at any depth) whose values are text; every other leaf is a number (or null).
