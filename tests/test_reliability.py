@@ -482,3 +482,58 @@ def test_two_force_runs_into_one_folder_leave_one_whole_run(tmp_path):
         pq.read_table(out / name)
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
     assert invoke("report", out, "--out", tmp_path / "r.html").exit_code == 0
+
+
+# -- the fault test: kill -9 at random points; every reader sees a complete run or refuses -----------
+def _kill_rounds(tmp_path, delays, checkpoint):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import zerosim
+    from zerosim.io.checkpoint import CHECKPOINT_INDEX
+
+    script = Path(sys.executable).parent / "zerosim"
+    out = tmp_path / "killed"
+    assert invoke("run", "demo", "-n", "3000", "-d", "8", "--seed", "1", "--out", out, "-q").exit_code == 0
+    outcomes = []
+    for round_, delay in enumerate(delays):
+        command = [str(script), "run", "demo", "-n", "8000", "-d", "20", "--seed", str(round_ + 2), "--force",
+                   "--quiet", "--out", str(out)] + (["--checkpoint-every", "3"] if checkpoint else [])
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        report = invoke("report", out, "--out", tmp_path / "r.html", "--force")
+        assert report.exit_code in (0, 2) and "Traceback" not in report.output, report.output
+        if report.exit_code == 0:  # a reader that accepts the folder sees one complete run
+            results = zerosim.read_results(out)
+            assert results.summary["scenario_hash"] == results.scenario.digest()
+        else:
+            assert len([line for line in report.stderr.splitlines() if line.strip()]) == 1
+        resumed = None
+        if (out / CHECKPOINT_INDEX).exists():
+            resumed = invoke("run", "--resume", out, "-q")
+            assert resumed.exit_code == 0, resumed.output
+            assert invoke("report", out, "--out", tmp_path / "r.html", "--force").exit_code == 0
+        outcomes.append((delay, report.exit_code, resumed is not None))
+    return outcomes
+
+
+def test_kill_9_at_random_points_leaves_a_complete_run_or_a_refusal(tmp_path):
+    import random
+
+    rng = random.Random(15)
+    outcomes = _kill_rounds(tmp_path, [d + rng.uniform(-0.2, 0.2) for d in (1.4, 1.8, 2.2, 2.8)], checkpoint=True)
+    assert len(outcomes) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_kill_9_many_times(tmp_path, checkpoint):
+    import random
+
+    rng = random.Random(1515)
+    _kill_rounds(tmp_path, [rng.uniform(0.2, 8.0) for _ in range(12)], checkpoint)

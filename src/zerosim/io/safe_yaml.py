@@ -102,8 +102,9 @@ def load_yaml(text: str, origin: str) -> Any:
     if len(text) > MAX_YAML_BYTES:
         raise ScenarioError(f"{origin}: {len(text):,} characters of YAML, more than {MAX_YAML_BYTES:,}; "
                             "a scenario file is a few kB, check the file")
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # its reader refuses control characters already
         root = loader.get_single_node()
         _check_size(root, origin)
         return loader.construct_document(root) if root is not None else None
@@ -116,7 +117,8 @@ def load_yaml(text: str, origin: str) -> Any:
         raise ScenarioError(f"{origin}: cannot read the YAML ({error.__class__.__name__}: {str(error)[:80]}); "
                             "fix the value there") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def dump_yaml(data: Any) -> str:
