@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from typer.testing import CliRunner
 
 from zerosim.cli.app import app
@@ -86,6 +87,8 @@ def _check(result, allowed=(0, 2)) -> str | None:
     assert result.exit_code in allowed, (result.exit_code, result.output, repr(result.exception))
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
+    if currently_in_test_context():
+        event(f"exit {result.exit_code}")  # shown with --hypothesis-show-statistics (figures in docs/reliability.md)
     if result.exit_code == 0:
         return None
     lines = [line for line in result.stderr.splitlines() if line.strip()]
