@@ -381,7 +381,9 @@ def test_force_removes_the_earlier_runs_files_and_only_those(tmp_path):
     assert _run(out, "--set", "policy=dynamic-zero-2022").exit_code == 0
     assert (out / "testing_and_backlog.png").exists() and (out / "people_by_zone.png").exists()
     (out / "my-notes.txt").write_text("keep me")
+    (out / ".summary.json.k1llx9.tmp").write_text("{")  # left by a run killed while writing
     assert _run(out, "--force").exit_code == 0  # no policy: no testing figure
+    assert not list(out.glob(".*.tmp"))
     assert not (out / "testing_and_backlog.png").exists() and not (out / "people_by_zone.png").exists()
     assert (out / "my-notes.txt").read_text() == "keep me"
     assert json.loads((out / "summary.json").read_text())["policy"] == "none"

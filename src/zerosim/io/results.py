@@ -150,6 +150,10 @@ def remove_run_files(out_dir: Path) -> list[str]:
         for path in checkpoint_files(out_dir):
             path.unlink(missing_ok=True)
             removed.append(path.name)
+        for path in Path(out_dir).glob(".*.tmp"):  # temporaries of a killed run's atomic writes
+            if any(path.name.startswith(f".{name}.") for name in RUN_FILES):
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
     except OSError as error:
         raise OutputDirError(f"--out: cannot remove the earlier run's files in '{out_dir}' "
                              f"({error.strerror or error.__class__.__name__}); remove them or choose another --out") \
