@@ -486,6 +486,10 @@ def calibrate(
     import pyabc
 
     problem = load_problem(scenario, data, settings, overrides)
+    from zerosim.engine.ensemble import check_memory
+
+    # before the folder is touched (clear=True) and before any worker starts: the cities built at once fit
+    check_memory(problem.scenario.population.size, 1 if settings.scheduler else settings.workers + 1)
     out_dir = prepare_out_dir(out, force, CALIBRATION_FILES, "a calibration", clear=True)
     if on_event:
         on_event("ready", statement=problem.scale.statement(), observe=problem.model.observe,

@@ -157,7 +157,7 @@ def run_ensemble(
             people = sum(city.scenario.population.size for city in resolve_cities(validate_region(data)))
         else:
             people = validate_mapping(data).population.size
-        _check_memory(people, 1 if scheduler else min(workers, runs * len(points)))
+        check_memory(people, 1 if scheduler else min(workers, runs * len(points)))
     if out is not None:
         out = Path(out)
         if out.exists() and not out.is_dir():
@@ -227,7 +227,7 @@ def run_ensemble(
     return result
 
 
-def _check_memory(people: int, at_once: int) -> None:
+def check_memory(people: int, at_once: int) -> None:
     """Refuse (one line, exit 2) an ensemble whose ``at_once`` simultaneous replicates of ``people`` people
     do not fit in this machine's memory, before any worker starts."""
     from zerosim.population.synthesis import available_memory_bytes, check_fits_in_memory, estimate_build_bytes
