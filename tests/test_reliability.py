@@ -539,3 +539,15 @@ def test_kill_9_many_times(tmp_path, checkpoint):
 
     rng = random.Random(1515)
     _kill_rounds(tmp_path, [rng.uniform(0.2, 8.0) for _ in range(12)], checkpoint)
+
+
+def test_read_results_refuses_a_mixed_folder_too(small_run, tmp_path):
+    import zerosim
+
+    out = shutil.copytree(small_run, tmp_path / "mixed")
+    text = (out / "scenario.yaml").read_text()
+    (out / "scenario.yaml").write_text(text.replace("seed: 1\n", "seed: 77\n", 1))
+    assert text != (out / "scenario.yaml").read_text()
+    with pytest.raises(zerosim.RunDirError, match="different runs"):
+        zerosim.read_results(out)
+    assert zerosim.read_results(small_run).summary["scenario_hash"] == zerosim.read_results(small_run).scenario.digest()

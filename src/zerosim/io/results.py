@@ -392,11 +392,12 @@ def read_results(run_dir: Path) -> Results:
         raise RunDirError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
     scenario = validate_mapping(load_yaml((run_dir / "scenario.yaml").read_text(encoding="utf-8"),
                                           f"{run_dir / 'scenario.yaml'}"))
+    summary = load_summary(run_dir)  # also refuses a summary.json of another scenario than scenario.yaml
     age_path = run_dir / "by_age_band.parquet"
     events_path = run_dir / "events.parquet"
     return Results(
         scenario=scenario,
-        summary=json.loads((run_dir / "summary.json").read_text()),
+        summary=summary,
         timeseries=pd.read_parquet(run_dir / "timeseries.parquet"),
         by_district=pd.read_parquet(run_dir / "by_district.parquet"),
         by_age_band=pd.read_parquet(age_path) if age_path.exists() else pd.DataFrame(),
