@@ -314,3 +314,18 @@ def test_a_count_prior_on_a_per_100k_seeding_is_refused():
         resolve_priors([parse_prior("seeding.0.count=loguniform(2,20)")], data)
     data["seeding"][0]["per_100k"] = None
     assert resolve_priors([parse_prior("seeding.0.count=loguniform(2,20)")], data)[0].integer
+
+
+def test_a_calibration_too_big_for_memory_is_refused_before_its_folder_is_touched(outbreak, tmp_path, monkeypatch):
+    """Issue 15: the memory check comes before the earlier calibration is cleared and before any worker."""
+    import zerosim.population.synthesis as synthesis
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "calibration.json").write_text("{}")  # an earlier calibration, to be kept
+    monkeypatch.setattr(synthesis, "available_memory_bytes", lambda: 10_000)
+    result = invoke("calibrate", "well-mixed", "--data", str(outbreak), "--set", "start_date=2022-03-01", "--prior",
+                    "transmission.r0=uniform(1,3)", "--population", "5000", "--workers", "2", "--force",
+                    "--out", str(out), "--quiet")
+    assert_one_line_error(result, "population.size", "GiB")
+    assert (out / "calibration.json").read_text() == "{}"

@@ -154,7 +154,7 @@ def test_compare_two_policies_from_the_readme(tmp_path):
 
 
 def test_compare_errors_are_one_line(tmp_path):
-    assert_one_line_error(invoke("compare", str(tmp_path / "nope"), str(tmp_path / "nada")), "nope", code=4)
+    assert_one_line_error(invoke("compare", str(tmp_path / "nope"), str(tmp_path / "nada")), "nope", code=2)
 
 
 def test_run_with_a_baseline_adds_cost_per_averted(tmp_path):
@@ -169,4 +169,4 @@ def test_run_with_a_baseline_adds_cost_per_averted(tmp_path):
     assert confined["infections_averted"] > 0
     assert abs(confined["per_infection_averted"] * confined["infections_averted"] - confined["extra_cost"]) < 1e-6 * confined["extra_cost"]
     assert_one_line_error(invoke("run", "demo", "--baseline", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")),
-                          "--baseline", code=4)
+                          "--baseline", code=2)

@@ -303,7 +303,7 @@ def test_missing_or_invalid_run_dir_raises_output_error(tmp_path, runs):
     with pytest.raises(OutputError) as info:
         compare_runs([runs["none"], missing])
     assert str(missing) in str(info.value) and "\n" not in str(info.value)
-    assert info.value.exit_code == 4
+    assert info.value.exit_code == 2  # a missing run is bad input (README's exit codes)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(OutputError, match="no summary.json"):

@@ -214,3 +214,74 @@ def test_browser_run_move_a_lever_run_again_and_see_an_error(server_url, browser
     assert error.startswith("error: containment.tracing.rooms_per_100k: must be > 0")
     assert browser.find_element(By.ID, "headline").text == second  # the last good run stays on the page
 
+
+
+# -- issue 15, case 5: the limits cannot be bypassed -----------------------------------------------
+@pytest.mark.parametrize("size", ["600000", "100000000", 600_000, 600_000.0, " 6e5 ", "500001"])
+def test_population_over_the_cap_is_refused_as_text_or_number(size):
+    scenario, overrides, _, error = validate_levers(Levers(population_size=size, duration_days=20))
+    assert scenario is None and overrides == {}
+    assert error.startswith("population.size: the dashboard runs at most 500,000"), error
+
+
+@pytest.mark.parametrize("value,field", [("abc", "population.size"), (True, "population.size"),
+                                         ("inf", "population.size"), (float("nan"), "population.size"),
+                                         ([1], "population.size"), ("1e400", "population.size")])
+def test_levers_that_are_not_numbers_are_refused(value, field):
+    scenario, _, _, error = validate_levers(Levers(population_size=value, duration_days=20))
+    assert scenario is None and error.startswith(field) and "\n" not in error, error
+
+
+def test_numbers_sent_as_text_are_read_as_numbers():
+    scenario, overrides, _, error = validate_levers(Levers(population_size="10000", duration_days="20",
+                                                           policy="dynamic-zero-2022", interval_days="2"))
+    assert error is None and scenario.population.size == 10_000 and scenario.duration_days == 20
+    assert overrides["population.size"] == 10_000
+    routine = [c for c in scenario.resolved_containment().testing.campaigns if c.zone == "city" and c.rounds is None]
+    assert routine and all(campaign.interval_days == 2 for campaign in routine)
+    _, _, _, error = validate_levers(Levers(population_size="10000", duration_days="-3"))
+    assert error.startswith("duration_days: must be >= 1"), error
+
+
+def _run_click(population_size):
+    """The payload Dash's page posts to its update endpoint when Run is pressed."""
+    from zerosim.dashboard.app import LEVER_IDS
+
+    outputs = ["job.data", "poll.disabled", "run.disabled", "progress.value", "progress.max", "status.children",
+               "error.children", "notes.children", "headline.children", "curves.figure", "ledger.children"]
+    values = {"scenario": "demo", "policy": "none", "population_size": population_size, "duration_days": 5}
+    return {
+        "output": ".." + "...".join(outputs) + "..",
+        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in outputs],
+        "inputs": [{"id": "run", "property": "n_clicks", "value": 1},
+                   {"id": "poll", "property": "n_intervals", "value": None}],
+        "state": [{"id": "job", "property": "data", "value": None}]
+                 + [{"id": lever, "property": "value", "value": values.get(lever)} for lever in LEVER_IDS],
+        "changedPropIds": ["run.n_clicks"],
+    }
+
+
+def test_the_update_endpoint_caps_a_population_sent_as_text():
+    app = create_app()
+    client = app.server.test_client()
+    assert client.get("/", headers={"Host": "127.0.0.1:8050"}).status_code == 200
+    answer = client.post("/_dash-update-component", json=_run_click("600000"), headers={"Host": "127.0.0.1:8050"})
+    assert answer.status_code == 200, answer.data[:300]
+    assert "the dashboard runs at most 500,000" in answer.get_data(as_text=True)
+    assert app.runner.latest is None  # nothing started
+
+
+@pytest.mark.parametrize("host", ["evil.example:8050", "127.0.0.1.nip.io:8050", "localhost.evil.example",
+                                  "10.0.0.5:8050", "", "127.0.0.1:8051"])
+def test_requests_for_another_host_are_refused(host):
+    client = create_app(port=8050).server.test_client()
+    for path in ("/", "/_dash-layout", "/_dash-dependencies"):
+        assert client.get(path, headers={"Host": host}).status_code == 403, (path, host)
+    answer = client.post("/_dash-update-component", json=_run_click(10_000), headers={"Host": host})
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8050", "localhost:8050", "[::1]:8050", "LOCALHOST:8050", "127.0.0.1"])
+def test_requests_for_this_machine_are_answered(host):
+    client = create_app(port=8050).server.test_client()
+    assert client.get("/", headers={"Host": host}).status_code == 200

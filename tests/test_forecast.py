@@ -156,7 +156,7 @@ def test_forecast_from_an_existing_posterior(synthetic, forecast_run):
     assert wrong.exit_code == 2 and wrong.stderr.startswith("error: --until") and len(wrong.stderr.splitlines()) == 1
     missing = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
                      str(synthetic["folder"]), "--out", str(synthetic["folder"] / "wrong"), "--quiet")
-    assert missing.exit_code == 4 and "--posterior" in missing.stderr
+    assert missing.exit_code == 2 and "--posterior" in missing.stderr
     exists = invoke("forecast", str(synthetic["scenario"]), "--data", str(synthetic["data"]), "--posterior",
                     str(posterior), "--runs", "3", "--out", str(again), "--quiet")
     assert exists.exit_code == 2 and "--force" in exists.stderr

@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from zerosim.api import build, run  # noqa: E402
-from zerosim.errors import OutputError, ScenarioError, StateError, ZerosimError  # noqa: E402
+from zerosim.errors import InputError, OutputError, RunDirError, ScenarioError, StateError, ZerosimError  # noqa: E402
 from zerosim.io.compare import Comparison, compare_runs, headline  # noqa: E402
 from zerosim.io.results import Results, read_results  # noqa: E402
 from zerosim.io.scenario import Scenario, builtin_names, load_scenario  # noqa: E402
@@ -33,8 +33,10 @@ __all__ = [
     "Comparison",
     "compare_runs",
     "headline",
+    "InputError",
     "OutputError",
     "Results",
+    "RunDirError",
     "Scenario",
     "ScenarioError",
     "StateError",

@@ -5,10 +5,10 @@ Sits above every layer (it assembles them); the CLI is a thin shell over :func:`
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,20 @@ from zerosim import __version__
 from zerosim.engine.registry import component_class
 from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
-from zerosim.errors import OutputError, ScenarioError
-from zerosim.io.results import Results, build_tables, events_table, prepare_out_dir, summarise, write_results
+from zerosim.errors import InputError, RunDirError, ScenarioError
+from zerosim.io.checkpoint import CHECKPOINT_INDEX, read_checkpoint, remove_checkpoint, save_checkpoint
+from zerosim.io.results import (
+    Results,
+    build_tables,
+    events_table,
+    exclusive,
+    prepare_out_dir,
+    remove_run_files,
+    summarise,
+    write_atomic,
+    write_results,
+    write_summary,
+)
 from zerosim.io.scenario import Scenario, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
 from zerosim.population.state import PopulationState, bytes_per_agent
@@ -102,14 +114,13 @@ def _git_revision() -> str | None:
 def preflight(scenario: Scenario, out: str | Path | None, force: bool, baseline: str | Path | None = None) -> Path | None:
     """Checks done before any work: the city fits in memory, ``baseline`` is a run, ``out`` is usable."""
     if baseline is not None and not (Path(baseline) / "summary.json").exists():
-        raise OutputError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"--baseline: '{baseline}' holds no summary.json; give a directory written by zerosim run")
     check_fits_in_memory(scenario.population.size)
-    return prepare_out_dir(Path(out), force) if out is not None else None
+    return prepare_out_dir(out, force) if out is not None else None
 
 
-CHECKPOINT_FILE = "checkpoint.pkl"
-CHECKPOINT_VERSION = 3  # 3: clinical courses moved from per-agent arrays into the infected list
-
+#: The checkpoint's index file (its arrays are in ``checkpoint-<token>.npz``; see :mod:`zerosim.io.checkpoint`).
+CHECKPOINT_FILE = CHECKPOINT_INDEX
 
 def run(
     scenario: Scenario | str | Path,
@@ -132,8 +143,9 @@ def run(
     overrides : mapping of dotted field -> value, applied before validation
     out : directory for the run's files; checked before any work, never overwritten without ``force``
     figures : write PNG figures (default: the scenario's ``outputs.figures``)
-    checkpoint_every : with ``out``, every this many days write ``checkpoint.pkl`` and the tables so
-        far, so a killed run keeps what was done and :func:`resume` can finish it
+    checkpoint_every : with ``out``, every this many days write a checkpoint (``checkpoint.json`` and
+        ``checkpoint-<token>.npz``, see :mod:`zerosim.io.checkpoint`) and the tables so far, so a
+        killed run keeps what was done and :func:`resume` can finish it
     baseline : a run directory to compare with: summary.json's ``ledger`` then also holds the extra
         cost per infection and per death averted (``per_averted``)
     report : with ``out``, also write ``<out>/report.html``, one self-contained HTML page of the run
@@ -141,7 +153,7 @@ def run(
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
     """
     if report and out is None:
-        raise OutputError("--report: needs --out; give a directory for the run and its report")
+        raise InputError("--report: needs --out; give a directory for the run and its report")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:
@@ -154,9 +166,16 @@ def run(
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ScenarioError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; give a whole number of days")
     out_dir = preflight(scenario, out, force, baseline)
-    if out_dir is not None:
-        (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
+    with exclusive(out_dir) if out_dir is not None else nullcontext():
+        if out_dir is not None:
+            if force:
+                remove_run_files(out_dir)  # the earlier run's files (summary.json first), and only those
+            write_atomic(out_dir / "scenario.yaml", lambda path: path.write_text(scenario.to_yaml()))
+        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day)
 
+
+def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoint_every, baseline, report,
+                    on_phase, on_day) -> Results:
     started = time.perf_counter()
     if on_phase:
         on_phase("building population")
@@ -177,33 +196,35 @@ def resume(
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
 ) -> Results:
-    """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's."""
-    import pickle
+    """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's.
 
+    The checkpoint (arrays and JSON, never pickle) is checked before any work: a missing, malformed,
+    other-version or other-scenario checkpoint raises a one-line CheckpointError (exit 2).
+    """
     run_dir = Path(run_dir)
-    path = run_dir / CHECKPOINT_FILE
-    if not path.exists():
-        raise OutputError(
-            f"--resume: '{run_dir}' has no {CHECKPOINT_FILE}; resume a run started with --checkpoint-every"
-        )
-    try:
-        with path.open("rb") as handle:
-            saved = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
-        raise OutputError(f"--resume: cannot read '{path}' ({error.__class__.__name__}); start the run again") from None
-    if saved.get("version") != CHECKPOINT_VERSION:
-        raise OutputError(f"--resume: '{path}' was written by another zerosim version; start the run again")
-    scenario, simulation, timing = saved["scenario"], saved["simulation"], saved["timing"]
+    read_checkpoint(run_dir)  # the folder and its checkpoint are checked before the lock is taken
+    with exclusive(run_dir):
+        return _resume_locked(run_dir, figures, report, on_phase, on_day)
+
+
+def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
+    checkpoint = read_checkpoint(run_dir)  # again, under the lock: another run may have finished it meanwhile
+    scenario, timing = checkpoint.scenario, checkpoint.timing
+    check_fits_in_memory(scenario.population.size)
+    if on_phase:
+        on_phase("building population")
+    simulation = build(scenario)
+    simulation.setup()
+    checkpoint.restore(simulation)
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, saved["next_day"], timing, run_dir, saved["every"], on_day)
+    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day)
     return _finish(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
               checkpoint_every: int | None, on_day) -> None:
     """Run the days from ``start_day``, checkpointing (and flushing the tables) every k days."""
-    import pickle
 
     clock = time.perf_counter()
     for day in range(start_day, simulation.days):
@@ -217,12 +238,7 @@ def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, ou
             timing["simulation_seconds"] += now - clock
             clock = now
             _flush_tables(scenario, simulation, out_dir)
-            saved = {"version": CHECKPOINT_VERSION, "scenario": scenario, "simulation": simulation,
-                     "timing": timing, "next_day": finished_days, "every": checkpoint_every}
-            temporary = out_dir / (CHECKPOINT_FILE + ".tmp")
-            with temporary.open("wb") as handle:
-                pickle.dump(saved, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, out_dir / CHECKPOINT_FILE)
+            save_checkpoint(out_dir, scenario, simulation, timing, finished_days, checkpoint_every)
     timing["simulation_seconds"] += time.perf_counter() - clock
 
 
@@ -253,9 +269,7 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
     for name, frame in (("timeseries.parquet", timeseries), ("by_district.parquet", by_district),
                         ("ledger.parquet", ledger)):
         if len(frame.columns):
-            temporary = out_dir / (name + ".tmp")
-            frame.to_parquet(temporary, index=False)
-            os.replace(temporary, out_dir / name)
+            write_atomic(out_dir / name, lambda path, frame=frame: frame.to_parquet(path, index=False))
 
 
 def scale_notes(scenario: Scenario) -> list[str]:
@@ -350,16 +364,15 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     if out_dir is not None:
         if on_phase:
             on_phase("writing results")
-        write_results(results, out_dir)
-        checkpoint = out_dir / CHECKPOINT_FILE
-        if checkpoint.exists():
-            checkpoint.unlink()  # the run is complete; the results supersede it
+        write_results(results, out_dir, summary=False)
         if figures if figures is not None else scenario.outputs.figures:
             from zerosim.viz.figures import write_run_figures
             from zerosim.viz.ledger_figures import write_ledger_figures
 
             results.figures = write_run_figures(out_dir, timeseries, by_district, summary)
             results.figures += write_ledger_figures(out_dir, results)
+        write_summary(results, out_dir)  # last: summary.json marks the folder as one complete run
+        remove_checkpoint(out_dir)  # the run is complete; the results supersede it
         if report:
             from zerosim.report import write_report
 

@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zerosim.calibrate.model import OBSERVABLES, ParticleModel, SeriesDistance
@@ -45,6 +44,7 @@ from zerosim.calibrate.priors import (
     resolve_priors,
 )
 from zerosim.errors import (
+    InputError,
     MissingDependencyError,
     OutputError,
     ScenarioError,
@@ -71,7 +71,7 @@ def require_pyabc() -> None:
 
 # -- settings: command-line options and the --spec file ----------------------------------------------
 class ScaleSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     population: int | None = Field(None, ge=100, description="Agents simulated (the model's population.size).")
     city_population: int | None = Field(None, ge=100, description="Real size of the city the data come from.")
 
@@ -79,7 +79,7 @@ class ScaleSpec(BaseModel):
 class CalibrationSpec(BaseModel):
     """A ``--spec`` YAML file: priors and fit settings (command-line options take precedence)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     priors: dict[str, str] = Field(default_factory=dict, description="path: DIST(a,b), e.g. transmission.r0: uniform(1.5,4)")
     observe: Literal["cases_detected", "new_infections"] | None = None
     until: date | None = None
@@ -100,9 +100,13 @@ def load_spec(path: str | Path) -> CalibrationSpec:
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"--spec: '{path}' does not exist; give a YAML file with a priors: section")
+    from zerosim.io.safe_yaml import MAX_YAML_BYTES, load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise ScenarioError(f"--spec: '{path}' is larger than {MAX_YAML_BYTES:,} bytes; check the file")
+        data = load_yaml(path.read_text(encoding="utf-8"), f"--spec {path}") or {}
+    except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"--spec: cannot read '{path}' ({error.__class__.__name__}); fix the YAML") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"--spec: '{path}' must be a YAML mapping (priors:, observe:, until:, scale:)")
@@ -161,6 +165,10 @@ class Settings:
             settings.threads = max(1, (os.cpu_count() or 1) // settings.workers)  # share the cores between workers
         if settings.max_minutes <= 0:
             raise ScenarioError(f"--max-minutes: must be > 0, got {settings.max_minutes}")
+        if settings.scheduler is not None:
+            from zerosim.engine.ensemble import check_scheduler_address
+
+            settings.scheduler = check_scheduler_address(settings.scheduler)
         return settings
 
 
@@ -396,8 +404,9 @@ def dask_client(settings: Settings):
                                    dashboard_address=None)
             client = Client(cluster)
             label = f"dask LocalCluster, {settings.workers} workers"
-    except OSError as error:
-        raise OutputError(f"--scheduler: cannot reach '{settings.scheduler}' ({error}); check the address") from None
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"--scheduler: cannot reach '{settings.scheduler}' ({str(error)[:80]}); check the address") \
+            from None
     try:
         yield client, label
     finally:
@@ -477,7 +486,11 @@ def calibrate(
     import pyabc
 
     problem = load_problem(scenario, data, settings, overrides)
-    out_dir = prepare_out_dir(Path(out), force, CALIBRATION_FILES, "a calibration", clear=True)
+    from zerosim.engine.ensemble import check_memory
+
+    # before the folder is touched (clear=True) and before any worker starts: the cities built at once fit
+    check_memory(problem.scenario.population.size, 1 if settings.scheduler else settings.workers + 1)
+    out_dir = prepare_out_dir(out, force, CALIBRATION_FILES, "a calibration", clear=True)
     if on_event:
         on_event("ready", statement=problem.scale.statement(), observe=problem.model.observe,
                  window=f"{problem.start_date + timedelta(days=problem.model.first_day)} .. {problem.until}",

@@ -37,7 +37,7 @@ from zerosim.calibrate.fit import (
 from zerosim.calibrate.model import ParticleModel
 from zerosim.calibrate.observed import load_observed
 from zerosim.calibrate.priors import Prior, resolve_priors
-from zerosim.errors import OutputError, ScenarioError
+from zerosim.errors import OutputError, RunDirError, ScenarioError
 from zerosim.io.results import prepare_out_dir
 from zerosim.numbers import money
 
@@ -245,7 +245,7 @@ def load_calibration(directory: str | Path) -> tuple[dict, pd.DataFrame, pd.Data
     directory = Path(directory)
     for name in ("calibration.json", "posterior.parquet"):
         if not (directory / name).is_file():
-            raise OutputError(f"--posterior: '{directory}' holds no {name}; give a directory written by "
+            raise RunDirError(f"--posterior: '{directory}' holds no {name}; give a directory written by "
                               f"zerosim calibrate")
     try:
         info = json.loads((directory / "calibration.json").read_text(encoding="utf-8"))
@@ -253,7 +253,7 @@ def load_calibration(directory: str | Path) -> tuple[dict, pd.DataFrame, pd.Data
         path = directory / "posterior_trajectories.parquet"
         trajectories = pd.read_parquet(path) if path.is_file() else None
     except (OSError, ValueError) as error:
-        raise OutputError(f"--posterior: cannot read '{directory}' ({error.__class__.__name__}); "
+        raise RunDirError(f"--posterior: cannot read '{directory}' ({error.__class__.__name__}); "
                           f"calibrate again") from None
     return info, posterior, trajectories
 
@@ -311,7 +311,7 @@ def forecast(
     """
     if runs < 1:
         raise ScenarioError(f"--runs: must be >= 1, got {runs}; give the number of posterior draws")
-    out_dir = prepare_out_dir(Path(out), force, FORECAST_FILES, "a forecast")
+    out_dir = prepare_out_dir(out, force, FORECAST_FILES, "a forecast")
     calibration_dir = None
     if posterior is None:
         if settings.until is None:

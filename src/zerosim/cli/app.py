@@ -1,7 +1,8 @@
 """CLI layer: the Typer app. Commands only; each is a thin shell over the Python API.
 
 Turns every :class:`~zerosim.errors.ZerosimError` into ``error: <one line>`` on stderr and its
-exit code. Anything else is a bug and keeps its traceback.
+exit code, and (in :func:`main`) every usage error of an option into one line and exit 2.
+Anything else is a bug and keeps its traceback. Exit codes: the README's table (errors.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from zerosim.cli import region as _region
-from zerosim.errors import ZerosimError
+from zerosim.errors import InputError, OutputDirError, ZerosimError
 
 app = typer.Typer(
     name="zerosim",
@@ -26,6 +27,12 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+def one_line(message: object, limit: int = 400) -> str:
+    """``message`` as one line of at most ``limit`` characters."""
+    text = " ".join(str(message).splitlines()).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _version(value: bool) -> None:
@@ -45,8 +52,19 @@ def _main(
 
 
 def _fail(error: ZerosimError) -> None:
-    errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    errors.print(f"error: {one_line(error)}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(error.exit_code)
+
+
+def _path_text(value: str | Path) -> str | Path:
+    """Typer parser of path options: keeps ``""`` (which Path would turn into ".") for the command to refuse."""
+    return value if isinstance(value, Path) or value == "" else Path(value)
+
+
+def _out_path(value: str | Path, option: str = "--out") -> Path:
+    from zerosim.io.paths import check_path
+
+    return check_path(value, option, OutputDirError)
 
 
 def _overrides(population: int | None, days: int | None, seed: int | None, assignments: list[str]) -> dict:
@@ -68,7 +86,8 @@ def _overrides(population: int | None, days: int | None, seed: int | None, assig
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name (see `zerosim scenarios`) or a YAML file.")] = "demo",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the results.")] = Path("results/run"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the results.", parser=_path_text)] = Path(
+        "results/run"),
     population: Annotated[Optional[int], typer.Option("--population", "-n", help="Number of people (population.size).")] = None,
     days: Annotated[Optional[int], typer.Option("--days", "-d", help="Days to simulate (duration_days).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="Random seed.")] = None,
@@ -82,7 +101,8 @@ def run(
         Optional[int], typer.Option("--checkpoint-every", help="Write a checkpoint (and the tables so far) every K days.")
     ] = None,
     resume: Annotated[
-        Optional[Path], typer.Option("--resume", help="Continue the killed run in this directory from its checkpoint.")
+        Optional[Path], typer.Option("--resume", help="Continue the killed run in this directory from its checkpoint.",
+                                     parser=_path_text)
     ] = None,
     baseline: Annotated[
         Optional[Path], typer.Option("--baseline", help="A run directory to compare with (cost per infection averted).")
@@ -103,6 +123,9 @@ def run(
             TimeElapsedColumn(), console=errors, disable=quiet, transient=False,
         )
         if resume is not None:
+            from zerosim.io.checkpoint import read_checkpoint
+
+            read_checkpoint(_out_path(resume, "--resume"))  # checked before the progress bar shows
             with progress:
                 task = progress.add_task("resuming", total=None)
                 results = resume_run(
@@ -113,11 +136,15 @@ def run(
         elif _region.is_region(scenario):  # kind: region -- several cities and the travel between them
             from zerosim.cli._tables import stdout
 
-            _region.run_region_command(scenario, out, _overrides(population, days, seed, set_), force, figures, quiet,
-                                       stdout(), errors)
+            _region.run_region_command(scenario, _out_path(out), _overrides(population, days, seed, set_), force,
+                                       figures, quiet, stdout(), errors)
             return
         else:
+            out = _out_path(out)
             resolved = load_scenario(scenario, _overrides(population, days, seed, set_))
+            if checkpoint_every is not None and checkpoint_every < 1:
+                raise InputError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; "
+                                 "give a whole number of days")
             preflight(resolved, out, force, baseline)
             with progress:
                 task = progress.add_task("building population", total=resolved.duration_days)
@@ -268,13 +295,15 @@ def compare(
         list[str], typer.Option("--policy", "-p", help="Run the scenario under each of these policies (same seed).")
     ] = [],  # noqa: B006
     baseline: Annotated[int, typer.Option("--baseline", "-b", help="Index of the run the others are compared with.")] = 0,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv/.json and comparison.png here.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv/.json and comparison.png here.",
+                                                parser=_path_text)] = None,
     population: Annotated[Optional[int], typer.Option("--population", "-n", help="With --policy: number of people.")] = None,
     days: Annotated[Optional[int], typer.Option("--days", "-d", help="With --policy: days to simulate.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="With --policy: the shared seed.")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="With --policy: override dotted.path=value.")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option("--strict", help="Fail if populations or days differ.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="With --policy: overwrite earlier runs in --out.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an earlier comparison in --out (and with --policy, "
+                                                        "earlier runs there).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON (for scripts).")] = False,
 ) -> None:
     """Compare runs with a baseline: what each averted, and what it cost (table, sentence, figure)."""
@@ -283,11 +312,22 @@ def compare(
     from zerosim.io.scenario import load_scenario
 
     try:
+        if out is not None:
+            from zerosim.io.compare import COMPARISON_FILES
+
+            out = _out_path(out)
+            held = [name for name in COMPARISON_FILES if (out / name).exists()]
+            if held and not force:  # checked before any run starts
+                raise OutputDirError(f"--out: '{out}' already holds a comparison ({held[0]}); add --force to overwrite "
+                                     "or choose another --out")
+        if not policy and len(runs) < 2:
+            raise InputError(f"compare: need at least two run directories, got {len(runs)}; give two or more, "
+                             "or one scenario with --policy")
         if policy:
             if len(runs) != 1:
-                raise ZerosimError("compare: with --policy give exactly one scenario (e.g. demo), not run directories")
+                raise InputError("compare: with --policy give exactly one scenario (e.g. demo), not run directories")
             if out is None:
-                raise ZerosimError("compare: with --policy give --out DIR for the runs and the comparison")
+                raise InputError("compare: with --policy give --out DIR for the runs and the comparison")
             directories = []
             for name in policy:
                 overrides = _overrides(population, days, seed, set_)
@@ -303,7 +343,8 @@ def compare(
         if out is not None:
             from zerosim.viz.ledger_figures import comparison_figure
 
-            paths = write_comparison(comparison, out) + [comparison_figure(comparison, out / "comparison.png")]
+            paths = write_comparison(comparison, out, force=force)
+            paths.append(comparison_figure(comparison, out / "comparison.png"))
     except ZerosimError as error:
         _fail(error)
         return
@@ -356,8 +397,8 @@ def _print_comparison(console: Console, comparison) -> None:
 def ensemble(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario name or a YAML file.")],
     runs: Annotated[int, typer.Option("--runs", "-r", help="Replicates per sweep point.")] = 10,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the ensemble's dataset and figures.")] = Path(
-        "results/ensemble"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the ensemble's dataset and figures.",
+                                      parser=_path_text)] = Path("results/ensemble"),
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
     sweep: Annotated[
         list[str], typer.Option("--sweep", help="Sweep a field: dotted.path=v1,v2,... (repeatable: a grid).")
@@ -376,15 +417,25 @@ def ensemble(
     from zerosim.viz.figures import ensemble_bands
 
     try:
+        out = _out_path(out)
         resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
         prepare_ensemble_out(out, force)  # before the progress bar: a refusal is one line
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=errors)
-        with progress:
-            task = progress.add_task("replicates", total=None)
-            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out, force=force,
-                                  on_done=lambda done, total: progress.update(task, completed=done, total=total))
+        tasks: list = []
+
+        def start() -> None:  # once every input is checked (a bad one prints only its one-line error)
+            progress.start()
+            tasks.append(progress.add_task("replicates", total=None))
+
+        try:
+            result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out,
+                                  force=force, on_start=start,
+                                  on_done=lambda done, total: progress.update(tasks[0], completed=done, total=total))
+        finally:
+            if tasks:
+                progress.stop()
         from zerosim.engine.ensemble import sweep_points
 
         if not result.quantiles.empty:
@@ -412,17 +463,23 @@ def report_command(
     out: Annotated[
         Optional[Path],
         typer.Option("--out", "-o", help="HTML file to write (default: <run>/report.html for one run, "
-                                         "report.html for several; a directory gets report.html inside)."),
+                                         "report.html for several; a directory gets report.html inside).",
+                     parser=_path_text),
     ] = None,
     baseline: Annotated[int, typer.Option("--baseline", "-b", help="With several runs: index of the baseline run.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out even if it is a run's own file.")] = False,
 ) -> None:
     """Write one self-contained HTML report of a run, or of several runs compared (no network needed to view it)."""
     from zerosim.report import write_report
 
-    if out is None:
-        out = runs[0] / "report.html" if len(runs) == 1 else Path("report.html")
     try:
-        path = write_report(runs, out, baseline=baseline)
+        from zerosim.errors import RunDirError
+        from zerosim.io.paths import check_path
+
+        runs = [check_path(run, "report", RunDirError) for run in runs]
+        if out is None:
+            out = runs[0] / "report.html" if len(runs) == 1 else Path("report.html")
+        path = write_report(runs, _out_path(out), baseline=baseline, force=force)
     except ZerosimError as error:
         _fail(error)
         return
@@ -434,24 +491,45 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind: loopback only (127.0.0.1, ::1, localhost).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8050,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on (1-65535).")] = 8050,
 ) -> None:
     """Open a local dashboard: pick a scenario, move the policy levers, run at reduced scale, see curves and costs."""
     from zerosim.dashboard import serve as serve_dashboard
 
     try:
+        if not 1 <= port <= 65535:
+            raise InputError(f"--port: must be 1 to 65535, got {port}; give a free port, e.g. --port 8050")
         serve_dashboard(host=host, port=port)
     except ZerosimError as error:
         _fail(error)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def _click_module():
+    """The Click that Typer runs on (recent Typer vendors it as ``typer._click``)."""
     try:
-        app()
-    except KeyboardInterrupt:
+        from typer import _click as click  # noqa: PLC0415 - Typer >= 0.20 carries its own Click
+    except ImportError:
+        import click
+    return click
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: usage errors (an unknown option, a value of the wrong type) are one line, exit 2."""
+    click = _click_module()
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        error.show()  # `zerosim` alone: the help
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        command = getattr(getattr(error, "ctx", None), "command_path", None) or "zerosim"
+        errors.print(f"error: {command}: {one_line(error.format_message(), 300).rstrip('.')}; see {command} --help",
+                     markup=False, highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         errors.print("interrupted")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 from zerosim.cli import inference as _inference  # noqa: E402 - calibrate and forecast (cli/inference.py)

@@ -26,8 +26,17 @@ errors = Console(stderr=True)
 
 
 def _fail(error: ZerosimError) -> None:
-    errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+    from zerosim.cli.app import one_line
+
+    errors.print(f"error: {one_line(error)}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(error.exit_code)
+
+
+def _path_text(value):
+    """Keeps ``--out ""`` for the command to refuse (Path would turn it into ".")."""
+    from zerosim.cli.app import _path_text as keep
+
+    return keep(value)
 
 
 def _overrides(assignments: list[str]) -> dict:
@@ -180,7 +189,7 @@ def calibrate(
     workers: Workers = 1,
     scheduler: Scheduler = None,
     threads: Threads = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the calibration.")] = Path("results/calibration"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the calibration.", parser=_path_text)] = Path("results/calibration"),
     force: Force = False,
     figures: Figures = True,
     quiet: Quiet = False,
@@ -230,7 +239,7 @@ def forecast(
     workers: Workers = 1,
     scheduler: Scheduler = None,
     threads: Threads = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the forecast.")] = Path("results/forecast"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the forecast.", parser=_path_text)] = Path("results/forecast"),
     force: Force = False,
     figures: Figures = True,
     quiet: Quiet = False,

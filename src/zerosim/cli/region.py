@@ -40,10 +40,11 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
     """``zerosim run <region>``: run it with a progress bar, print a table per city and where the files are."""
     from zerosim.io.results import prepare_out_dir
     from zerosim.numbers import money
-    from zerosim.region.results import prepare, run_region
+    from zerosim.region.results import preflight, prepare, run_region
 
     region = prepare(scenario, overrides)
-    prepare_out_dir(Path(out), force)
+    preflight(region)
+    prepare_out_dir(out, force)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
                         TimeElapsedColumn(), console=errors, disable=quiet, transient=False)
     with progress:

@@ -17,7 +17,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from zerosim.dashboard.levers import PRESET, Levers, build_overrides, validate_levers
-from zerosim.errors import ZerosimError
+from zerosim.errors import InputError, MissingDependencyError
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -36,18 +36,19 @@ def check_loopback(host: str) -> None:
     except ValueError:
         is_loopback = False
     if not is_loopback:
-        raise ZerosimError(
+        raise InputError(
             f"--host: the dashboard binds to this machine only, got '{host}'; use 127.0.0.1, ::1 or localhost"
         )
 
 
-def create_app() -> Dash:
-    """The dashboard as a Dash app. Raises ZerosimError if Dash is not installed."""
+def create_app(port: int | None = None) -> Dash:
+    """The dashboard as a Dash app; it answers only requests whose ``Host:`` is a loopback name (with
+    ``port``, when given). Raises ZerosimError if Dash is not installed."""
     try:
         from zerosim.dashboard.app import create_app as _create_app
     except ImportError as error:
-        raise ZerosimError(f"{_MISSING_DASH} ({error.name} is missing)") from None
-    return _create_app()
+        raise MissingDependencyError(f"{_MISSING_DASH} ({error.name} is missing)") from None
+    return _create_app(port=port)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
@@ -62,5 +63,5 @@ def serve(host: str = "127.0.0.1", port: int = 8050) -> None:
     try:
         from zerosim.dashboard.app import serve as _serve
     except ImportError as error:
-        raise ZerosimError(f"{_MISSING_DASH} ({error.name} is missing)") from None
+        raise MissingDependencyError(f"{_MISSING_DASH} ({error.name} is missing)") from None
     _serve(host=host, port=port)

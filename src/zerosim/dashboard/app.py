@@ -13,11 +13,15 @@ Tornado server; Streamlit re-runs the whole script on every change, which suits 
 simulation poorly.
 
 The server binds to a loopback address only: there is no authentication, and a run takes CPU
-and memory, so the page is for the person at this machine.
+and memory, so the page is for the person at this machine. It also answers only requests whose
+``Host:`` header names a loopback address (``127.0.0.1``, ``localhost``, ``[::1]``, with the port it
+serves on when that is known): a web page elsewhere cannot reach it through a DNS name it rebinds to
+127.0.0.1 (DNS rebinding).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import uuid
@@ -38,7 +42,7 @@ from zerosim.dashboard.levers import (
     preset_values,
     validate_levers,
 )
-from zerosim.errors import ZerosimError
+from zerosim.errors import InputError, ZerosimError
 from zerosim.policy.presets import preset_names
 
 POLL_MILLISECONDS = 500
@@ -251,9 +255,31 @@ def _layout() -> html.Div:
     ])
 
 
-def create_app() -> Dash:
-    """The dashboard as a Dash app (``app.server`` is its Flask server)."""
+_LOOPBACK_HOST = re.compile(r"(127\.0\.0\.1|localhost|\[::1\])(?::(\d{1,5}))?")
+
+
+def is_loopback_host(header: str | None, port: int | None = None) -> bool:
+    """True if a request's ``Host:`` header names this machine (a loopback name, and ``port`` if given)."""
+    match = _LOOPBACK_HOST.fullmatch((header or "").strip().lower())
+    if match is None:
+        return False
+    return port is None or match.group(2) is None or int(match.group(2)) == port
+
+
+def create_app(port: int | None = None) -> Dash:
+    """The dashboard as a Dash app (``app.server`` is its Flask server).
+
+    Requests whose ``Host:`` header is not a loopback name (with ``port``, when given) get 403.
+    """
     app = Dash(__name__, title="zerosim dashboard", update_title=None, serve_locally=True)
+
+    @app.server.before_request
+    def _only_this_machine():
+        from flask import abort, request
+
+        if not is_loopback_host(request.headers.get("Host"), port):
+            abort(403, description="zerosim serve answers only requests to 127.0.0.1, localhost or [::1]")
+
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
     app.layout = _layout()
     runner = Runner()
@@ -336,7 +362,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise ZerosimError(
+            raise InputError(
                 f"--port: cannot listen on {host}:{port} ({error.strerror or error}); pick a free port with --port"
             ) from None
 
@@ -347,4 +373,4 @@ def serve(host: str = "127.0.0.1", port: int = 8050, *, debug: bool = False) -> 
 
     check_loopback(host)
     _check_port_free(host, port)
-    create_app().run(host=host, port=port, debug=debug)
+    create_app(port=port).run(host=host, port=port, debug=debug)

@@ -12,7 +12,9 @@ message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+import re
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from zerosim.errors import ScenarioError
@@ -72,6 +74,34 @@ class Levers:
         return cls(**{key: value for key, value in values.items() if key in names})
 
 
+NUMBER_LEVERS = ("population_size", "duration_days", "pool_size", "interval_days", "sealed_release_days",
+                 "controlled_release_days", "city_sealed_after_cases", "rooms_per_100k", "deliveries_per_day_per_100k")
+_NUMBER_TEXT = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
+FIELD_OF_LEVER = {"population_size": "population.size", "duration_days": "duration_days"}
+
+
+def _as_number(name: str, value: Any) -> Any:
+    """A lever's value as the number it means: ``"600000"`` is 600000 (then capped and validated like a
+    number); a boolean, a text that is not a number, or inf/nan is refused in one line."""
+    if value is PRESET or value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ScenarioError(f"{FIELD_OF_LEVER.get(name, name)}: got {str(value)[:40]!r}; give a number")
+    if isinstance(value, str):
+        if not _NUMBER_TEXT.match(value):
+            raise ScenarioError(f"{FIELD_OF_LEVER.get(name, name)}: got {value[:40]!r}; give a number")
+        number = float(value)
+        value = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ScenarioError(f"{FIELD_OF_LEVER.get(name, name)}: must be a finite number, got {value}; give a number")
+    return value
+
+
+def normalise(levers: "Levers") -> "Levers":
+    """The levers with every numeric value as a number (see :func:`_as_number`)."""
+    return replace(levers, **{name: _as_number(name, getattr(levers, name)) for name in NUMBER_LEVERS})
+
+
 POLICY_LEVERS = (
     "pool_size", "interval_days", "sealed_release_days", "controlled_release_days",
     "city_sealed_after_cases", "rooms_per_100k", "deliveries_per_day_per_100k",
@@ -125,6 +155,14 @@ def build_overrides(levers: Levers) -> tuple[dict[str, Any], list[str]]:
     ScenarioError
         If the scenario or the preset does not exist, or the population is above ``MAX_POPULATION``.
     """
+    if not isinstance(levers.scenario, str) or not isinstance(levers.policy, str):
+        raise ScenarioError("scenario, policy: give the name of a built-in scenario and of a preset")
+    levers = normalise(levers)
+    if isinstance(levers.population_size, (int, float)) and levers.population_size > MAX_POPULATION:
+        raise ScenarioError(
+            f"population.size: the dashboard runs at most {MAX_POPULATION:,} people, got {levers.population_size:,}; "
+            "use `zerosim run` for a bigger city"
+        )
     base = _base(levers)
     containment = base.resolved_containment()
     preset = preset_values(levers.scenario, levers.policy)
@@ -133,11 +171,6 @@ def build_overrides(levers: Levers) -> tuple[dict[str, Any], list[str]]:
         "population.size": levers.population_size,
         "duration_days": levers.duration_days,
     }
-    if isinstance(levers.population_size, (int, float)) and levers.population_size > MAX_POPULATION:
-        raise ScenarioError(
-            f"population.size: the dashboard runs at most {MAX_POPULATION:,} people, got {levers.population_size:,}; "
-            "use `zerosim run` for a bigger city"
-        )
     notes: list[str] = []
     changed = {name for name in POLICY_LEVERS
                if getattr(levers, name) is not PRESET and getattr(levers, name) != preset[name]}

@@ -27,7 +27,7 @@ AgeDoseTable = Annotated[list[DoseTable], Field(min_length=AGE_BAND_COUNT, max_l
 class Duration(BaseModel):
     """A positive duration in days, drawn from a log-normal with this mean and standard deviation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     mean_days: float = Field(gt=0, le=200, description="Mean duration in days.")
     sd_days: float = Field(ge=0, le=200, description="Standard deviation in days (0 = fixed).")
 
@@ -41,7 +41,7 @@ class ViralLoadConfig(BaseModel):
     is proportional to ``max(0, log10 VL - infectious_threshold_log10)``.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     detection_limit_log10: float = Field(ge=0, le=8, description="PCR limit of detection, log10 copies/mL.")
     infectious_threshold_log10: float = Field(ge=0, le=12, description="Viral load below which nobody is infectious.")
     peak_log10_mean: float = Field(gt=0, le=14)
@@ -62,7 +62,7 @@ class ViralLoadConfig(BaseModel):
 class VaccineConfig(BaseModel):
     """Protection by number of doses (index 0 = unvaccinated ... 3 = booster) with exponential waning."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     infection_effectiveness: DoseTable = Field(description="Reduction in susceptibility by doses 0..3.")
     severe_effectiveness: DoseTable = Field(description="Reduction in P(severe | infected) by doses 0..3.")
     death_effectiveness: DoseTable = Field(description="Reduction in P(death | infected) by doses 0..3.")
@@ -72,7 +72,7 @@ class VaccineConfig(BaseModel):
 class DiseaseConfig(BaseModel):
     """Everything the natural-history model needs for one variant. Each field's source is in presets.yaml."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     label: str = Field(description="Human-readable variant name.")
     r0: float = Field(gt=0, le=30, description="Basic reproduction number in a fully susceptible population.")
     incubation: Duration = Field(description="Infection to symptom onset.")
@@ -100,7 +100,7 @@ class DiseaseConfig(BaseModel):
 
 
 class _PresetFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     presets: dict[str, DiseaseConfig]
     sources: dict[str, dict[str, str]] = Field(default_factory=dict)
 

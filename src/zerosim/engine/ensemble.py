@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from zerosim.engine.rng import replicate_seed
-from zerosim.errors import OutputDirError, OutputError, ScenarioError, ZerosimError
+from zerosim.errors import InputError, OutputDirError, OutputError, ScenarioError, ZerosimError
 
 #: Series summarised as quantile bands.
 BAND_SERIES = ("new_infections", "infectious", "new_deaths", "cases_detected", "sealed", "in_quarantine",
@@ -49,18 +50,38 @@ class EnsembleResult:
 
 def parse_sweep(items: Sequence[str]) -> dict[str, list[Any]]:
     """``["population.size=1000,2000", "policy=none,dynamic-zero-2022"]`` -> {path: [values]}."""
-    import yaml
+    from zerosim.io.scenario import parse_set
 
     sweep: dict[str, list[Any]] = {}
     for item in items:
         if "=" not in item:
             raise ScenarioError(f"--sweep {item}: expected dotted.path=v1,v2,... e.g. --sweep transmission.r0=2,3")
         key, _, raw = item.partition("=")
-        values = [yaml.safe_load(v) for v in raw.split(",") if v.strip()]
+        values = [parse_set(f"{key}={v}")[1] for v in raw.split(",") if v.strip()]
         if not key.strip() or not values:
             raise ScenarioError(f"--sweep {item}: give a field and at least one value")
         sweep[key.strip()] = values
     return sweep
+
+
+_SCHEDULER_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*)"
+                                r"(?::(\d{1,5}))?/?$")
+
+
+def check_scheduler_address(address: str, option: str = "--scheduler") -> str:
+    """``address`` if it looks like a Dask scheduler address (``[tcp://]host[:port]``), else a one-line InputError."""
+    match = _SCHEDULER_ADDRESS.match(address.strip()) if isinstance(address, str) else None
+    if match is None or (match.group(1) is not None and not 1 <= int(match.group(1)) <= 65535):
+        raise InputError(f"{option}: {str(address)[:60]!r} is not a Dask scheduler address; give tcp://HOST:PORT, "
+                         "e.g. tcp://10.0.0.5:8786")
+    return address.strip()
+
+
+def check_workers(workers: int, option: str = "--workers") -> int:
+    """``workers`` if it is a usable number of local worker processes (1-256), else a one-line InputError."""
+    if not isinstance(workers, int) or not 1 <= workers <= 256:
+        raise InputError(f"{option}: must be 1 to 256 worker processes, got {workers}; e.g. --workers 2")
+    return workers
 
 
 def sweep_points(sweep: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -105,16 +126,24 @@ def run_ensemble(
     out: Path | None = None,
     on_done: Callable[[int, int], None] | None = None,
     force: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> EnsembleResult:
     """Run ``runs`` replicates of ``scenario`` at every sweep point on Dask; gather and summarise.
 
-    An ensemble already in ``out`` is refused (OutputDirError), or with ``force`` its files are removed
-    first (only the files an ensemble writes: :data:`ENSEMBLE_FILES` and ``replicates/``).
+    Every input is checked before any worker starts (then ``on_start()`` is called): the runs, the
+    scheduler address or the worker count, every sweep point, the memory the replicates need at
+    once, and ``out``. An ensemble already in ``out`` is refused (OutputDirError), or with ``force``
+    its files are removed first (only the files an ensemble writes: :data:`ENSEMBLE_FILES` and
+    ``replicates/``).
     """
     from dask.distributed import Client, LocalCluster, as_completed
 
     if runs < 1:
         raise ScenarioError(f"--runs: must be >= 1, got {runs}; give the number of replicates")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)
+    else:
+        check_workers(workers)
     points = sweep_points(sweep or {})
     base = scenario.model_dump(mode="json")
     # Validate every sweep point before spending compute on it.
@@ -126,11 +155,16 @@ def run_ensemble(
             _set_dotted(data, key, value)
         if data.get("kind") == "region":
             from zerosim.region.config import validate_region
+            from zerosim.region.runner import resolve_cities
 
-            validate_region(data)
+            people = sum(city.scenario.population.size for city in resolve_cities(validate_region(data)))
         else:
-            validate_mapping(data)
+            people = validate_mapping(data).population.size
+        check_memory(people, 1 if scheduler else min(workers, runs * len(points)))
     if out is not None:
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise OutputDirError(f"--out: '{out}' is a file; give a directory path for the ensemble")
         out = prepare_ensemble_out(out, force)
 
     cluster = None
@@ -140,8 +174,19 @@ def run_ensemble(
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
             client = Client(cluster)
-    except OSError as error:
-        raise OutputError(f"--scheduler: cannot reach '{scheduler}' ({error}); check the address") from None
+    except (OSError, ValueError, TypeError) as error:
+        raise InputError(f"--scheduler: cannot reach '{scheduler}' ({str(error)[:80]}); check the address") from None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+            raise OutputDirError(f"--out: cannot create '{out}' ({error.strerror or error.__class__.__name__}); "
+                                 "choose a writable directory") from None
+    if on_start:
+        on_start()
     summaries, series, failures = [], [], []
     try:
         futures = {}
@@ -246,6 +291,19 @@ def describe(result: EnsembleResult, points: list[dict[str, Any]], scenario_name
         count = f"{len(rows)} replicate{'s' if len(rows) != 1 else ''}" + (f" ({failed} failed)" if failed else "")
         lines.append(f"{tag}: {count}; " + ", ".join(parts))
     return lines
+
+
+def check_memory(people: int, at_once: int) -> None:
+    """Refuse (one line, exit 2) an ensemble whose ``at_once`` simultaneous replicates of ``people`` people
+    do not fit in this machine's memory, before any worker starts."""
+    from zerosim.population.synthesis import available_memory_bytes, check_fits_in_memory, estimate_build_bytes
+
+    check_fits_in_memory(people)
+    needed, available = estimate_build_bytes(people) * at_once, available_memory_bytes()
+    if at_once > 1 and needed > available:
+        fits = max(1, int(available // max(estimate_build_bytes(people), 1)))
+        raise ScenarioError(f"--workers: {at_once} replicates of {people:,} people at once need about "
+                            f"{needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB is available; use --workers {fits}")
 
 
 def quantile_bands(series: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from zerosim.lazy import lazy_module
 
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
-from zerosim.errors import OutputError, ZerosimError
+from zerosim.errors import InputError, OutputError, RunDirError
 from zerosim.io.results import load_summary
 from zerosim.numbers import money, words
 
@@ -162,13 +162,13 @@ def _load_summary(item: Any, position: int) -> tuple[dict, Path | None]:
         out_dir = getattr(item, "out_dir", None)
         source = Path(out_dir) if out_dir is not None else None
     else:
-        raise OutputError(f"run {position + 1}: got {type(item).__name__}; give a run directory or a Results object")
+        raise InputError(f"run {position + 1}: got {type(item).__name__}; give a run directory or a Results object")
     where = f"run directory '{source}'" if source is not None else f"run {position + 1}"
     if not isinstance(summary, dict):
-        raise OutputError(f"{where}: summary.json does not hold an object; re-run the scenario to rewrite it")
+        raise RunDirError(f"{where}: summary.json does not hold an object; re-run the scenario to rewrite it")
     missing = [key for key in REQUIRED_KEYS if not _is_number(summary.get(key))]
     if missing:
-        raise OutputError(f"{where}: summary.json has no numeric '{missing[0]}'; re-run the scenario with this zerosim version")
+        raise RunDirError(f"{where}: summary.json has no numeric '{missing[0]}'; re-run the scenario with this zerosim version")
     return summary, source
 
 
@@ -279,9 +279,9 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     """
     items = list(results)
     if len(items) < 2:
-        raise ZerosimError(f"compare: need at least two runs, got {len(items)}; give two or more run directories")
+        raise InputError(f"compare: need at least two runs, got {len(items)}; give two or more run directories")
     if not -len(items) <= baseline < len(items):
-        raise ZerosimError(f"--baseline: {baseline} is not a run index; give 0 to {len(items) - 1}")
+        raise InputError(f"--baseline: {baseline} is not a run index; give 0 to {len(items) - 1}")
     baseline %= len(items)
     loaded = [_load_summary(item, i) for i, item in enumerate(items)]
     summaries = tuple(summary for summary, _ in loaded)
@@ -290,7 +290,7 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     warnings = _check(summaries, labels)
     if strict and any(w.startswith("different population") or w.startswith("different run lengths") for w in warnings):
         where = ", ".join(str(s) if s is not None else label for s, label in zip(sources, labels))
-        raise OutputError(f"compare: runs {where} differ in population size or days; re-run them with the same ones")
+        raise RunDirError(f"compare: runs {where} differ in population size or days; re-run them with the same ones")
 
     measures = [_measures(summary) for summary in summaries]
     order: list[str] = []
@@ -491,14 +491,22 @@ def comparison_json(comparison: Comparison, written: Sequence[Path] = ()) -> dic
     }
 
 
-def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
-    """Write ``comparison.csv``, ``comparison_per_averted.csv`` and ``comparison.json`` (runs, headline, warnings)."""
-    out_dir = Path(out_dir)
+#: What ``zerosim compare --out`` writes (never over an earlier comparison without ``force``).
+COMPARISON_FILES = ("comparison.csv", "comparison_per_averted.csv", "comparison.json", "comparison.png")
+
+
+def write_comparison(comparison: Comparison, out_dir: Path, force: bool = True) -> list[Path]:
+    """Write ``comparison.csv``, ``comparison_per_averted.csv`` and ``comparison.json`` (runs, headline, warnings).
+
+    With ``force=False``, a folder that already holds a comparison is refused (one line, exit 2).
+    """
+    from zerosim.io.results import prepare_out_dir, write_atomic
+
+    out_dir = prepare_out_dir(out_dir, force, COMPARISON_FILES, "a comparison")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
         paths = [out_dir / "comparison.csv", out_dir / "comparison_per_averted.csv", out_dir / "comparison.json"]
-        comparison.table.to_csv(paths[0])
-        comparison.per_averted.to_csv(paths[1], index=False)
+        write_atomic(paths[0], lambda path: comparison.table.to_csv(path))
+        write_atomic(paths[1], lambda path: comparison.per_averted.to_csv(path, index=False))
         meta = {
             "headline": headline(comparison),
             "baseline": comparison.baseline_run,
@@ -506,7 +514,7 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
                      for label, name, source in zip(comparison.runs, comparison.names, comparison.sources)],
             "warnings": comparison.warnings,
         }
-        paths[2].write_text(json.dumps(meta, indent=2) + "\n")
+        write_atomic(paths[2], lambda path: path.write_text(json.dumps(meta, indent=2) + "\n"))
     except OSError as error:
         raise OutputError(f"--out: writing the comparison to '{out_dir}' failed ({error.strerror}); "
                           f"check disk space and permissions") from None

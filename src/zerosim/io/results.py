@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +23,23 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
-from zerosim.errors import OutputDirError, OutputError
+from zerosim.errors import OutputDirError, OutputError, RunDirError, ZerosimError
+from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
 
 #: Files whose presence marks a directory as holding results (never overwritten without force).
 RESULT_FILES = ("summary.json", "timeseries.parquet", "by_district.parquet", "scenario.yaml")
+#: Every file a run may write into its --out (figures included); ``--force`` removes these of an earlier
+#: run, and only these, before the new run writes anything. ``summary.json`` is written last: it marks
+#: a complete run. (The figures are named by the viz layer; a test checks the two lists agree.)
+RUN_TABLES = ("timeseries.parquet", "by_district.parquet", "by_age_band.parquet", "events.parquet",
+              "ledger.parquet", "pressure.parquet", "confinement_days.parquet")
+RUN_FIGURES = ("epidemic_curve.png", "infections_by_district.png", "testing_and_backlog.png", "people_by_zone.png",
+               "district_lockdown_grid.png", "confinement_distribution.png", "food_shortfall.png", "income_lost.png",
+               "stores.png", "resistance_pressure.png")
+RUN_FILES = ("summary.json", "scenario.yaml") + RUN_TABLES + RUN_FIGURES + ("report.html",)
+#: The lock file a run holds (fcntl.flock) on its --out while it writes there.
+LOCK_FILE = ".zerosim.lock"
 #: The timeseries columns the contract fixes, first and in this order.
 TIMESERIES_CONTRACT = (
     "day", "susceptible", "exposed", "infectious", "recovered", "dead", "new_infections", "new_deaths",
@@ -63,10 +78,14 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
     with ``force`` they may be overwritten, and with ``clear`` the ones present are deleted first.
     Raises OutputDirError if it holds such files (and not ``force``) or cannot be written.
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
-    present = [name for name in files if (out_dir / name).exists()]
+    out_dir = check_path(out_dir, "--out", OutputDirError)
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputDirError(f"--out: '{out_dir}' is a file; give a directory path")
+        present = [name for name in files if (out_dir / name).exists()]
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot use '{out_dir}' ({error.strerror or error.__class__.__name__}); "
+                             "choose another directory") from None
     if present and not force:
         raise OutputDirError(
             f"--out: '{out_dir}' already holds {holds} ({present[0]}); add --force to overwrite or choose another --out"
@@ -76,9 +95,8 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
         if clear:
             for name in present:
                 (out_dir / name).unlink()
-        probe = out_dir / ".zerosim-write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".zerosim-write-test-"):
+            pass
     except OSError as error:
         raise OutputDirError(
             f"--out: cannot write to '{out_dir}' ({error.strerror or error.__class__.__name__}); choose a writable directory"
@@ -95,6 +113,77 @@ FRACTIONAL_COLUMNS = frozenset({
     "ledger_dialysis_sessions_missed", "ledger_emergencies_without_care", "ledger_births_without_care",
     "ledger_chemotherapy_patient_days_missed", "ledger_excess_non_covid_deaths", "ledger_resistance_pressure_max",
 })
+
+
+@contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir``'s lock file (``fcntl.flock``) while the block runs; fail fast if another run holds it.
+
+    Raises
+    ------
+    OutputDirError
+        One line naming the folder (exit 2) if another zerosim process writes there now.
+    """
+    import fcntl
+
+    out_dir = Path(out_dir)
+    try:
+        handle = open(out_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held until the block ends
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot lock '{out_dir}' ({error.strerror or error.__class__.__name__}); "
+                             "choose a writable directory") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirError(f"--out: '{out_dir}' is being written by another zerosim run right now; wait for it "
+                                 "to finish or choose another --out") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+def remove_run_files(out_dir: Path) -> list[str]:
+    """Delete the files an earlier run left in ``out_dir`` that a run writes (:data:`RUN_FILES` and its
+    checkpoint), ``summary.json`` first; other files are left alone. Returns the names removed."""
+    from zerosim.io.checkpoint import checkpoint_files
+
+    removed = []
+    try:
+        for name in RUN_FILES:
+            path = Path(out_dir) / name
+            if path.is_file() or path.is_symlink():
+                path.unlink()
+                removed.append(name)
+        for path in checkpoint_files(out_dir):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+        for path in Path(out_dir).glob(".*.tmp"):  # temporaries of a killed run's atomic writes
+            if any(path.name.startswith(f".{name}.") for name in RUN_FILES):
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+    except OSError as error:
+        raise OutputDirError(f"--out: cannot remove the earlier run's files in '{out_dir}' "
+                             f"({error.strerror or error.__class__.__name__}); remove them or choose another --out") \
+            from None
+    return removed
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(temporary_path)``, then move the file to ``path`` (a unique temporary name in the same
+    folder, so two writers never share one, and a reader sees the old file or the new one, whole)."""
+    path = Path(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    handle.close()
+    try:
+        write(Path(handle.name))
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def build_tables(
@@ -192,13 +281,21 @@ def summarise(scenario: Scenario, timeseries: pd.DataFrame, population: int, run
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_atomic(path, lambda temporary: temporary.write_bytes(data))
 
 
-def write_results(results: Results, out_dir: Path) -> None:
-    """Write the contract files into ``out_dir`` (already prepared). Each file is replaced atomically."""
+def write_summary(results: Results, out_dir: Path) -> None:
+    """Write ``summary.json``, the file that marks ``out_dir`` as one complete run (written last)."""
+    try:
+        _atomic_write_bytes(out_dir / "summary.json", (json.dumps(results.summary, indent=2) + "\n").encode())
+    except OSError as error:
+        raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
+
+
+def write_results(results: Results, out_dir: Path, summary: bool = True) -> None:
+    """Write the contract files into ``out_dir`` (already prepared). Each file is replaced atomically;
+    ``summary.json`` comes last (``summary=False``: not yet -- the caller writes figures first, then
+    :func:`write_summary`)."""
     try:
         _atomic_write_bytes(out_dir / "scenario.yaml", results.scenario.to_yaml().encode())
         for name, frame in (
@@ -212,32 +309,84 @@ def write_results(results: Results, out_dir: Path) -> None:
         ):
             if name != "events.parquet" and frame.empty and not len(frame.columns):
                 continue
-            temporary = out_dir / (name + ".tmp")
-            frame.to_parquet(temporary, index=False, engine="pyarrow")
-            os.replace(temporary, out_dir / name)
-        _atomic_write_bytes(out_dir / "summary.json", (json.dumps(results.summary, indent=2) + "\n").encode())
+            write_atomic(out_dir / name, lambda temporary, frame=frame: frame.to_parquet(temporary, index=False,
+                                                                                        engine="pyarrow"))
     except OSError as error:
         raise OutputError(f"--out: writing results to '{out_dir}' failed ({error.strerror}); check disk space and permissions") from None
     results.out_dir = out_dir
+    if summary:
+        write_summary(results, out_dir)
 
 
 def load_summary(run_dir: str | Path) -> dict:
     """The summary.json of a run directory; one-line OutputError naming the directory if unusable."""
-    run_dir = Path(run_dir)
+    run_dir = check_path(run_dir, "run directory", RunDirError)
     if not run_dir.is_dir():
-        raise OutputError(f"run directory '{run_dir}': does not exist or is not a directory; "
+        raise RunDirError(f"run directory '{run_dir}': does not exist or is not a directory; "
                           f"give a directory written by zerosim run")
     path = run_dir / "summary.json"
     if not path.is_file():
-        raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
     try:
+        if path.stat().st_size > 64 * 2**20:
+            raise ValueError("larger than 64 MiB")
         summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise OutputError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise RunDirError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
                           f"re-run the scenario to rewrite it") from None
     if not isinstance(summary, dict):
-        raise OutputError(f"run directory '{run_dir}': summary.json does not hold an object; re-run the scenario")
+        raise RunDirError(f"run directory '{run_dir}': summary.json does not hold an object; re-run the scenario")
+    if summary.get("kind") != "region":
+        problem = _summary_type_problem(summary)
+        if problem is not None:
+            raise RunDirError(f"run directory '{run_dir}': summary.json {problem}; re-run the scenario to rewrite it")
+        check_one_run(run_dir, summary)
     return summary
+
+
+def check_one_run(run_dir: Path, summary: dict) -> None:
+    """Refuse (one line, exit 2) a folder whose ``scenario.yaml`` is not the scenario ``summary.json`` was
+    written for (their scenario hashes differ): files of two runs, e.g. a --force run killed midway."""
+    from zerosim.io.safe_yaml import load_yaml
+    from zerosim.io.scenario import validate_mapping
+
+    path = Path(run_dir) / "scenario.yaml"
+    expected = summary.get("scenario_hash")
+    if expected is None or not path.is_file():
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+        digest = validate_mapping(load_yaml(text, str(path))).digest()
+    except (OSError, UnicodeDecodeError, ZerosimError, TypeError, ValueError) as error:
+        raise RunDirError(f"run directory '{run_dir}': scenario.yaml is unreadable ({str(error)[:100]}); "
+                          "re-run the scenario") from None
+    if digest != expected:
+        raise RunDirError(f"run directory '{run_dir}': summary.json (scenario hash {str(expected)[:16]}) and "
+                          f"scenario.yaml (hash {digest}) are from different runs; re-run the scenario with --force")
+
+
+#: summary.json keys (at any depth) whose values are text; every other leaf is a number (or null).
+SUMMARY_TEXT_KEYS = frozenset({"scenario", "variant", "policy", "policy_label", "scenario_hash", "zerosim_version",
+                               "git_revision", "baseline", "unit", "date", "start_date"})
+
+
+def _summary_type_problem(summary: dict, path: str = "") -> str | None:
+    """What is wrong with the types in a run's summary.json (a text where a number belongs, ...), or None."""
+    for key, value in summary.items():
+        where = f"{path}{key}"
+        if isinstance(value, dict):
+            problem = _summary_type_problem(value, where + ".")
+            if problem is not None:
+                return problem
+        elif key in SUMMARY_TEXT_KEYS:
+            if value is not None and not isinstance(value, str):
+                return f"holds {str(value)[:40]!r} at '{where[:80]}', not a text"
+        elif key == "warnings":
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                return f"holds {str(value)[:40]!r} at '{where[:80]}', not a list of texts"
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"holds {str(value)[:40]!r} at '{where[:80]}' where a number belongs"
+    return None
 
 
 def _optional(path: Path) -> pd.DataFrame:
@@ -246,20 +395,21 @@ def _optional(path: Path) -> pd.DataFrame:
 
 def read_results(run_dir: Path) -> Results:
     """Read a run directory written by :func:`write_results`."""
-    import yaml
-
+    from zerosim.io.safe_yaml import load_yaml
     from zerosim.io.scenario import validate_mapping
 
-    run_dir = Path(run_dir)
+    run_dir = check_path(run_dir, "run directory", RunDirError)
     missing = [name for name in RESULT_FILES if not (run_dir / name).exists()]
     if missing:
-        raise OutputError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
-    scenario = validate_mapping(yaml.safe_load((run_dir / "scenario.yaml").read_text()))
+        raise RunDirError(f"run directory '{run_dir}': no {missing[0]}; give a directory written by zerosim run")
+    scenario = validate_mapping(load_yaml((run_dir / "scenario.yaml").read_text(encoding="utf-8"),
+                                          f"{run_dir / 'scenario.yaml'}"))
+    summary = load_summary(run_dir)  # also refuses a summary.json of another scenario than scenario.yaml
     age_path = run_dir / "by_age_band.parquet"
     events_path = run_dir / "events.parquet"
     return Results(
         scenario=scenario,
-        summary=json.loads((run_dir / "summary.json").read_text()),
+        summary=summary,
         timeseries=pd.read_parquet(run_dir / "timeseries.parquet"),
         by_district=pd.read_parquet(run_dir / "by_district.parquet"),
         by_age_band=pd.read_parquet(age_path) if age_path.exists() else pd.DataFrame(),

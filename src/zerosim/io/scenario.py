@@ -10,16 +10,18 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import os
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from zerosim.disease.config import DiseaseConfig, preset, preset_names
 from zerosim.errors import ScenarioError
+from zerosim.io.paths import check_path
+from zerosim.io.safe_yaml import MAX_YAML_BYTES, dump_yaml, load_yaml
 from zerosim.ledger.config import BehaviourConfig, LedgerConfig, default_behaviour, default_ledger
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.presets import merge_overrides, resolve_containment
@@ -34,7 +36,7 @@ SCHEMA_VERSION = 1
 class DiseaseSelection(BaseModel):
     """A variant preset plus overrides of any of its fields (nested mapping or dotted keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     variant: str = Field("omicron_ba2", description="Variant preset: ancestral, delta, omicron_ba2, omicron_ba5.")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Fields of the preset to change.")
 
@@ -61,7 +63,7 @@ class DiseaseSelection(BaseModel):
 class TimelineStep(BaseModel):
     """From ``day`` (or calendar ``date``) on, the containment is preset ``policy`` with ``containment`` overrides."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     day: int = Field(ge=1, description="First day (0-based) of this period; give either day or date.")
     date: dt.date | None = Field(None, description="Calendar date of the change (needs the scenario's start_date).")
     note: str = Field("", description="What happened that day and its source (for the reader; not used).")
@@ -72,12 +74,14 @@ class TimelineStep(BaseModel):
 class OutputConfig(BaseModel):
     """What a run writes besides the fixed contract files."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     figures: bool = Field(True, description="Write PNG figures.")
 
 
 class ScenarioDocument(BaseModel):
     """What every scenario kind (a city, a region) can do with itself once validated."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # every number that enters is finite (subclasses keep it)
 
     def digest(self) -> str:
         """A short hash of the resolved scenario (recorded in summary.json)."""
@@ -85,15 +89,16 @@ class ScenarioDocument(BaseModel):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        return dump_yaml(self.model_dump(mode="json"))
 
 
 class Scenario(ScenarioDocument):
     """A complete, validated zerosim scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     schema_version: Literal[1] = SCHEMA_VERSION
-    name: str = Field("custom", description="Scenario name, recorded in the outputs.")
+    name: str = Field("custom", min_length=1, max_length=120,
+                      description="Scenario name, recorded in the outputs (it names folders: at most 120 characters).")
     description: str = Field("", description="One or two sentences on what the scenario is.")
     seed: int = Field(1, ge=0, le=2**63 - 1, description="The single seed of every random stream.")
     duration_days: int = Field(120, ge=1, le=3650, description="Days to simulate.")
@@ -139,6 +144,12 @@ class Scenario(ScenarioDocument):
                     raise ValueError(f"timeline.{index}.date {when} is not after start_date {start}; give a later date")
             steps.append(step)
         return {**data, "timeline": steps}
+
+    @field_validator("name", "description", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        """``name: 2022`` (or ``--set name=1e5``) is a name, not a type error."""
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
     @field_validator("policy")
     @classmethod
@@ -194,11 +205,18 @@ class Scenario(ScenarioDocument):
             raise ValueError("containment." + describe_validation_error(error)) from None
         except ValueError as error:
             raise ValueError(f"containment: {error}") from None
+        size = self.population.size
         for index, seeding in enumerate(self.seeding):
             if seeding.day >= self.duration_days:
                 raise ValueError(
                     f"seeding.{index}.day is {seeding.day} but the run lasts {self.duration_days} days; seed earlier"
                 )
+            if seeding.per_100k is None and seeding.count > size:
+                raise ValueError(f"seeding.{index}.count is {seeding.count:,} but the city has {size:,} people; "
+                                 f"seed at most population.size")
+        seeded = sum(seeding.resolved_count(size) for seeding in self.seeding)
+        if seeded > size:
+            raise ValueError(f"seeding: {seeded:,} people seeded in all but the city has {size:,}; seed fewer")
         self._check_district_names()
         return self
 
@@ -258,13 +276,7 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
 
 
 def _parse_yaml(text: str, origin: str) -> dict:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "malformed YAML"
-        raise ScenarioError(f"{origin}:{where}: {problem}; fix the YAML syntax there") from None
+    data = load_yaml(text, origin)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -272,13 +284,26 @@ def _parse_yaml(text: str, origin: str) -> dict:
     return data
 
 
+def source_identity(source: str | Path) -> str:
+    """What a scenario source is, for cycle detection: ``builtin:<name>`` or the file's real path."""
+    text_source = str(source)
+    if text_source in builtin_names() and not Path(text_source).suffix:
+        return f"builtin:{text_source}"
+    return os.path.realpath(text_source)
+
+
 def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
-    """The raw mapping of a built-in name or a file, with ``extends:`` resolved."""
+    """The raw mapping of a built-in name or a file, with ``extends:`` resolved.
+
+    ``seen`` holds the identities (:func:`source_identity`) of the files extending this one; a
+    source met again is a cycle (compared by real path, so ``./a.yaml`` and ``sub/../a.yaml`` are
+    one file).
+    """
     text_source = str(source)
     if text_source in builtin_names() and not Path(text_source).suffix:
         origin, text, base_dir = f"built-in '{text_source}'", _builtin_text(text_source), None
     else:
-        path = Path(text_source)
+        path = check_path(text_source, "scenario", ScenarioError)
         if not path.exists():
             raise ScenarioError(
                 f"scenario: '{text_source}' is neither a file nor a built-in; give an existing YAML file or one of "
@@ -287,19 +312,27 @@ def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
         if path.is_dir():
             raise ScenarioError(f"scenario: '{text_source}' is a directory; give a YAML scenario file")
         try:
+            if path.stat().st_size > MAX_YAML_BYTES:
+                raise ScenarioError(f"scenario: '{text_source}' is {path.stat().st_size:,} bytes, more than "
+                                    f"{MAX_YAML_BYTES:,}; a scenario file is a few kB, check the file")
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
         origin, base_dir = str(path), path.parent
+    identity = source_identity(text_source)
     data = _parse_yaml(text, origin)
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if parent in seen:
-        raise ScenarioError(f"extends: '{parent}' extends itself through {' -> '.join(seen)}; break the cycle")
-    if base_dir is not None and not str(parent) in builtin_names():
-        parent = str((base_dir / str(parent)))
-    base = _load_raw(parent, seen + (text_source,))
+    if not isinstance(parent, str) or not parent.strip():
+        raise ScenarioError(f"{origin}: extends: must be a built-in name or a file path, got {str(parent)[:40]!r}")
+    if base_dir is not None and parent not in builtin_names():
+        parent = str(base_dir / parent)
+    chain = seen + (identity,)
+    if source_identity(parent) in chain:
+        loop = " -> ".join(Path(step.removeprefix("builtin:")).name for step in chain + (source_identity(parent),))
+        raise ScenarioError(f"extends: '{parent}' extends itself ({loop[:200]}); break the cycle")
+    base = _load_raw(parent, chain)
     return _merge(base, data)
 
 
@@ -323,10 +356,16 @@ def parse_set(assignment: str) -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ScenarioError(f"--set {assignment}: the field name is empty; use dotted.path=value")
+    if not raw.strip():
+        return key, ""
+    if len(raw) > 10_000:
+        raise ScenarioError(f"--set {key}: the value is {len(raw):,} characters long; give a short value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value = load_yaml(raw, f"--set {key}")
+    except ScenarioError as error:
+        if "alias" in str(error) or "nested" in str(error) or "expands" in str(error):
+            raise
+        value = raw  # not YAML: kept as text, and the field's validation says what it wants
     return key, value
 
 
@@ -354,12 +393,21 @@ def validate_mapping(data: dict) -> Scenario:
         raise ScenarioError(describe_validation_error(error)) from None
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (an error message stays one short line)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe_validation_error(error: ValidationError) -> str:
-    """The first problem of a pydantic error as 'field: what is wrong, got X; how to fix'."""
+    """The first problem of a pydantic error as 'field: what is wrong, got X; how to fix' (one short line)."""
     first = error.errors(include_url=False)[0]
-    location = ".".join(str(part) for part in first["loc"]) or "scenario"
+    location = ".".join(str(part)[:60] for part in first["loc"])[:200] or "scenario"
     kind = first["type"]
-    given = first.get("input")
+    given = _short(first.get("input"))
     context = first.get("ctx") or {}
     if kind == "extra_forbidden":
         from zerosim.io.problems import spelling_hint  # noqa: PLC0415 - io.problems imports this module
@@ -369,10 +417,12 @@ def describe_validation_error(error: ValidationError) -> str:
         return f"{location}: required field is missing; add it"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = {"greater_than": "> {gt}", "greater_than_equal": ">= {ge}", "less_than": "< {lt}", "less_than_equal": "<= {le}"}[kind]
-        return f"{location}: must be {bound.format(**context)}, got {given!r}; give a value in range"
+        return f"{location}: must be {bound.format(**context)}, got {given}; give a value in range"
+    if kind == "finite_number":
+        return f"{location}: must be a finite number, got {given}; give an ordinary number (no inf or nan)"
     if kind == "value_error":
-        message = str(context.get("error", first["msg"]))
+        message = str(context.get("error", first["msg"]))[:300]
         return f"{location}: {message}" if location != "scenario" else message
     if kind == "literal_error":
-        return f"{location}: got {given!r}; expected {context.get('expected')}"
-    return f"{location}: {first['msg'].lower()}, got {given!r}; fix the value"
+        return f"{location}: got {given}; expected {str(context.get('expected'))[:100]}"
+    return f"{location}: {first['msg'].lower()[:200]}, got {given}; fix the value"

@@ -21,7 +21,7 @@ WORKER_TYPES = ("formal", "informal", "gig", "self_employed")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FoodConfig(_Model):

@@ -23,7 +23,7 @@ LEVEL_CODE: dict[str, int] = {"none": 0, "precaution": 1, "controlled": 2, "seal
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 #: Swabs that miss: the lowest false-negative rate of RT-PCR over the course, 20 % (12-30 %) on day 8

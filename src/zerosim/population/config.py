@@ -46,20 +46,20 @@ def unknown_city_message(city: object) -> str:
 class PopulationConfig(BaseModel):
     """The synthetic city: how many people and how they are housed, schooled and employed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     size: int = Field(1_000_000, ge=100, le=MAX_POPULATION, description="Number of agents (people).")
     city: str = Field(
         "shanghai",
         description="City whose sourced tables are used; one of available_cities() (data/SOURCES.md, docs/population-data.md).",
     )
     compound_residents_min: int = Field(
-        1000, ge=10, description="Smallest residential compound (小区), residents; issue 2 / Shanghai practice."
+        1000, ge=10, le=1_000_000, description="Smallest residential compound (小区), residents; issue 2 / Shanghai practice."
     )
-    compound_residents_max: int = Field(3000, ge=10, description="Largest residential compound, residents.")
+    compound_residents_max: int = Field(3000, ge=10, le=1_000_000, description="Largest residential compound, residents.")
     building_households_mean: float = Field(
-        40.0, gt=0, description="Mean households per residential building (ASSUMPTION, docs/parameters.md)."
+        40.0, ge=1, le=10_000, description="Mean households per residential building (ASSUMPTION, docs/parameters.md)."
     )
-    building_households_sd: float = Field(20.0, ge=0, description="SD of households per building (ASSUMPTION).")
+    building_households_sd: float = Field(20.0, ge=0, le=10_000, description="SD of households per building (ASSUMPTION).")
     local_work_fraction: float = Field(
         0.7, ge=0, le=1, description="Share of workers employed in their home district (ASSUMPTION)."
     )

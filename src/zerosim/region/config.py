@@ -41,7 +41,7 @@ INTERNATIONAL_QUARANTINE_CNY_PER_PERSON_DAY = 400.0
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CityConfig(_Model):
@@ -279,8 +279,16 @@ def region_builtin_names() -> list[str]:
 
 
 def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
-    """Raw mapping of a region built-in or file, with ``extends:`` (another region) resolved."""
+    """Raw mapping of a region built-in or file, with ``extends:`` (another region) resolved; a cycle of
+    ``extends`` is found by real path (``seen``: the identities of the files extending this one)."""
+    import os
+
+    from zerosim.io.paths import check_path
+    from zerosim.io.safe_yaml import MAX_YAML_BYTES
     from zerosim.io.scenario import _merge, _parse_yaml
+
+    def identity(text: str) -> str:
+        return f"region:{text}" if text in region_builtin_names() and not Path(text).suffix else os.path.realpath(text)
 
     text_source = str(source)
     if text_source in region_builtin_names() and not Path(text_source).suffix:
@@ -288,11 +296,13 @@ def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
         text = resources.files("zerosim.region").joinpath(f"scenarios/{text_source}.yaml").read_text(encoding="utf-8")
         base_dir = None
     else:
-        path = Path(text_source)
+        path = check_path(text_source, "scenario", ScenarioError)
         if not path.is_file():
             raise ScenarioError(f"scenario: '{text_source}' is neither a file nor a built-in region; give a YAML file "
                                 f"or one of {', '.join(region_builtin_names())}")
         try:
+            if path.stat().st_size > MAX_YAML_BYTES:
+                raise ScenarioError(f"scenario: '{text_source}' is larger than {MAX_YAML_BYTES:,} bytes; check the file")
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
@@ -301,11 +311,15 @@ def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if str(parent) in seen:
-        raise ScenarioError(f"extends: '{parent}' extends itself through {' -> '.join(seen)}; break the cycle")
-    if base_dir is not None and str(parent) not in region_builtin_names():
-        parent = str(base_dir / str(parent))
-    return _merge(_raw(parent, seen + (text_source,)), data)
+    if not isinstance(parent, str) or not parent.strip():
+        raise ScenarioError(f"{origin}: extends: must be a built-in region or a file path, got {str(parent)[:40]!r}")
+    if base_dir is not None and parent not in region_builtin_names():
+        parent = str(base_dir / parent)
+    chain = seen + (identity(text_source),)
+    if identity(parent) in chain:
+        loop = " -> ".join(Path(step.removeprefix("region:")).name for step in chain + (identity(parent),))
+        raise ScenarioError(f"extends: '{parent}' extends itself ({loop[:200]}); break the cycle")
+    return _merge(_raw(parent, chain), data)
 
 
 def is_region_source(source: str | Path) -> bool:
@@ -314,13 +328,12 @@ def is_region_source(source: str | Path) -> bool:
     text_source = str(source)
     if text_source in region_builtin_names() and not Path(text_source).suffix:
         return True
-    path = Path(text_source)
-    if not path.is_file():
-        return False
     try:
-        data = _raw(path)
-    except ScenarioError:
-        return False
+        if not Path(text_source).is_file():
+            return False
+        data = _raw(text_source)
+    except (ScenarioError, OSError, ValueError):
+        return False  # not a readable region file: the ordinary loader says what is wrong with it
     return data.get("kind") == "region"
 
 

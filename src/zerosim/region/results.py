@@ -65,6 +65,14 @@ def prepare(scenario: RegionScenario | str | Path, overrides: Mapping[str, Any] 
     return load_region(scenario, overrides)
 
 
+def preflight(region: RegionScenario) -> None:
+    """Checks before any work: every city resolves (sizes within what the region supports) and fits in memory."""
+    from zerosim.population.synthesis import check_fits_in_memory
+    from zerosim.region.runner import resolve_cities
+
+    check_fits_in_memory(sum(city.scenario.population.size for city in resolve_cities(region)))
+
+
 def run_region(
     scenario: RegionScenario | str | Path,
     *,
@@ -76,12 +84,20 @@ def run_region(
     on_day: Callable[[int], None] | None = None,
 ) -> RegionResults:
     """Run a region scenario; write its outputs to ``out`` when given (checked before any work)."""
-    from zerosim.io.results import prepare_out_dir
+    from contextlib import nullcontext
+
+    from zerosim.io.results import exclusive, prepare_out_dir, write_atomic
 
     scenario = prepare(scenario, overrides)
-    out_dir = prepare_out_dir(Path(out), force) if out is not None else None
-    if out_dir is not None:
-        (out_dir / "scenario.yaml").write_text(scenario.to_yaml())
+    preflight(scenario)
+    out_dir = prepare_out_dir(out, force) if out is not None else None
+    with exclusive(out_dir) if out_dir is not None else nullcontext():  # one writer per --out at a time
+        if out_dir is not None:
+            write_atomic(out_dir / "scenario.yaml", lambda path: path.write_text(scenario.to_yaml()))
+        return _run_region(scenario, out_dir, figures, force, on_phase, on_day)
+
+
+def _run_region(scenario: RegionScenario, out_dir: Path | None, figures, force, on_phase, on_day) -> RegionResults:
     started = time.perf_counter()
     region = Region(scenario, on_phase=on_phase)
     build_seconds = time.perf_counter() - started

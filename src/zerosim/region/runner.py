@@ -157,6 +157,10 @@ def resolve_cities(region: RegionScenario) -> list[ResolvedCity]:
             scale = city.scale_fraction if city.scale_fraction is not None else region.scale_fraction
             sizes.append(real * scale)
     if region.population_total is not None:
+        if region.population_total > sum(reals):
+            raise ScenarioError(f"population_total: {region.population_total:,} people asked (--population) but the "
+                                f"region's cities have {sum(reals):,} people in all and none runs beyond its real "
+                                f"population; give --population {sum(reals):,} or less")
         # every city rescaled by one factor (relative scales kept), never beyond its real population
         factor = region.population_total / sum(sizes)
         sizes = [min(float(real), size * factor) for size, real in zip(sizes, reals)]

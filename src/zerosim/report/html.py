@@ -21,7 +21,6 @@ import base64
 import html
 import itertools
 import math
-import os
 import re
 import shlex
 import tempfile
@@ -36,10 +35,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-import yaml
 
 from zerosim import __version__
-from zerosim.errors import OutputError, ZerosimError
+from zerosim.errors import InputError, OutputDirError, OutputError, ScenarioError
 from zerosim.io.compare import (
     LEDGER_PARAMETERS,
     LEDGER_UNITS,
@@ -50,7 +48,8 @@ from zerosim.io.compare import (
     headline,
     readable,
 )
-from zerosim.io.results import load_summary
+from zerosim.io.results import RUN_FILES, load_summary, write_atomic
+from zerosim.io.safe_yaml import load_yaml
 from zerosim.report._style import CSS
 from zerosim.viz import figures as run_figures
 from zerosim.viz import ledger_figures
@@ -175,9 +174,9 @@ def _load_run(path: Path) -> _Run:
     scenario_path = path / "scenario.yaml"
     if scenario_path.is_file():
         try:
-            loaded = yaml.safe_load(scenario_path.read_text(encoding="utf-8"))
+            loaded = load_yaml(scenario_path.read_text(encoding="utf-8"), str(scenario_path))
             scenario = loaded if isinstance(loaded, dict) else {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        except (OSError, UnicodeDecodeError, ScenarioError) as error:
             notes.append(f"scenario.yaml is unreadable ({error.__class__.__name__})")
     else:
         notes.append("scenario.yaml is missing (the scenario is described from summary.json only)")
@@ -1032,7 +1031,12 @@ def _target(out: Path) -> Path:
     return out
 
 
-def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int = 0) -> Path:
+#: Suffixes of the data files a run, an ensemble or a comparison writes: a report never replaces one
+#: unless forced (``zerosim report RUN --out RUN/summary.json`` would replace the run's summary with HTML).
+PROTECTED_SUFFIXES = (".json", ".parquet", ".yaml", ".yml", ".png", ".npz", ".csv")
+
+
+def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int = 0, force: bool = False) -> Path:
     """Write one self-contained HTML report of one run, or of several runs compared.
 
     Parameters
@@ -1042,6 +1046,7 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int 
     out : the HTML file to write (overwritten if present); a directory, or a path without a suffix that does
         not exist yet, gets ``report.html`` inside it
     baseline : with several runs, the index of the run the others are compared with
+    force : replace ``out`` even if it is one of a run's own files (summary.json, a table, a figure)
 
     Returns
     -------
@@ -1056,7 +1061,12 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int 
     """
     directories = [Path(directory) for directory in run_dirs]
     if not directories:
-        raise ZerosimError("report: no run directory given; give one or more directories written by zerosim run")
+        raise InputError("report: no run directory given; give one or more directories written by zerosim run")
+    target = _target(Path(out))
+    if not force and target.exists() and (target.name in RUN_FILES and target.name != "report.html"
+                                          or target.suffix.lower() in PROTECTED_SUFFIXES or target.is_dir()):
+        raise OutputDirError(f"--out: '{target}' is a result file, not a report; give an .html path, or add --force "
+                             "to replace it")
     runs = [_load_run(directory) for directory in directories]
     comparison = compare_runs(directories, baseline=baseline) if len(runs) > 1 else None
     page = _Page()
@@ -1089,12 +1099,9 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int 
     body = header + lede + page.toc_html() + "".join(parts) + footer
     document = _document(f"zerosim report · {title}", body)
 
-    target = _target(Path(out))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(target.name + ".tmp")
-        temporary.write_text(document, encoding="utf-8")
-        os.replace(temporary, target)
+        write_atomic(target, lambda path: path.write_text(document, encoding="utf-8"))
     except OSError as error:
         raise OutputError(f"--out: cannot write the report to '{target}' ({error.strerror or error.__class__.__name__}); "
                           f"choose a writable path") from None

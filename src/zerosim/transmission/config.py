@@ -61,7 +61,7 @@ DEFAULT_SUSCEPTIBILITY_BY_AGE_BAND: tuple[float, ...] = (0.34, 0.67, 1.0, 1.0, 1
 class LayerConfig(BaseModel):
     """One contact layer: mean daily contacts per person and per-contact transmissibility."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     contacts_per_day: NonNegative = Field(description="Mean contacts per person per day in this layer.")
     relative_transmissibility: NonNegative = Field(description="Per-contact transmissibility, community contact = 1.")
 
@@ -97,7 +97,7 @@ LayerName = Literal["household", "building", "compound", "workplace", "school", 
 class TransmissionConfig(BaseModel):
     """How infection spreads: layered (zone-aware) or one well-mixed layer."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     mode: Literal["layered", "well-mixed"] = Field(
         "layered", description="'layered': household ... citywide layers; 'well-mixed': one homogeneous layer."
     )
@@ -143,7 +143,7 @@ class TransmissionConfig(BaseModel):
 class SeedingConfig(BaseModel):
     """Infections placed into the population: how many, where and when."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     day: int = Field(0, ge=0, description="Simulation day of the seeding.")
     count: int = Field(10, ge=1, description="Number of people infected.")
     per_100k: float | None = Field(

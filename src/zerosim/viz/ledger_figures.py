@@ -26,7 +26,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from zerosim.errors import OutputError  # noqa: E402
+from zerosim.errors import RunDirError  # noqa: E402
 from zerosim.io.compare import headline, readable  # noqa: E402
 from zerosim.numbers import money, words  # noqa: E402
 from zerosim.viz import style  # noqa: E402
@@ -371,14 +371,14 @@ def resistance_pressure_map(pressure: pd.DataFrame, path: Path, start_date=None)
 
 def _read_run(run_dir: Path) -> dict[str, Any]:
     if not run_dir.is_dir() or not (run_dir / "summary.json").is_file():
-        raise OutputError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
+        raise RunDirError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
     try:
         tables: dict[str, Any] = {"summary": json.loads((run_dir / "summary.json").read_text())}
         for name in ("timeseries", "pressure", "confinement_days"):
             path = run_dir / f"{name}.parquet"
             tables[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
     except (OSError, ValueError) as error:
-        raise OutputError(f"run directory '{run_dir}': cannot read its tables ({error.__class__.__name__}); "
+        raise RunDirError(f"run directory '{run_dir}': cannot read its tables ({error.__class__.__name__}); "
                           f"re-run the scenario to rewrite them") from None
     return tables
 
