@@ -74,8 +74,8 @@ def test_replicates_that_still_fail_are_reported(tmp_path, monkeypatch):
     meta = json.loads((out / "ensemble.json").read_text())
     assert meta["succeeded"] == 2 and meta["failed"] == 2
     # a closing summary per sweep point: what the replicates found
-    assert "population.size=5000: 2 replicates; infections median" in result.stdout
-    assert "population.size=1900000000: no replicate succeeded (2 failed)" in result.stdout
+    assert "seeding.0.count=5: 2 replicates; infections median" in result.stdout
+    assert "seeding.0.count=7: no replicate succeeded (2 failed)" in " ".join(result.stdout.split())
 
     # an ensemble already in --out is refused in one line (exit 2), and replaced with --force
     again = CliRunner().invoke(app, ["ensemble", "demo", "--runs", "1", "--population", "3000", "--days", "5",

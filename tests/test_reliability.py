@@ -4,6 +4,8 @@ checkpoint cases are in test_checkpoint.py)."""
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import shutil
@@ -25,6 +27,8 @@ def assert_one_line(result, *fragments: str, code: int = 2) -> str:
     assert result.exit_code == code, (result.exit_code, result.output, result.exception)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
+    if len(lines) > 1 and re.match(r"^\d+ problems in ", lines[-1]):  # `validate` lists every problem (issue 18)
+        lines = lines[:1]
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output
     for fragment in fragments:

@@ -265,7 +265,7 @@ def validate(
             file, _overrides(None, None, None, set_))
         if len(problems) > 1:
             for problem in problems:
-                errors.print(f"error: {problem}", markup=False, highlight=False, soft_wrap=True)
+                errors.print(f"error: {one_line(problem)}", markup=False, highlight=False, soft_wrap=True)
             errors.print(f"{len(problems)} problems in {file}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         if _region.is_region(file):
@@ -413,14 +413,13 @@ def ensemble(
     force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.engine.ensemble import describe, parse_sweep, prepare_ensemble_out, run_ensemble
+    from zerosim.engine.ensemble import describe, parse_sweep, run_ensemble
     from zerosim.viz.figures import ensemble_bands
 
     try:
         out = _out_path(out)
         resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
-        prepare_ensemble_out(out, force)  # before the progress bar: a refusal is one line
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=errors)
         tasks: list = []

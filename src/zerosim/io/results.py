@@ -370,6 +370,10 @@ SUMMARY_TEXT_KEYS = frozenset({"scenario", "variant", "policy", "policy_label", 
                                "git_revision", "baseline", "unit", "date", "start_date"})
 
 
+#: summary.json keys whose values are lists of texts.
+SUMMARY_TEXT_LIST_KEYS = frozenset({"warnings", "scale_notes"})
+
+
 def _summary_type_problem(summary: dict, path: str = "") -> str | None:
     """What is wrong with the types in a run's summary.json (a text where a number belongs, ...), or None."""
     for key, value in summary.items():
@@ -381,7 +385,7 @@ def _summary_type_problem(summary: dict, path: str = "") -> str | None:
         elif key in SUMMARY_TEXT_KEYS:
             if value is not None and not isinstance(value, str):
                 return f"holds {str(value)[:40]!r} at '{where[:80]}', not a text"
-        elif key == "warnings":
+        elif key in SUMMARY_TEXT_LIST_KEYS:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 return f"holds {str(value)[:40]!r} at '{where[:80]}', not a list of texts"
         elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
