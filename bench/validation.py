@@ -523,23 +523,15 @@ def markdown(lines: list[Line], command: str, machine: str) -> str:
 def scorecard(sections: Iterable[str], scale: float, seeds: list[int], growth_size: int,
               extra_scales: list[float], progress: Callable[[str], None] = print) -> list[Line]:
     runner = Runner(progress)
+    by_size = {"growth": (section_growth, growth_size), "severity": (section_severity, growth_size),
+               "testing": (section_testing, growth_size), "builtins": (section_builtins, scale),
+               "ledger": (section_ledger, scale), "leaks": (section_leaks, scale),
+               "scale": (section_scale, sorted({scale, *extra_scales}))}
     lines: list[Line] = []
     for section in sections:
         progress(f"section {section}")
-        if section == "growth":
-            lines += section_growth(runner, growth_size, seeds)
-        elif section == "severity":
-            lines += section_severity(runner, growth_size, seeds)
-        elif section == "testing":
-            lines += section_testing(runner, growth_size, seeds)
-        elif section == "scale":
-            lines += section_scale(runner, sorted({scale, *extra_scales}), seeds)
-        elif section == "builtins":
-            lines += section_builtins(runner, scale, seeds)
-        elif section == "ledger":
-            lines += section_ledger(runner, scale, seeds)
-        elif section == "leaks":
-            lines += section_leaks(runner, scale, seeds)
+        run_section, size = by_size[section]
+        lines += run_section(runner, size, seeds)
     return lines
 
 

@@ -200,7 +200,7 @@ class Ledger:
         account_households(g.household_start, store.household_chunk_start, store.household_counts,
                            self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
                            state.household_out_today, needy_count, store.household_district,
-                           self._food_shops_open(state, store))
+                           self._food_shops_open(state))
         needy_start = np.concatenate(([0], np.cumsum(needy_count)))
         needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,
                                                store.household_subdistrict)
@@ -265,7 +265,7 @@ class Ledger:
         daily[row["residents_under_pressure"]] = pressure_district
 
     @staticmethod
-    def _food_shops_open(state: PopulationState, store) -> np.ndarray:
+    def _food_shops_open(state: PopulationState) -> np.ndarray:
         """Share of each district's retail workplaces (food and daily goods) open today, float32 (D,);
         1 where a district has none. Closures decide it; households buy food only where shops are open."""
         g = state.groups
