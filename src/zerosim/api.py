@@ -285,7 +285,8 @@ def scale_notes(scenario: Scenario) -> list[str]:
     sizes = unit_sizes(city, size)
     model_sub, real_sub = sizes["subdistrict"]
     if model_sub < 0.5 * real_sub:
-        smallest = next((n for n in np.geomspace(size, real_population, 60).astype(int)
+        grid = np.geomspace(10_000, real_population, 200).astype(int)  # one grid for every size: one answer
+        smallest = next((int(n) for n in grid[grid > size]
                          if unit_sizes(city, int(n))["subdistrict"][0] >= 0.5 * real_sub), real_population)
         notes.append(f"at this size a subdistrict holds {model_sub:,.0f} people against {real_sub:,.0f} in the real "
                      f"city: rules acting on subdistricts act on units {real_sub / model_sub:.1f}x too small; "
