@@ -49,6 +49,7 @@ from zerosim import __version__
 from zerosim.disease.components import ActiveAgents
 from zerosim.engine.simulation import Recorder, Simulation
 from zerosim.errors import CheckpointError, ScenarioError
+from zerosim.io.results import JSON_READ_ERRORS, read_json_bounded
 from zerosim.io.scenario import Scenario, validate_mapping
 from zerosim.ledger.components import LedgerStore
 from zerosim.policy.testing import LabQueue, TubeBatch
@@ -362,11 +363,9 @@ def read_checkpoint(run_dir: str | Path) -> Checkpoint:
         return CheckpointError(f"--resume: '{path}' is malformed ({problem[:120]}); start the run again")
 
     try:
-        if path.stat().st_size > 64 * 2**20:
-            raise malformed("larger than 64 MiB")
-        index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise malformed(error.__class__.__name__) from None
+        index = read_json_bounded(path)
+    except JSON_READ_ERRORS as error:
+        raise malformed(str(error) if str(error).startswith("larger than") else error.__class__.__name__) from None
     if not isinstance(index, dict) or index.get("format") != CHECKPOINT_FORMAT:
         raise malformed("not a zerosim checkpoint index")
     if index.get("version") != CHECKPOINT_VERSION:

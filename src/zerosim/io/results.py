@@ -104,6 +104,18 @@ def prepare_out_dir(out_dir: Path, force: bool, files: tuple[str, ...] = RESULT_
     return out_dir
 
 
+#: What :func:`read_json_bounded` raises on a file it cannot use.
+JSON_READ_ERRORS = (OSError, UnicodeDecodeError, ValueError, RecursionError)
+
+
+def read_json_bounded(path: Path, limit_bytes: int = 64 * 2**20):
+    """The JSON value in ``path``, refusing files over ``limit_bytes`` (ValueError); raises one of
+    :data:`JSON_READ_ERRORS` when the file is missing, too large, not UTF-8 or not JSON."""
+    if Path(path).stat().st_size > limit_bytes:
+        raise ValueError(f"larger than {limit_bytes // 2**20} MiB")
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
 #: Time-series columns that are fractional by nature (money, hours, expected counts, rates): always
 #: float64, so that a column's type does not depend on whether its first days happened to be whole
 #: numbers (a flushed partial table and the finished one agree).
@@ -328,10 +340,8 @@ def load_summary(run_dir: str | Path) -> dict:
     if not path.is_file():
         raise RunDirError(f"run directory '{run_dir}': no summary.json; give a directory written by zerosim run")
     try:
-        if path.stat().st_size > 64 * 2**20:
-            raise ValueError("larger than 64 MiB")
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        summary = read_json_bounded(path)
+    except JSON_READ_ERRORS as error:
         raise RunDirError(f"run directory '{run_dir}': summary.json is unreadable ({error.__class__.__name__}); "
                           f"re-run the scenario to rewrite it") from None
     if not isinstance(summary, dict):
