@@ -52,7 +52,18 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
                                   pressure_confined_days=behaviour.pressure_confined_days,
                                   has_containment=bool(policies) or behaviour.enabled),
     ]
+    components += extension_components(scenario)
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
+
+
+def extension_components(scenario: Scenario) -> list:
+    """The components from installed packages that ``scenario.components`` switches on, each made by its
+    class's ``from_config(config, scenario)`` (or ``cls(config=config)``)."""
+    made = []
+    for cls, config in scenario.resolved_components():
+        factory = getattr(cls, "from_config", None)
+        made.append(factory(config, scenario) if factory is not None else cls(config=config))
+    return made
 
 
 def _containment_parts(containment, disease, kinds: set[str] | None = None) -> dict:
@@ -321,6 +332,22 @@ def _severity_summary(state: PopulationState, by_age_band) -> dict:
     return result
 
 
+def _declared_totals(simulation: Simulation, summary: dict) -> dict:
+    """What the components declare about their time-series columns: ``measures`` (label, unit, aggregate and
+    component of each) and, for each with an aggregate, its run total under its own name."""
+    declared = [(kind, measure) for kind, measure in simulation.measures.values() if measure.table == "timeseries"]
+    if not declared:
+        return {}
+    result: dict = {"measures": {measure.column: measure.describe(kind) for kind, measure in declared}}
+    recorder = simulation.recorder
+    for kind, measure in declared:
+        daily = recorder.scalars.get(measure.column)
+        if measure.aggregate and daily is not None and measure.column not in summary:
+            total = measure.total(daily[: recorder.days_recorded])
+            result[measure.column] = int(total) if float(total).is_integer() and measure.aggregate != "mean" else total
+    return result
+
+
 def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
             baseline: str | Path | None = None, report: bool = False) -> Results:
     """Tables, summary and files of a finished simulation."""
@@ -354,6 +381,9 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
     runtime = timing["build_seconds"] + timing["simulation_seconds"]
     summary = summarise(scenario, timeseries, state.size, runtime, extra)
     summary.update(_severity_summary(state, by_age_band))
+    summary.update(_declared_totals(simulation, summary))
+    if scenario.components:
+        summary["extensions"] = list(scenario.components)  # components from installed packages, by kind
     summary["scale_notes"] = scale_notes(scenario)
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     if baseline is not None:

@@ -33,7 +33,7 @@ from zerosim.disease.kernels import (
     progress_day,
     sample_courses,
 )
-from zerosim.engine.component import Phase
+from zerosim.engine.component import Measure, Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import count_codes, threads_for
 from zerosim.errors import StateError
@@ -236,10 +236,17 @@ def scale_infectiousness(state: PopulationState, rows: np.ndarray, factor: np.nd
 class NaturalHistory:
     """Samples each new infection's course and moves infected agents through the compartments."""
 
+    kind: ClassVar[str] = "disease"
+
     config: DiseaseConfig
     hospitalised_transmit: bool = False
     name: str = "disease"
     phase: ClassVar[Phase] = Phase.DISEASE
+    #: People by age band each day (``by_age_band.parquet``), declared so the recorder routes them.
+    measures: ClassVar[tuple[Measure, ...]] = tuple(
+        Measure(f"age_band/{column}", label, "people", aggregate=None, table="by_age_band", column=column)
+        for column, label in (("susceptible", "susceptible"), ("infectious", "infectious"), ("dead", "dead"),
+                              ("ever_infected", "infected so far")))
     reads: ClassVar[frozenset[str]] = frozenset(
         {"age", "district_id", "vaccine_doses", "day_last_dose", "day_infected"}
     )

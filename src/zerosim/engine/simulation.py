@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zerosim.engine.component import Component
+from zerosim.engine.component import Component, Measure, declared_measures, declared_states, kind_of
 from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError, StateError
 from zerosim.population.state import PopulationState
@@ -24,7 +24,9 @@ class Recorder:
     """Preallocated per-day buffers, one per named metric, filled from components' reports.
 
     ``scalars[name]`` has shape ``(days,)``; ``by_district[name]`` has shape ``(days, districts)``;
-    a metric reported as ``"age_band/<name>"`` goes to ``by_age_band[name]``, shape ``(days, bands)``.
+    a metric a component declares (:class:`~zerosim.engine.component.Measure`) with table
+    ``by_age_band`` goes to ``by_age_band[name]``, shape ``(days, bands)``; an undeclared metric goes by
+    its shape (a number: ``scalars``; one value per district: ``by_district``).
     """
 
     days: int
@@ -33,24 +35,26 @@ class Recorder:
     by_district: dict[str, np.ndarray] = field(default_factory=dict)
     by_age_band: dict[str, np.ndarray] = field(default_factory=dict)
     days_recorded: int = 0
+    #: report key -> (table, column) of the measures the components declared (``Measure.table``).
+    tables: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def record(self, day: int, metrics: dict[str, float | np.ndarray]) -> None:
         for name, value in metrics.items():
-            if name.startswith("age_band/"):
-                key = name.removeprefix("age_band/")
+            table, key = self.tables.get(name, ("", name))
+            if table == "by_age_band":
                 buffer = self.by_age_band.get(key)
                 if buffer is None:
                     buffer = self.by_age_band[key] = np.zeros((self.days, len(value)), dtype=np.float64)
                 buffer[day, :] = value
             elif isinstance(value, (int, float)) or getattr(value, "ndim", None) == 0:
-                buffer = self.scalars.get(name)
+                buffer = self.scalars.get(key)
                 if buffer is None:
-                    buffer = self.scalars[name] = np.zeros(self.days, dtype=np.float64)
+                    buffer = self.scalars[key] = np.zeros(self.days, dtype=np.float64)
                 buffer[day] = value
             else:
-                buffer = self.by_district.get(name)
+                buffer = self.by_district.get(key)
                 if buffer is None:
-                    buffer = self.by_district[name] = np.zeros((self.days, self.district_count), dtype=np.float64)
+                    buffer = self.by_district[key] = np.zeros((self.days, self.district_count), dtype=np.float64)
                 buffer[day, :] = value
         self.days_recorded = max(self.days_recorded, day + 1)
 
@@ -79,8 +83,23 @@ class Simulation:
         self.plan: list[tuple[Component, np.random.Generator]] = [
             (component, component_rng(self.seed, component.name)) for component in ordered
         ]
-        self.recorder = Recorder(days=self.days, district_count=state.district_count)
+        self.measures: dict[str, tuple[str, Measure]] = self._collect_measures(ordered)
+        self.recorder = Recorder(days=self.days, district_count=state.district_count,
+                                 tables={name: (measure.table, measure.column)
+                                         for name, (_, measure) in self.measures.items()})
         self._set_up = False
+
+    @staticmethod
+    def _collect_measures(components: Sequence[Component]) -> dict[str, tuple[str, Measure]]:
+        """name -> (kind, measure) of every measure the components declare; a name declared twice is an error."""
+        measures: dict[str, tuple[str, Measure]] = {}
+        for component in components:
+            for measure in declared_measures(component):
+                if measure.name in measures:
+                    raise StateError(f"measure {measure.name!r} is declared by both {measures[measure.name][0]!r} and "
+                                     f"{kind_of(component)!r}; give it a single owner")
+                measures[measure.name] = (kind_of(component), measure)
+        return measures
 
     @staticmethod
     def _check_declarations(state: PopulationState, components: Sequence[Component]) -> None:
@@ -88,9 +107,19 @@ class Simulation:
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ScenarioError(f"components: name {sorted(duplicates)[0]!r} used twice; give each component a unique name")
+        for component in components:  # the arrays each component owns join the run's state
+            try:
+                state.declare(declared_states(component), by=repr(kind_of(component)))
+            except ValueError as error:
+                raise StateError(str(error)) from None
         writers: dict[str, str] = {}
         for component in components:
+            kind = kind_of(component)
             for array in component.writes:
+                spec = state.schema.get(array)
+                if spec is not None and spec.owner != kind:
+                    raise StateError(f"component {component.name!r} writes per-agent array {array!r}, which "
+                                     f"{spec.owner!r} owns; declare a state of its own instead")
                 if array in writers:
                     raise StateError(
                         f"state array {array!r} is written by both {writers[array]!r} and {component.name!r}; "

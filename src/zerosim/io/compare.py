@@ -190,10 +190,30 @@ def _unit(key: str) -> str:
     return "count"
 
 
+def declared_measures(summaries: Iterable[dict]) -> dict[str, dict]:
+    """Run totals the runs' components declared (summary.json ``measures`` with an aggregate): key -> its
+    label, unit and component. A component from an installed package shows in comparisons through this."""
+    declared: dict[str, dict] = {}
+    for summary in summaries:
+        catalogue = summary.get("measures")
+        if not isinstance(catalogue, dict):
+            continue
+        for key, about in catalogue.items():
+            if isinstance(about, dict) and about.get("aggregate") and about.get("table", "timeseries") == "timeseries" \
+                    and key not in SUMMARY_MEASURES:
+                declared.setdefault(str(key), {"label": str(about.get("label") or key),
+                                               "unit": str(about.get("unit") or "count"),
+                                               "component": str(about.get("component") or "")})
+    return declared
+
+
 def _measures(summary: dict) -> dict[str, float]:
     """Flat numeric measures of one summary, in table order (ledger dicts expanded as ``name.key``)."""
     values: dict[str, float] = {}
     for key in SUMMARY_MEASURES:
+        if _is_number(summary.get(key)):
+            values[key] = float(summary[key])
+    for key in declared_measures([summary]):
         if _is_number(summary.get(key)):
             values[key] = float(summary[key])
     ledger = summary.get("ledger")
@@ -213,7 +233,8 @@ def _measures(summary: dict) -> dict[str, float]:
 def _labels(summaries: Sequence[dict]) -> tuple[list[str], list[str]]:
     """Column labels (scenario/policy, disambiguated) and short names for sentences."""
     scenarios = [str(s.get("scenario", "run")) for s in summaries]
-    policies = [str(s.get("policy", "none")) for s in summaries]
+    policies = [str(s.get("policy", "none")) + "".join(f"+{kind}" for kind in s.get("extensions") or [])
+                for s in summaries]
     labels = [scenario if scenario == policy else f"{scenario}/{policy}" for scenario, policy in zip(scenarios, policies)]
     labels = _disambiguate(labels, summaries)
     names = _disambiguate(policies, summaries) if len(set(scenarios)) == 1 else labels
@@ -302,7 +323,9 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     for i, label in enumerate(labels):
         if i != baseline:
             table[difference_column(label)] = table[label] - table[base]
-    table.insert(0, "unit", [SUMMARY_MEASURES.get(key) or _unit(key) for key in order])
+    declared = declared_measures(summaries)
+    table.insert(0, "unit", [SUMMARY_MEASURES.get(key) or (declared[key]["unit"] if key in declared else _unit(key))
+                             for key in order])
 
     return Comparison(
         table=table,

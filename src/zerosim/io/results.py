@@ -377,11 +377,13 @@ def check_one_run(run_dir: Path, summary: dict) -> None:
 
 #: summary.json keys (at any depth) whose values are text; every other leaf is a number (or null).
 SUMMARY_TEXT_KEYS = frozenset({"scenario", "variant", "policy", "policy_label", "scenario_hash", "zerosim_version",
-                               "git_revision", "baseline", "unit", "date", "start_date"})
+                               "git_revision", "baseline", "unit", "date", "start_date",
+                               # the ``measures`` catalogue components declare (label, unit, ...)
+                               "label", "aggregate", "table", "component"})
 
 
 #: summary.json keys whose values are lists of texts.
-SUMMARY_TEXT_LIST_KEYS = frozenset({"warnings", "scale_notes"})
+SUMMARY_TEXT_LIST_KEYS = frozenset({"warnings", "scale_notes", "extensions"})
 
 
 def _summary_type_problem(summary: dict, path: str = "") -> str | None:

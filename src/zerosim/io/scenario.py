@@ -83,13 +83,19 @@ class ScenarioDocument(BaseModel):
 
     model_config = ConfigDict(allow_inf_nan=False)  # every number that enters is finite (subclasses keep it)
 
+    def _document(self) -> dict:
+        data = self.model_dump(mode="json")
+        if not data.get("components"):
+            data.pop("components", None)  # no extension components: the same file and hash as before they existed
+        return data
+
     def digest(self) -> str:
         """A short hash of the resolved scenario (recorded in summary.json)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        text = json.dumps(self._document(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
-        return dump_yaml(self.model_dump(mode="json"))
+        return dump_yaml(self._document())
 
 
 class Scenario(ScenarioDocument):
@@ -120,6 +126,10 @@ class Scenario(ScenarioDocument):
     behaviour: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the behaviour model, e.g. {enabled: true}."
     )
+    components: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict,
+        description="Components from installed packages (entry-point group zerosim.components), by kind, each "
+                    "with its settings, e.g. {mask_mandate: {start_day: 10}}.")
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 
     @model_validator(mode="before")
@@ -177,8 +187,38 @@ class Scenario(ScenarioDocument):
         """The shipped behaviour model with this scenario's overrides."""
         return BehaviourConfig.model_validate(merge_overrides(default_behaviour().model_dump(), self.behaviour))
 
+    def resolved_components(self) -> list[tuple[type, BaseModel]]:
+        """(class, validated settings) of each extension component the scenario switches on, in file order."""
+        from zerosim.engine.registry import COMPONENTS, component_class, extension_kinds
+
+        resolved = []
+        for kind, settings in self.components.items():
+            if kind in COMPONENTS:
+                raise ValueError(f"components.{kind}: a built-in part of zerosim; configure it under containment, "
+                                 "behaviour or ledger instead")
+            try:
+                cls = component_class(kind)
+            except KeyError:
+                offered = ", ".join(sorted(extension_kinds())) or "none"
+                raise ValueError(f"components.{kind}: no installed package offers this component (installed: {offered}); "
+                                 f"pip install the package that provides it, or check the name") from None
+            except (ImportError, AttributeError, TypeError) as error:
+                raise ValueError(f"components.{kind}: its package failed to load ({error}); reinstall it") from None
+            model = getattr(cls, "Config", None)
+            if model is None:
+                if settings:
+                    raise ValueError(f"components.{kind}: takes no settings; give {{}}")
+                resolved.append((cls, None))
+                continue
+            try:
+                resolved.append((cls, model.model_validate(settings or {})))
+            except ValidationError as error:
+                raise ValueError(f"components.{kind}." + describe_validation_error(error)) from None
+        return resolved
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        self.resolved_components()
         for section, resolve in (("ledger", self.resolved_ledger), ("behaviour", self.resolved_behaviour)):
             try:
                 resolve()

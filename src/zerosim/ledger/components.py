@@ -83,6 +83,8 @@ def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
 class Ledger:
     """Keeps the daily accounts of containment's costs (it never changes anyone's behaviour)."""
 
+    kind: ClassVar[str] = "ledger"
+
     config: LedgerConfig
     pressure_confined_days: int = 14
     #: False when no containment component runs: nobody can be confined, closed or tested, so every

@@ -361,6 +361,8 @@ class Testing:
         HOME quarantine (from ``TracingConfig.test_days``).
     """
 
+    kind: ClassVar[str] = "testing"
+
     config: TestingConfig
     viral_load: ViralLoadConfig
     quarantine_test_days: tuple[int, ...] = ()

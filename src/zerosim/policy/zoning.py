@@ -64,6 +64,8 @@ class ZoneEventLog:
 class Zoning:
     """Sets and lifts zones from today's detected cases; writes ``compound_zone_level``."""
 
+    kind: ClassVar[str] = "zoning"
+
     config: ZoningConfig
     name: str = "zoning"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -57,13 +57,12 @@ from zerosim.population.state import (
     PopulationState,
     QuarantineStatus,
     TestResult,
+    Travel,
     ZoneLevel,
     bytes_per_agent,
 )
 from zerosim.region.config import CaseTrigger, CityConfig, RegionScenario
 from zerosim.region.slots import (
-    STATIC_COLUMNS,
-    TRAVEL_COLUMNS,
     add_to_counts,
     copy_rows,
     park,
@@ -79,7 +78,6 @@ SLOT_METADATA_BYTES = 1 + 4 + 1 + 1 + 2 + 2 + 1 + 4 + 2 + 2 + 4
 #: State bytes per resident beyond the schema (group indexes, per-unit arrays, event buffer):
 #: 107 - 96 measured at 25 M with containment (docs/performance.md).
 RESIDENT_OVERHEAD_BYTES = 11
-_BACK_COLUMNS = tuple(c for c in TRAVEL_COLUMNS if c not in STATIC_COLUMNS)
 
 
 # -- resolving the cities ---------------------------------------------------------------------------
@@ -755,7 +753,7 @@ class Region:
         rows = city.residents + slots
         home_rows = city.home_row[slots].astype(np.int64)
         infected_here = city.state.day_infected[rows] >= city.arrival[slots]
-        copy_rows(city.state, rows, home.state, home_rows, _BACK_COLUMNS)
+        copy_rows(city.state, rows, home.state, home_rows, city.state.travel_columns(Travel.WITH_PERSON))
         # the slot's infectiousness carries the scale ratio; the home row gets it back without
         move_courses(city.state, rows, home.state, home_rows)
         scale_infectiousness(home.state, home_rows, city.weight[slots], divide=True)
@@ -899,9 +897,8 @@ class Region:
                 state.arrays[name][rows] = state.arrays[name][template]
             # arrive susceptible (counted as such), then some are infected 0-5 days before arrival
             add_to_counts(state, rows, -1)
-            for name in _BACK_COLUMNS:
-                spec_fill = _FILL[name]
-                state.arrays[name][rows] = spec_fill
+            for name in state.travel_columns(Travel.WITH_PERSON):
+                state.arrays[name][rows] = state.schema[name].fill
             state.day_quarantine_start[rows] = day + 1
             state.mobility[rows] = Mobility.FREE
             add_to_counts(state, rows, +1)
@@ -1041,15 +1038,6 @@ DAILY_KEYS = (
     "visitor_campaign_positives",
 )
 TOTAL_KEYS = DAILY_KEYS
-
-
-def _fills() -> dict[str, int | float]:
-    from zerosim.population.state import SCHEMA_BY_NAME
-
-    return {name: SCHEMA_BY_NAME[name].fill for name in TRAVEL_COLUMNS}
-
-
-_FILL = _fills()
 
 
 def memory_estimate(residents: list[int], slots: list[int]) -> dict:

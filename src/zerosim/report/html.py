@@ -44,6 +44,7 @@ from zerosim.io.compare import (
     SUMMARY_MEASURES,
     Comparison,
     compare_runs,
+    declared_measures,
     format_table,
     headline,
     readable,
@@ -256,10 +257,13 @@ def _spelled(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _measure_label(key: str) -> str:
-    """Plain label of a comparison measure: summary, ledger total or ``ledger_dict.part``."""
+def _measure_label(key: str, declared: dict[str, dict] | None = None) -> str:
+    """Plain label of a comparison measure: summary, declared by a component (``declared``, from
+    :func:`zerosim.io.compare.declared_measures`), ledger total or ``ledger_dict.part``."""
     if key in _SUMMARY_LABELS:
         return _SUMMARY_LABELS[key]
+    if declared and key in declared:
+        return declared[key]["label"][:1].upper() + declared[key]["label"][1:]
     base, _, part = key.partition(".")
     label = _LEDGER_LABELS.get(base, ("", _spelled(base), False))[1]
     return f"{label}: {part.replace('_', ' ')}" if part else label
@@ -926,8 +930,9 @@ def _comparison_section(page: _Page, comparison: Comparison, runs: Sequence[_Run
 
     headers = [("Measure", ""), ("Unit", "")] + [(header(str(column)), "num") for column in text.columns[1:]]
     rows = []
+    declared = declared_measures(comparison.summaries)
     for measure, values in text.iterrows():
-        cells = [(f'{_esc(_measure_label(str(measure)))}<span class="keyname">{_esc(measure)}</span>', ""),
+        cells = [(f'{_esc(_measure_label(str(measure), declared))}<span class="keyname">{_esc(measure)}</span>', ""),
                  (_esc(values["unit"]), "unit")]
         for column in text.columns[1:]:
             cells.append((_esc(values[column]), "num diff" if column in differences else "num"))

@@ -39,6 +39,25 @@ MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
 GREEN_CODE_LAYERS = frozenset({"workplace", "school", "community", "citywide"})
 
 
+#: The store of per-layer contact multipliers that components other than Closures own (see add_contact_factor).
+CONTACT_FACTORS = "contact_factors"
+
+
+def add_contact_factor(state: PopulationState, owner: str) -> np.ndarray:
+    """A per-layer multiplier on contacts (index by :data:`LAYER_NAMES`; 1 = unchanged) owned by the component
+    ``owner``, which alone writes it (declare ``f"contact_factor/{owner}"`` in its ``writes``). Transmission
+    multiplies every layer's rate by all such factors each day. Call it in ``setup``.
+
+    This is how a component from another package changes contacts (masks, distancing, ventilation)
+    without editing zerosim: it owns its factor, and the transmission layer reads them all.
+    """
+    name = f"contact_factor/{owner}"
+    factor = np.ones(len(LAYER_NAMES), dtype=np.float64)
+    state.add_unit_array(name, factor)
+    state.stores.setdefault(CONTACT_FACTORS, {})[name] = factor
+    return factor
+
+
 def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: PopulationState) -> np.ndarray:
     """Per-layer rate of infectious contacts per unit of viral weight: beta x contacts x relative.
 
@@ -94,6 +113,8 @@ def home_contacts(config: TransmissionConfig) -> tuple[np.ndarray, np.ndarray]:
 class Transmission:
     """Seeds infections and draws new ones through the contact layers each day."""
 
+    kind: ClassVar[str] = "transmission"
+
     config: TransmissionConfig
     disease: DiseaseConfig
     seeding: tuple[SeedingConfig, ...] = ()
@@ -145,7 +166,7 @@ class Transmission:
                 kernel_seed(rng),
                 active.ids,
                 active.count,
-                self._rate * state.layer_contact_scale,
+                self._day_rate(state),
                 self._max_mobility,
                 self._home_factor,
                 state.day_last_swab,
@@ -195,6 +216,13 @@ class Transmission:
                 events.new_infected_count,
                 self._by_layer,
             )
+
+    def _day_rate(self, state: PopulationState) -> np.ndarray:
+        """Today's per-layer rates: the calibrated rates times Closures' scale and every other component's factor."""
+        rate = self._rate * state.layer_contact_scale
+        for factor in state.stores.get(CONTACT_FACTORS, {}).values():
+            rate = rate * factor
+        return rate
 
     def _seed(self, state: PopulationState, seeding: SeedingConfig, day: int, rng: np.random.Generator) -> None:
         if seeding.district is None:
