@@ -413,7 +413,7 @@ def ensemble(
     force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.engine.ensemble import describe, parse_sweep, run_ensemble
+    from zerosim.experiments.ensemble import describe, parse_sweep, run_ensemble
     from zerosim.viz.figures import ensemble_bands
 
     try:
@@ -435,7 +435,7 @@ def ensemble(
         finally:
             if tasks:
                 progress.stop()
-        from zerosim.engine.ensemble import sweep_points
+        from zerosim.experiments.ensemble import sweep_points
 
         if not result.quantiles.empty:
             ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png",

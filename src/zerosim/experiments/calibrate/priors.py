@@ -1,6 +1,6 @@
-"""Calibration layer: priors over dotted scenario paths, and the observation parameter.
+"""Experiments layer (calibration): priors over dotted scenario paths, and the observation parameter.
 
-Layer ``calibrate`` -- imports ``io`` (scenario models) and the config models of the layers below.
+Layer ``experiments`` -- imports ``io`` (scenario models) and the config models of the layers below.
 
 A prior is ``PATH=DIST(a,b)``: ``PATH`` is any field ``zerosim run --set`` accepts
 (``transmission.r0``, ``seeding.0.count``, ``behaviour.base_compliance``,

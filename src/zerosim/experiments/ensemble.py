@@ -1,4 +1,4 @@
-"""Engine layer: ensembles and sweeps on ``dask.distributed``.
+"""Experiments layer: ensembles and sweeps on ``dask.distributed``.
 
 Replicate r of a scenario runs with seed ``replicate_seed(seed, r)``; sweep points are overrides
 (``path=v1,v2``, combined as a grid). Each (sweep point, replicate) is one Dask task that receives
@@ -11,7 +11,8 @@ with every replicate's time series; ``summaries.parquet`` (one row per replicate
 ``quantiles.parquet`` (per sweep point and day: 5/25/50/75/95 % of the main series);
 ``failures.json``; ``ensemble.json`` (what ran). The CLI adds ``ensemble_bands.png`` (viz layer).
 
-The engine does not import ``policy``: tasks call :func:`zerosim.api.run` by name inside workers.
+Layer ``experiments`` -- above the API: tasks call :func:`zerosim.api.run` (or a region's
+:func:`zerosim.region.results.region_replicate`) inside workers; never ``cli``.
 """
 
 from __future__ import annotations

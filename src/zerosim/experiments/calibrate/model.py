@@ -1,6 +1,6 @@
-"""Calibration layer: one particle's simulation, the summary statistics and the ABC distance.
+"""Experiments layer (calibration): one particle's simulation, the summary statistics and the ABC distance.
 
-Layer ``calibrate`` -- sits above the API (it assembles runs with :func:`zerosim.api.build`);
+Layer ``experiments`` -- sits above the API (it assembles runs with :func:`zerosim.api.build`);
 imports ``api``, ``io``, ``engine.rng`` and ``population``; never ``cli``.
 
 A particle is a set of parameter values (one per prior). Its simulation runs the scenario with
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zerosim.calibrate.priors import ASCERTAINMENT, Prior
+from zerosim.experiments.calibrate.priors import ASCERTAINMENT, Prior
 from zerosim.engine.rng import component_rng
 from zerosim.population.state import PopulationState
 
