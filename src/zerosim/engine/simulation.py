@@ -111,14 +111,42 @@ class Simulation:
             release_freed_memory()  # set-up temporaries: give the freed heap back before the daily loop
             self._set_up = True
 
-    def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0) -> Recorder:
-        """Run from ``start_day`` to the end; call ``on_day(day)`` after each day (progress bars)."""
+    def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0, *,
+            stop_day: int | None = None, after_day: Sequence[Callable[[int], None]] = ()) -> Recorder:
+        """The daily loop: days ``start_day`` to ``stop_day - 1``, each one :meth:`step`.
+
+        Every run goes through here: :func:`zerosim.run` and :func:`zerosim.api.resume` (with a
+        checkpoint hook), and a calibration particle (stopping early, re-seeding through a hook).
+
+        Parameters
+        ----------
+        on_day : called as ``on_day(day)`` after each day (progress display)
+        start_day : first day to run; a run resumed from a checkpoint starts at the checkpoint's day
+        stop_day : the day to stop before (default: ``days``, the end); a later run may go on from it
+        after_day : more hooks called as ``hook(day)`` after ``on_day``, in order (e.g. writing a
+            checkpoint every k days); a hook reads the state and the recorder and must not change them
+            (:meth:`reseed` is allowed: it changes the streams of the days to come only)
+
+        Returns
+        -------
+        Recorder
+            The per-day metrics recorded so far.
+        """
         self.setup()
-        for day in range(start_day, self.days):
+        hooks = ([on_day] if on_day is not None else []) + list(after_day)
+        for day in range(start_day, self.days if stop_day is None else min(stop_day, self.days)):
             self.step(day)
-            if on_day is not None:
-                on_day(day)
+            for hook in hooks:
+                hook(day)
         return self.recorder
+
+    def reseed(self, seed: int) -> None:
+        """Re-key every component's random stream from ``seed``, as at build time (name -> stream).
+
+        The days already run stay as they are; the days to come draw anew (a forecast branches from one
+        past this way). ``self.seed`` keeps the scenario's seed.
+        """
+        self.plan = [(component, component_rng(int(seed), component.name)) for component, _ in self.plan]
 
     def step(self, day: int) -> None:
         """One day: every component's step in plan order, then every component's report."""

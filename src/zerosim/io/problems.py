@@ -102,8 +102,7 @@ def _problems(load_raw, model: type[BaseModel], source: str | Path, overrides: d
         data = load_raw(source)
         if "name" not in data:
             data["name"] = Path(str(source)).stem
-        for key, value in (overrides or {}).items():
-            scenarios._set_dotted(data, key, value)
+        scenarios.apply_dotted(data, overrides)
     except ScenarioError as error:
         return [str(error)]
     try:

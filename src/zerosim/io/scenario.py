@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable, Mapping
 import hashlib
 import json
 import os
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +32,8 @@ from zerosim.population.config import PopulationConfig
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 
 SCHEMA_VERSION = 1
+
+ModelT = TypeVar("ModelT")
 
 
 class DiseaseSelection(BaseModel):
@@ -49,10 +52,7 @@ class DiseaseSelection(BaseModel):
 
     def resolve(self) -> DiseaseConfig:
         """The preset with the overrides applied, validated."""
-        data = preset(self.variant).model_dump()
-        for key, value in self.overrides.items():
-            _set_dotted(data, key, value)
-        return DiseaseConfig.model_validate(data)
+        return DiseaseConfig.model_validate(apply_dotted(preset(self.variant).model_dump(), self.overrides))
 
     @model_validator(mode="after")
     def _overrides_valid(self) -> "DiseaseSelection":
@@ -275,6 +275,28 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
         node[last] = value
 
 
+def apply_dotted(data: dict, overrides: Mapping[str, Any] | None) -> dict:
+    """Set every dotted key of ``overrides`` in the raw mapping ``data``, in order, in place; no validation.
+
+    The step under :func:`apply_overrides`, for code that validates the mapping itself (a region, or a
+    listing of every problem). ``a.b.c`` sets ``data["a"]["b"]["c"]``; list items go by index
+    (``seeding.0.day``); a missing section is created.
+
+    Returns
+    -------
+    dict
+        ``data`` itself.
+
+    Raises
+    ------
+    ScenarioError
+        A key that walks into a plain value or past the end of a list (one line naming the key).
+    """
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    return data
+
+
 def _parse_yaml(text: str, origin: str) -> dict:
     data = load_yaml(text, origin)
     if data is None:
@@ -380,9 +402,7 @@ def load_scenario(source: str | Path, overrides: dict[str, Any] | None = None) -
     data = _load_raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return validate_mapping(apply_dotted(data, overrides))
 
 
 def validate_mapping(data: dict) -> Scenario:
@@ -391,6 +411,36 @@ def validate_mapping(data: dict) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(describe_validation_error(error)) from None
+
+
+def apply_overrides(
+    scenario: BaseModel | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    *,
+    validate: Callable[[dict], ModelT] = validate_mapping,  # type: ignore[assignment]
+) -> ModelT:
+    """A validated copy of ``scenario`` with dotted ``overrides`` applied (``scenario`` is not changed).
+
+    Parameters
+    ----------
+    scenario : Scenario (any pydantic scenario model) or raw mapping
+        A model is dumped to its JSON form first; a mapping is deep-copied.
+    overrides : mapping of dotted field -> value, e.g. ``{"policy": "dynamic-zero-2022", "seeding.0.day": 3}``
+        Applied in order, as ``--set`` does.
+    validate : the validation of the result (default :func:`validate_mapping`, giving a Scenario; a region
+        passes :func:`zerosim.region.config.validate_region`).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the field, for a key that does not fit the mapping or a value that fails validation.
+
+    Examples
+    --------
+    >>> fast = apply_overrides(load_scenario("demo"), {"duration_days": 20, "seed": 7})
+    """
+    data = scenario.model_dump(mode="json") if isinstance(scenario, BaseModel) else copy.deepcopy(dict(scenario))
+    return validate(apply_dotted(data, overrides))
 
 
 def _short(value: Any, limit: int = 60) -> str:

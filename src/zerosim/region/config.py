@@ -345,14 +345,12 @@ def load_region(source: str | Path, overrides: dict[str, Any] | None = None) -> 
     ScenarioError
         One line naming the field and the fix.
     """
-    from zerosim.io.scenario import _set_dotted
+    from zerosim.io.scenario import apply_dotted
 
     data = _raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    return validate_region(data)
+    return validate_region(apply_dotted(data, overrides))
 
 
 def validate_region(data: dict) -> RegionScenario:

@@ -120,9 +120,8 @@ def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenar
     from zerosim.io.scenario import (
         _load_raw,
         _merge,
-        _set_dotted,
+        apply_overrides,
         load_scenario,
-        validate_mapping,
     )
 
     if isinstance(config.scenario, str):
@@ -132,9 +131,7 @@ def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenar
     if parent is not None:
         data = _merge(_load_raw(str(parent)), data)
     data.setdefault("name", config.name)
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return apply_overrides(data, overrides)
 
 
 def resolve_cities(region: RegionScenario) -> list[ResolvedCity]:
