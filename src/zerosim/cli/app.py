@@ -257,8 +257,9 @@ def validate(
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
 ) -> None:
     """Check a scenario file without running it: every problem, one line each (exit 2), or its summary."""
-    from zerosim.io.problems import region_problems, scenario_problems
+    from zerosim.io.problems import scenario_problems
     from zerosim.io.scenario import load_scenario
+    from zerosim.region.config import region_problems
 
     try:
         problems = (region_problems if _region.is_region(file) else scenario_problems)(

@@ -3,6 +3,9 @@
 The Simulation orders components once (by phase, then by the scenario's order), checks what they
 declare against the state schema, gives each its own random stream, and loops over days. It names
 no particular policy and holds no model logic.
+
+Layer ``engine`` -- imports ``population`` (the state, not the builder), ``errors``, ``memory`` and this
+layer only; never a component layer or anything above (``tests/test_layers.py``).
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import numpy as np
 from zerosim.engine.component import Component
 from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError, StateError
+from zerosim.memory import release_freed_memory
 from zerosim.population.state import PopulationState
-from zerosim.population.synthesis import release_freed_memory
 
 
 @dataclass(slots=True)

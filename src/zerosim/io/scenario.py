@@ -297,7 +297,8 @@ def apply_dotted(data: dict, overrides: Mapping[str, Any] | None) -> dict:
     return data
 
 
-def _parse_yaml(text: str, origin: str) -> dict:
+def parse_mapping(text: str, origin: str) -> dict:
+    """The YAML ``text`` of a scenario (or region) file as a mapping; ``origin`` names it in errors."""
     data = load_yaml(text, origin)
     if data is None:
         return {}
@@ -314,7 +315,7 @@ def source_identity(source: str | Path) -> str:
     return os.path.realpath(text_source)
 
 
-def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
+def load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     """The raw mapping of a built-in name or a file, with ``extends:`` resolved.
 
     ``seen`` holds the identities (:func:`source_identity`) of the files extending this one; a
@@ -342,7 +343,7 @@ def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
             raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
         origin, base_dir = str(path), path.parent
     identity = source_identity(text_source)
-    data = _parse_yaml(text, origin)
+    data = parse_mapping(text, origin)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -354,17 +355,19 @@ def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     if source_identity(parent) in chain:
         loop = " -> ".join(Path(step.removeprefix("builtin:")).name for step in chain + (source_identity(parent),))
         raise ScenarioError(f"extends: '{parent}' extends itself ({loop[:200]}); break the cycle")
-    base = _load_raw(parent, chain)
-    return _merge(base, data)
+    base = load_raw(parent, chain)
+    return merge_mapping(base, data)
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge_mapping(base: dict, override: dict) -> dict:
+    """``override`` laid over a copy of ``base`` (as ``extends:`` does): sections merge key by key,
+    dotted keys set nested fields, anything else replaces."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if "." in key:
             _set_dotted(merged, key, value)
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_mapping(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -399,7 +402,7 @@ def load_scenario(source: str | Path, overrides: dict[str, Any] | None = None) -
     ScenarioError
         With the field path and the fix, for anything wrong.
     """
-    data = _load_raw(source)
+    data = load_raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
     return validate_mapping(apply_dotted(data, overrides))

@@ -117,19 +117,14 @@ class ResolvedCity:
 
 
 def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenario:
-    from zerosim.io.scenario import (
-        _load_raw,
-        _merge,
-        apply_overrides,
-        load_scenario,
-    )
+    from zerosim.io.scenario import apply_overrides, load_raw, load_scenario, merge_mapping
 
     if isinstance(config.scenario, str):
         return load_scenario(config.scenario, overrides)
     data = copy.deepcopy(config.scenario)
     parent = data.pop("extends", None)
     if parent is not None:
-        data = _merge(_load_raw(str(parent)), data)
+        data = merge_mapping(load_raw(str(parent)), data)
     data.setdefault("name", config.name)
     return apply_overrides(data, overrides)
 
