@@ -45,3 +45,28 @@ def test_reseed_keeps_the_past_and_redraws_the_future():
     assert all(np.array_equal(a[name][:4], b[name][:4]) for name in a)  # days 0..3 ran before the re-seed
     assert any(not np.array_equal(a[name][4:], b[name][4:]) for name in a)
     assert branched.seed == same.seed
+
+
+def test_find_and_components_see_inside_a_policy_timeline():
+    from zerosim.engine.schedule import Scheduled
+
+    simulation = zerosim.build(zerosim.load_scenario("wuhan-2020", {"population.size": 3000}))
+    scheduled = [component for component, _ in simulation.plan if isinstance(component, Scheduled)]
+    assert scheduled, "wuhan-2020 has a timeline: some component must be scheduled"
+    periods = [part for _, part in scheduled[0].periods]
+    assert simulation.components(scheduled[0].name) == periods
+    assert simulation.find(scheduled[0].name) is periods[0]
+    assert simulation.find("transmission").name == "transmission"
+    assert simulation.find("no-such-component") is None
+    assert [c.name for c in simulation.components()][0] == simulation.plan[0][0].name
+
+
+def test_use_contact_rates_replaces_the_rates_set_up_from_the_state():
+    simulation = _simulation()
+    simulation.setup()
+    transmission = simulation.find("transmission")
+    before = _simulation()
+    before.run(stop_day=8)
+    transmission.use_contact_rates(transmission._rate * 3)
+    simulation.run(stop_day=8)
+    assert simulation.recorder.scalars["new_infections"][:8].sum() > before.recorder.scalars["new_infections"][:8].sum()

@@ -17,6 +17,7 @@ import numpy as np
 
 from zerosim.engine.component import Component
 from zerosim.engine.rng import component_rng
+from zerosim.engine.schedule import Scheduled
 from zerosim.errors import ScenarioError, StateError
 from zerosim.memory import release_freed_memory
 from zerosim.population.state import PopulationState
@@ -142,6 +143,20 @@ class Simulation:
             for hook in hooks:
                 hook(day)
         return self.recorder
+
+    def components(self, name: str | None = None) -> list[Component]:
+        """The components in plan order, a schedule (policy timeline) unpacked into each period's
+        component; with ``name``, only those so named."""
+        found = []
+        for component, _ in self.plan:
+            parts = [part for _, part in component.periods] if isinstance(component, Scheduled) else [component]
+            found += [part for part in parts if name is None or part.name == name]
+        return found
+
+    def find(self, name: str) -> Component | None:
+        """The component named ``name`` (of a schedule, its first period's), or None when the plan has none."""
+        found = self.components(name)
+        return found[0] if found else None
 
     def reseed(self, seed: int) -> None:
         """Re-key every component's random stream from ``seed``, as at build time (name -> stream).

@@ -126,6 +126,11 @@ class Transmission:
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
         self._waning = waning_table(WANING_TABLE_DAYS, float(self.disease.vaccine.waning_half_life_days))
 
+    def use_contact_rates(self, rates: np.ndarray) -> None:
+        """Use these per-layer contact rates (from :func:`layer_rates`) instead of those ``setup`` derived
+        from the state: a region derives them from a city's residents before adding visitor slots."""
+        self._rate = rates
+
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         events = state.events
         events.new_infected_count = 0
