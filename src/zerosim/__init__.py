@@ -7,8 +7,8 @@ Public API::
     results.summary["attack_rate"]
     faster = zerosim.apply_overrides(zerosim.load_scenario("demo"), {"duration_days": 30})
 
-Everything else lives in the layer subpackages (population, disease, transmission, policy,
-behaviour, ledger, engine, io, cli, viz); see docs/model.md.
+Everything else lives in the layer subpackages (population, engine, disease, transmission, policy,
+behaviour, ledger, io, viz, report, region, experiments, dashboard, cli); see docs/model.md#layers.
 """
 
 from __future__ import annotations
