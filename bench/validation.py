@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 import zerosim
-from zerosim.calibrate.observed import load_observed
+from zerosim.experiments.calibrate.observed import load_observed
 
 SECTIONS = ("growth", "severity", "testing", "scale", "builtins", "ledger", "leaks")
 

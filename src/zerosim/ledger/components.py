@@ -248,7 +248,7 @@ class Ledger:
 
         # 6. Testing costs (from the testing component's counters, when it runs).
         if state.has_array("testing_counts"):
-            from zerosim.policy.testing import TestingCounter
+            from zerosim.population.testing_counts import TestingCounter
 
             counts = state.testing_counts
             swabbed = float(counts[TestingCounter.SWABBED_TODAY])

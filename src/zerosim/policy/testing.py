@@ -94,7 +94,6 @@ and the unit arrays ``swab_pool_size`` (per agent, a schema row), ``testing_coun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import ClassVar
 
 import numpy as np
@@ -129,6 +128,7 @@ from zerosim.policy.testing_kernels import (
 )
 from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
+from zerosim.population.testing_counts import TestingCounter
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
 ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
@@ -137,25 +137,6 @@ ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
     "precaution": (ZoneLevel.PRECAUTION,),
     "restricted": (ZoneLevel.CONTROLLED, ZoneLevel.SEALED),
 }
-
-
-class TestingCounter(IntEnum):
-    """Slots of the ``testing_counts`` unit array (int64). *_TODAY slots are reset every step."""
-
-    CUMULATIVE_CASES = 0  # cases detected so far (drives start_after_cases)
-    SWABBED_TODAY = 1  # people swabbed today (campaigns, individual tests, re-tests)
-    TUBES_PROCESSED_TODAY = 2
-    LAB_BACKLOG = 3  # tubes waiting for the lab at the end of the day
-    CASES_TODAY = 4
-    FALSE_POSITIVES_TODAY = 5  # false-positive tubes reported today
-    TURNAROUND_SUM_TODAY = 6  # sum over tubes reported today of (day - swab day)
-    TUBES_REPORTED_TODAY = 7
-    ANTIGEN_TESTS_TODAY = 8
-    PENDING_REQUESTS = 9  # campaign requests not yet swabbed
-    REQUESTED_TOTAL = 10  # campaign requests made so far
-    CAMPAIGN_SWABBED_TOTAL = 11  # campaign requests swabbed so far
-    CANCELLED_TOTAL = 12  # campaign requests dropped because the person died or was isolated
-    RETESTS_TODAY = 13  # individual re-tests of positive pools swabbed today
 
 
 # -- the lab queue ---------------------------------------------------------------------------------

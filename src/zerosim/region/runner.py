@@ -115,24 +115,16 @@ class ResolvedCity:
 
 
 def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenario:
-    from zerosim.io.scenario import (
-        _load_raw,
-        _merge,
-        _set_dotted,
-        load_scenario,
-        validate_mapping,
-    )
+    from zerosim.io.scenario import apply_overrides, load_raw, load_scenario, merge_mapping
 
     if isinstance(config.scenario, str):
         return load_scenario(config.scenario, overrides)
     data = copy.deepcopy(config.scenario)
     parent = data.pop("extends", None)
     if parent is not None:
-        data = _merge(_load_raw(str(parent)), data)
+        data = merge_mapping(load_raw(str(parent)), data)
     data.setdefault("name", config.name)
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return apply_overrides(data, overrides)
 
 
 def resolve_cities(region: RegionScenario) -> list[ResolvedCity]:
@@ -349,7 +341,7 @@ class Region:
             simulation.setup()
             if v:
                 self._after_setup(simulation, n, v, rates)
-            has_confinement = any(component.name == "confinement" for component, _ in simulation.plan)
+            has_confinement = simulation.find("confinement") is not None
             limit = city.scenario.disease.resolve().viral_load.detection_limit_log10
             timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
             self.cities.append(CityRun(city, simulation, n, v, has_confinement, limit, timing))
@@ -425,11 +417,9 @@ class Region:
         rows = np.arange(residents, residents + slots)
         bands = np.minimum(state.age[rows] // 10, state.count_by_age_band.shape[0] - 1).astype(np.int64)
         np.subtract.at(state.count_by_age_band, (bands, Compartment.SUSCEPTIBLE), 1)
-        for component, _ in simulation.plan:
-            inner = getattr(component, "periods", None)
-            for part in ([p for _, p in inner] if inner else [component]):
-                if part.name == "transmission" and rates is not None:
-                    part._rate = rates
+        if rates is not None:
+            for transmission in simulation.components("transmission"):
+                transmission.use_contact_rates(rates)
         if state.has_array("food_stock_initial"):
             households = state.household_id[rows]
             state.food_stock_initial[households] = np.float32(1e6)
@@ -923,13 +913,10 @@ class Region:
 
     @staticmethod
     def _component(city: CityRun, name: str):
-        for component, _ in city.simulation.plan:
-            inner = getattr(component, "periods", None)
-            parts = [p for _, p in inner] if inner else [component]
-            for part in parts:
-                if part.name == name:
-                    return part
-        raise ScenarioError(f"city {city.name}: no {name} component")
+        component = city.simulation.find(name)
+        if component is None:
+            raise ScenarioError(f"city {city.name}: no {name} component")
+        return component
 
     def _quarantine(self, day: int) -> None:
         """Statuses of everyone in arrival quarantine for tomorrow (day + 1)."""

@@ -161,6 +161,11 @@ class Transmission:
         self._requires_green = np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_)
         self._susceptibility = np.asarray(self.config.resolved_susceptibility(), dtype=np.float64)
 
+    def use_contact_rates(self, rates: np.ndarray) -> None:
+        """Use these per-layer contact rates (from :func:`layer_rates`) instead of those ``setup`` derived
+        from the state: a region derives them from a city's residents before adding visitor slots."""
+        self._rate = rates
+
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         events = state.events
         events.new_infected_count = 0
