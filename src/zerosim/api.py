@@ -313,8 +313,9 @@ def scale_notes(scenario: Scenario) -> list[str]:
         smallest = next((int(n) for n in grid[grid > size]
                          if unit_sizes(city, int(n))["subdistrict"][0] >= 0.5 * real_sub), real_population)
         notes.append(f"at this size a subdistrict holds {model_sub:,.0f} people against {real_sub:,.0f} in the real "
-                     f"city: rules acting on subdistricts act on units {real_sub / model_sub:.1f}x too small; "
-                     f"run with --population {smallest:,} or more to keep them")
+                     f"city: zone rules acting on a subdistrict use neighbourhoods of the real size (they cross "
+                     f"district lines), and community contacts stay in units {real_sub / model_sub:.1f}x too small; "
+                     f"run with --population {smallest:,} or more to keep both")
     absolute = sorted({name for _, containment in scenario.resolved_periods()
                        for name in ("district_sealed_after_cases", "city_sealed_after_cases")
                        if getattr(containment.zoning, name) is not None})

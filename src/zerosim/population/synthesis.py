@@ -520,7 +520,10 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
         "vaccine_doses": doses,
         "day_last_dose": day_last_dose,
     }
-    return PopulationState(n, groups, tables.district_names, filled=filled)
+    state = PopulationState(n, groups, tables.district_names, filled=filled)
+    sizes = unit_sizes(config.city, n)
+    state.real_residents = {unit: real for unit, (_, real) in sizes.items()}  # the real city's mean unit sizes
+    return state
 
 
 def _draw_households(rng, tables: CityTables, district_people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
