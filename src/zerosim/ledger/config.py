@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -38,6 +38,23 @@ class FoodConfig(_Model):
         description="Share of delivery capacity that depends on logistics workers being free to work."
     )
     confined_level: int = Field(2, ge=1, le=3, description="Mobility level from which a household cannot shop (2 = home).")
+    package_wait_days: NonNegativeInt = Field(
+        description="Days a household is confined before its first government food package arrives."
+    )
+    package_interval_days: NonNegativeInt = Field(
+        description="Days between government food packages to a confined household (0: no packages)."
+    )
+    package_days_of_food: NonNegative = Field(description="Days of food one government package holds.")
+    group_buy_reach_fraction: Fraction = Field(
+        description="Share of households with a member under 65 that take part in compound group buying (团购)."
+    )
+    group_buy_wait_days: NonNegativeInt = Field(
+        description="Days a household is confined before its first group-buying order arrives."
+    )
+    group_buy_interval_days: NonNegativeInt = Field(
+        description="Days between group-buying orders a taking-part household receives (0: no group buying)."
+    )
+    group_buy_days_of_food: NonNegative = Field(description="Days of food one group-buying order brings.")
 
 
 class IncomeConfig(_Model):
@@ -82,6 +99,10 @@ class CareConfig(_Model):
     )
     access_when_confined_fraction: Fraction = Field(
         description="Share of needed care episodes that still get through when the patient is confined at home."
+    )
+    dialysis_access_when_confined_fraction: Fraction = Field(
+        description="Share of dialysis sessions that still take place when the patient is confined (dialysis had "
+        "its own passes and emergency units)."
     )
     excess_death_per_missed_emergency: Fraction = Field(
         description="Added probability of death for an emergency that does not reach care (ASSUMPTION stated in docs)."
