@@ -152,15 +152,15 @@ def reference_agents(city, confined_level, threshold):
     return out
 
 
-def reference_supplies(confined, confined_days, group_buy, supply):
-    """Scheduled food (government packages, group buying) as NumPy: the new confinement counters (int16) and the
-    days of food received today (float32), from the ``supply`` layout of the kernels."""
+def reference_supplies(cut_off, cut_off_days, group_buy, supply):
+    """Scheduled food (government packages, group buying) as NumPy: the new counters of days cut off from shops
+    (int16) and the days of food received today (float32), from the ``supply`` layout of the kernels."""
     package_wait, package_every, package, buy_wait, buy_every, buy = supply
-    days = np.where(confined, np.minimum(confined_days.astype(np.int64) + 1, 32767), 0)
+    days = np.where(cut_off, np.minimum(cut_off_days.astype(np.int64) + 1, 32767), 0)
 
     def due(wait, every):
         since = days - 1 - int(wait)
-        return confined & (every > 0) & (since >= 0) & (since % max(int(every), 1) == 0)
+        return cut_off & (every > 0) & (since >= 0) & (since % max(int(every), 1) == 0)
 
     received = (np.where(due(package_wait, package_every), np.float32(package), np.float32(0))
                 + np.where(due(buy_wait, buy_every) & (group_buy == 1), np.float32(buy), np.float32(0)))
@@ -221,10 +221,10 @@ def test_account_households_matches_reference(case, stock_scale, shops_open, sup
     account_households(city["household_start"], chunks, counts, case["threshold"] < 0, new_stock, initial, out_today,
                        needy_count, household_district, share, new_days, group_buy, supply)
     confined = (expected["household_present"] > 0) & (expected["household_free"] == 0)
-    expected_days, received = reference_supplies(confined, confined_days, group_buy, supply)
-    assert np.array_equal(new_days, expected_days)
     household_share = share[household_district]
     short = ~confined & (household_share < 1)
+    expected_days, received = reference_supplies(confined | short, confined_days, group_buy, supply)
+    assert np.array_equal(new_days, expected_days)
     eaten = np.maximum((stock + received) - np.float32(1.0), np.float32(0.0))
     bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
     expected_stock = np.where(confined, eaten, np.where(short, bought, initial))
@@ -405,14 +405,14 @@ def reference_step(ledger, state, rng):
     pressure_s, pressure_d = agents["pressure_by_subdistrict"].copy(), agents["pressure_by_district"].copy()
     # food
     confined = (agents["household_present"] > 0) & (agents["household_free"] == 0)
-    confined_days, received = reference_supplies(confined, state.household_confined_days, state.household_group_buy,
-                                                 store.food_supply)
     retail = g.workplace_sector == Sector.RETAIL
     shops = np.bincount(g.workplace_district[retail], minlength=districts)
     shops_open = np.bincount(g.workplace_district[retail], weights=state.workplace_is_open[retail], minlength=districts)
     share = np.where(shops > 0, shops_open / np.maximum(shops, 1), 1.0).astype(np.float32)
     household_share = share[store.household_district.astype(np.int64)]
     short = ~confined & (household_share < 1)
+    confined_days, received = reference_supplies(confined | short, state.household_cut_off_days,
+                                                 state.household_group_buy, store.food_supply)
     eaten = np.maximum((state.food_stock_days + received) - np.float32(1.0), np.float32(0.0))
     initial = state.food_stock_initial
     bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
@@ -447,7 +447,7 @@ def reference_step(ledger, state, rng):
     arrays = {name: agents[name] for name in
               ("confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags")}
     arrays.update(food_stock_days=stock, household_out_today=np.isin(np.arange(stock.size), out).astype(np.int8),
-                  household_ran_out=ran_out, household_confined_days=confined_days)
+                  household_ran_out=ran_out, household_cut_off_days=confined_days)
     pressure = (pressure_s / np.maximum(np.diff(g.subdistrict_start), 1)).astype(np.float32)
     return arrays, rows, pressure
 

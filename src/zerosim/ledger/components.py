@@ -132,7 +132,7 @@ class Ledger:
     )
     writes: ClassVar[frozenset[str]] = frozenset(
         {"worker_type", "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags",
-         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "household_confined_days",
+         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "household_cut_off_days",
          "household_group_buy", "store_closed_streak",
          "store_runway_days", "store_failed", "store_days_since_reopen", "ledger_daily", "ledger_store"}
     )
@@ -153,7 +153,7 @@ class Ledger:
             "food_stock_initial": stock,
             "household_ran_out": np.zeros(households, dtype=np.int8),
             "household_out_today": np.zeros(households, dtype=np.int8),
-            "household_confined_days": np.zeros(households, dtype=np.int16),
+            "household_cut_off_days": np.zeros(households, dtype=np.int16),
             "household_group_buy": group_buy,
             "store_closed_streak": np.zeros(g.workplace_count, dtype=np.int16),
             "store_runway_days": runway.astype(np.float32),
@@ -241,7 +241,7 @@ class Ledger:
         account_households(g.household_start, store.household_chunk_start, store.household_counts,
                            self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
                            state.household_out_today, needy_count, store.household_district,
-                           self._food_shops_open(state), state.household_confined_days, state.household_group_buy,
+                           self._food_shops_open(state), state.household_cut_off_days, state.household_group_buy,
                            store.food_supply)
         needy_start = np.concatenate(([0], np.cumsum(needy_count)))
         needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,

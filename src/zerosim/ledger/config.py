@@ -39,17 +39,17 @@ class FoodConfig(_Model):
     )
     confined_level: int = Field(2, ge=1, le=3, description="Mobility level from which a household cannot shop (2 = home).")
     package_wait_days: NonNegativeInt = Field(
-        description="Days a household is confined before its first government food package arrives."
+        description="Days a household is cut off from shops (confined, or its shops closed) before its first government package."
     )
     package_interval_days: NonNegativeInt = Field(
-        description="Days between government food packages to a confined household (0: no packages)."
+        description="Days between government food packages to a household cut off from shops (0: no packages)."
     )
     package_days_of_food: NonNegative = Field(description="Days of food one government package holds.")
     group_buy_reach_fraction: Fraction = Field(
         description="Share of households with a member under 65 that take part in compound group buying (团购)."
     )
     group_buy_wait_days: NonNegativeInt = Field(
-        description="Days a household is confined before its first group-buying order arrives."
+        description="Days a household is cut off from shops before its first group-buying order arrives."
     )
     group_buy_interval_days: NonNegativeInt = Field(
         description="Days between group-buying orders a taking-part household receives (0: no group buying)."

@@ -307,14 +307,14 @@ def account_agents(
 
 
 #: Layout of the ``supply`` array of :func:`account_households` (float64): the scheduled food that reaches a
-#: confined household, from government packages and from group buying (docs/ledger.md 2.1).
+#: household cut off from shops, from government packages and from group buying (docs/ledger.md 2.1).
 PACKAGE_WAIT, PACKAGE_INTERVAL, PACKAGE_FOOD, GROUP_BUY_WAIT, GROUP_BUY_INTERVAL, GROUP_BUY_FOOD = range(6)
 SUPPLY_FIELDS = 6
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _scheduled(days, wait, interval):
-    """True on the days of confinement ``days`` (1 on the first) when a supply arrives: after ``wait`` whole
+    """True on the days cut off from shops ``days`` (1 on the first) when a supply arrives: after ``wait`` whole
     days confined, then every ``interval`` days (never if ``interval`` <= 0); both whole days."""
     every = np.int64(interval)
     since = np.int64(days) - 1 - np.int64(wait)
@@ -324,7 +324,7 @@ def _scheduled(days, wait, interval):
 @njit(cache=True, nogil=True, parallel=True)
 def account_households(household_start, household_chunk_start, household_counts, free_is_pressured,
                        food_stock_days, food_stock_initial, household_out_today, needy_count, household_district,
-                       shop_open_share, household_confined_days, household_group_buy, supply):
+                       shop_open_share, household_cut_off_days, household_group_buy, supply):
     """One day's pass over every household: who cannot shop, food stocks, who needs a delivery.
 
     From the counts of :func:`account_agents` (members not listed there are present, free to shop,
@@ -334,9 +334,10 @@ def account_households(household_start, household_chunk_start, household_counts,
     day and buys back ``shop_open_share[district]`` of what it lacks (shops shut by closures sell nothing,
     whoever is free to go out).
 
-    Scheduled supplies: ``household_confined_days`` counts the household's unbroken days confined (1 on the
-    first, int16 saturating; 0 when not confined). On the days :func:`_scheduled` picks, a confined household
-    receives, before it eats, ``supply[PACKAGE_FOOD]`` days of food (a government package) and, if
+    Scheduled supplies: ``household_cut_off_days`` counts the household's unbroken days cut off from shops
+    (confined, or in a district whose food shops are not all open; 1 on the first, int16 saturating; 0 otherwise).
+    A sealed compound's households (mobility level 1) are fed through the compound gate like those confined at
+    home. On the days :func:`_scheduled` picks, a household cut off receives, before it eats, ``supply[PACKAGE_FOOD]`` days of food (a government package) and, if
     ``household_group_buy`` is 1, ``supply[GROUP_BUY_FOOD]`` (a group-buying order); float32 arithmetic:
     ``max((stock + received) - 1, 0)``. ``household_out_today`` is cleared (the households that run
     out are marked by :func:`account_food`), and so is ``household_counts``, but for the needy.
@@ -354,7 +355,7 @@ def account_households(household_start, household_chunk_start, household_counts,
     food_stock_days : (H,) float32, in/out; food_stock_initial : (H,) float32
     household_out_today : (H,) int8, out; needy_count : (SCAN_CHUNKS,) int64, out
     household_district : (H,) int; shop_open_share : (D,) float32, the share of food shops open today
-    household_confined_days : (H,) int16, in/out; household_group_buy : (H,) int8 (1 = takes part)
+    household_cut_off_days : (H,) int16, in/out; household_group_buy : (H,) int8 (1 = takes part)
     supply : (SUPPLY_FIELDS,) float64, laid out as ``PACKAGE_WAIT`` ... ``GROUP_BUY_FOOD``
     """
     one = np.float32(1.0)
@@ -374,18 +375,18 @@ def account_households(household_start, household_chunk_start, household_counts,
             confined = (present > 0) & (unlisted + _field(counts, 2) == 0)
             share = shop_open_share[household_district[k]]
             received = zero
-            if confined:
-                days = household_confined_days[k]
+            if confined or share < one:  # cut off from shops: fed by packages and group buying too
+                days = household_cut_off_days[k]
                 if days < 32767:
                     days += 1
-                    household_confined_days[k] = days
+                    household_cut_off_days[k] = days
                 if _scheduled(days, supply[PACKAGE_WAIT], supply[PACKAGE_INTERVAL]):
                     received += package
                 if household_group_buy[k] == 1 and _scheduled(days, supply[GROUP_BUY_WAIT],
                                                                 supply[GROUP_BUY_INTERVAL]):
                     received += group_buy
-            elif household_confined_days[k] != 0:
-                household_confined_days[k] = 0
+            elif household_cut_off_days[k] != 0:
+                household_cut_off_days[k] = 0
             if confined or share < one:
                 stock = max((food_stock_days[k] + received) - one, zero)
                 if not confined and stock < food_stock_initial[k]:  # some shops open: buy back that share
