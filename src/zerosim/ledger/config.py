@@ -39,7 +39,8 @@ class FoodConfig(_Model):
     )
     confined_level: int = Field(2, ge=1, le=3, description="Mobility level from which a household cannot shop (2 = home).")
     package_wait_days: NonNegativeInt = Field(
-        description="Days a household is cut off from shops (confined, or its shops closed) before its first government package."
+        description="Days a household is cut off from shops (confined, or its shops closed) before its first "
+        "government food package."
     )
     package_interval_days: NonNegativeInt = Field(
         description="Days between government food packages to a household cut off from shops (0: no packages)."
