@@ -525,3 +525,30 @@ def test_scheduled_supplies_feed_a_sealed_household():
     first = min(food.package_wait_days, food.group_buy_wait_days)
     assert (shipped[:first] == 0).all() and shipped[first] > 0
     assert shipped.sum() > 0 and (shipped >= 0).all()
+
+
+def test_dialysis_has_its_own_access_when_confined(make_state):
+    """Missed dialysis sessions use dialysis_access_when_confined_fraction, other care the general access; the
+    excess deaths are the missed emergencies and dialysis weeks times their death rates."""
+    from zerosim.engine.rng import component_rng
+    from zerosim.ledger.components import LEDGER_INDEX, Ledger
+
+    cfg = default_ledger()
+    care = cfg.care
+    assert care.dialysis_access_when_confined_fraction != care.access_when_confined_fraction
+    state = make_state(2000, 2)
+    ledger = Ledger(config=cfg)
+    ledger.setup(state, component_rng(1, "ledger"))
+    state.mobility[:] = Mobility.HOME
+    ledger.step(state, 0, component_rng(2, "ledger"))
+    daily = state.ledger_daily
+    shut_in = daily[LEDGER_INDEX["confined_home_person_days"]] + daily[LEDGER_INDEX["facility_person_days"]]
+    assert shut_in.sum() > 0
+    dialysis = (shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7
+                * (1 - care.dialysis_access_when_confined_fraction))
+    emergencies = shut_in * care.emergencies_per_100k_per_day / 1e5 * (1 - care.access_when_confined_fraction)
+    assert np.allclose(daily[LEDGER_INDEX["dialysis_sessions_missed"]], dialysis)
+    assert np.allclose(daily[LEDGER_INDEX["emergencies_without_care"]], emergencies)
+    deaths = (emergencies * care.excess_death_per_missed_emergency
+              + dialysis / care.dialysis_sessions_per_week * care.excess_death_per_missed_dialysis_week)
+    assert np.allclose(daily[LEDGER_INDEX["excess_non_covid_deaths"]], deaths)
