@@ -552,3 +552,32 @@ def test_dialysis_has_its_own_access_when_confined(make_state):
     deaths = (emergencies * care.excess_death_per_missed_emergency
               + dialysis / care.dialysis_sessions_per_week * care.excess_death_per_missed_dialysis_week)
     assert np.allclose(daily[LEDGER_INDEX["excess_non_covid_deaths"]], deaths)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cities(), supplies())
+def test_scheduled_supplies_never_leave_a_household_with_less_food(case, supply):
+    """The same day with and without the schedule: no household ends with less food, and every household needy
+    with the schedule was needy without it."""
+    city = random_city(case["seed"], case["households"], in_district_order=case["in_district_order"])
+    rng = np.random.default_rng(case["seed"] + 2)
+    size = case["households"]
+    stock = (rng.random(size) * 3).astype(np.float32)
+    initial = (rng.random(size) * 10).astype(np.float32)
+    days = rng.integers(0, 20, size).astype(np.int16)
+    group_buy = (rng.random(size) < 0.7).astype(np.int8)
+    chunks = household_chunks(city["household_start"], city["compartment"].size)
+    household_district = city["district_id"][city["household_start"][:-1]].astype(np.int64)
+    share = np.full(city["districts"], np.float32(0.5), dtype=np.float32)
+    results = []
+    for schedule in (np.zeros(SUPPLY_FIELDS), supply):
+        counts = run_agents(city, case["confined_level"], case["threshold"])["household_counts"]
+        new_stock, needy_count = stock.copy(), np.zeros(SCAN_CHUNKS, dtype=np.int64)
+        account_households(city["household_start"], chunks, counts, False, new_stock, initial, np.zeros(size, np.int8),
+                           needy_count, household_district, share, days.copy(), group_buy, schedule)
+        needy = np.concatenate([counts[f:f + k] & 0xFFFFFFFF for f, k in zip(chunks[:-1], needy_count)]
+                               + [np.zeros(0, np.int64)])
+        results.append((new_stock, set(needy.tolist())))
+    (without, needy_without), (with_schedule, needy_with) = results
+    assert (with_schedule >= without).all()
+    assert needy_with <= needy_without
