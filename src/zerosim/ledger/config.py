@@ -31,7 +31,8 @@ class FoodConfig(_Model):
     stock_days_sd: NonNegative = Field(description="SD of the days of food held (log-normal).")
     elderly_alone_stock_factor: NonNegative = Field(description="Multiplier on the stock of people >= 65 living alone.")
     deliveries_per_day_per_100k: NonNegative = Field(
-        description="Households resupplied per day per 100,000 residents (government packages, group buying, couriers)."
+        description="Households resupplied per day per 100,000 residents by couriers (delivery platforms); government "
+        "packages and group buying are separate supplies (package_*, group_buy_*)."
     )
     delivery_days_of_food: NonNegative = Field(description="Days of food one delivery brings.")
     courier_dependence_fraction: Fraction = Field(
