@@ -21,6 +21,13 @@ from zerosim.ledger.kernels import (
     MAX_HOUSEHOLD_MEMBERS,
     MOBILITY_LEVELS,
     SCAN_CHUNKS,
+    SUPPLY_FIELDS,
+    GROUP_BUY_FOOD,
+    GROUP_BUY_INTERVAL,
+    GROUP_BUY_WAIT,
+    PACKAGE_FOOD,
+    PACKAGE_INTERVAL,
+    PACKAGE_WAIT,
     account_agents,
     account_food,
     account_households,
@@ -73,6 +80,35 @@ def draw_food_stocks(rng: np.random.Generator, food, household_start: np.ndarray
     return stock, elderly_alone
 
 
+def draw_group_buying(rng: np.random.Generator, reach_fraction: float, household_start: np.ndarray,
+                      age: np.ndarray) -> np.ndarray:
+    """Which households take part in compound group buying (int8, 1 = yes): those with a member under 65,
+    each with probability ``reach_fraction`` (docs/ledger.md 2.1); one uniform per household, drawn in slices
+    of households (the same numbers as one draw for all)."""
+    households = household_start.size - 1
+    taking_part = np.zeros(households, dtype=np.int8)
+    for lo in range(0, households, CHUNK_AGENTS):
+        hi = min(households, lo + CHUNK_AGENTS)
+        first = household_start[lo:hi]
+        members = household_start[lo + 1 : hi + 1] - first
+        young = age[first[0] : household_start[hi]] < ELDERLY_AGE
+        has_young = np.add.reduceat(young, first - first[0]) > 0 if members.size else np.zeros(0, dtype=bool)
+        taking_part[lo:hi] = has_young & (rng.random(hi - lo) < reach_fraction)
+    return taking_part
+
+
+def food_supply_schedule(food) -> np.ndarray:
+    """The ``supply`` array of kernels.account_households: (SUPPLY_FIELDS,) float64."""
+    supply = np.zeros(SUPPLY_FIELDS)
+    supply[PACKAGE_WAIT] = food.package_wait_days
+    supply[PACKAGE_INTERVAL] = food.package_interval_days
+    supply[PACKAGE_FOOD] = food.package_days_of_food
+    supply[GROUP_BUY_WAIT] = food.group_buy_wait_days
+    supply[GROUP_BUY_INTERVAL] = food.group_buy_interval_days
+    supply[GROUP_BUY_FOOD] = food.group_buy_days_of_food
+    return supply
+
+
 def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
     """Demand of a reopened store, share of normal: 1 - (1 - f0) * 2**(-t / half-life) (docs/ledger.md 4.2)."""
     t = np.asarray(days_since_reopening, dtype=np.float64)
@@ -98,7 +134,8 @@ class Ledger:
     )
     writes: ClassVar[frozenset[str]] = frozenset(
         {"worker_type", "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags",
-         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "store_closed_streak",
+         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "household_cut_off_days",
+         "household_group_buy", "store_closed_streak",
          "store_runway_days", "store_failed", "store_days_since_reopen", "ledger_daily", "ledger_store"}
     )
 
@@ -112,11 +149,14 @@ class Ledger:
         first = g.household_start[:-1]
         stock, elderly_alone = draw_food_stocks(rng, cfg.food, g.household_start, state.age)
         runway = lognormal(rng, cfg.shops.cash_runway_days_mean, cfg.shops.cash_runway_days_sd, g.workplace_count)
+        group_buy = draw_group_buying(rng, cfg.food.group_buy_reach_fraction, g.household_start, state.age)
         arrays = {
             "food_stock_days": stock.copy(),
             "food_stock_initial": stock,
             "household_ran_out": np.zeros(households, dtype=np.int8),
             "household_out_today": np.zeros(households, dtype=np.int8),
+            "household_cut_off_days": np.zeros(households, dtype=np.int16),
+            "household_group_buy": group_buy,
             "store_closed_streak": np.zeros(g.workplace_count, dtype=np.int16),
             "store_runway_days": runway.astype(np.float32),
             "store_failed": np.zeros(g.workplace_count, dtype=np.int8),
@@ -141,6 +181,7 @@ class Ledger:
             household_subdistrict=state.subdistrict_id[first],
             household_district=state.district_id[first],
             household_elderly_alone=elderly_alone,
+            food_supply=food_supply_schedule(cfg.food),
             is_store=is_store,
             store_ids=store_ids,
             stores_by_district=np.bincount(g.workplace_district[store_ids].astype(np.int64),
@@ -202,7 +243,8 @@ class Ledger:
         account_households(g.household_start, store.household_chunk_start, store.household_counts,
                            self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
                            state.household_out_today, needy_count, store.household_district,
-                           self._food_shops_open(state))
+                           self._food_shops_open(state), state.household_cut_off_days, state.household_group_buy,
+                           store.food_supply)
         needy_start = np.concatenate(([0], np.cumsum(needy_count)))
         needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,
                                                store.household_subdistrict)
@@ -233,7 +275,9 @@ class Ledger:
         care = cfg.care
         shut_in = person_days[:, Mobility.HOME] + person_days[:, Mobility.FACILITY]
         missed = 1.0 - care.access_when_confined_fraction
-        dialysis_sessions = shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7 * missed
+        dialysis_missed = 1.0 - care.dialysis_access_when_confined_fraction  # dialysis had its own routes
+        dialysis_sessions = (shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7
+                             * dialysis_missed)
         emergencies = shut_in * care.emergencies_per_100k_per_day / 1e5 * missed
         births = shut_in * care.births_per_100k_per_year / 1e5 / 365 * missed
         chemo_days = shut_in * care.chemotherapy_patients_per_100k / 1e5 * missed
@@ -315,6 +359,7 @@ class LedgerStore:
     household_subdistrict: np.ndarray  # (H,) int16, as subdistrict_id
     household_district: np.ndarray  # (H,) int8, as district_id
     household_elderly_alone: np.ndarray  # (H,) bool
+    food_supply: np.ndarray  # (SUPPLY_FIELDS,) float64: government packages and group buying (kernels)
     is_store: np.ndarray  # (W,) bool: small store or restaurant
     store_ids: np.ndarray  # (stores,) intp, increasing: np.flatnonzero(is_store)
     stores_by_district: np.ndarray  # (D,) float64

@@ -306,10 +306,25 @@ def account_agents(
         couriers_not_free[0] += couriers_acc[c]
 
 
+#: Layout of the ``supply`` array of :func:`account_households` (float64): the scheduled food that reaches a
+#: household cut off from shops, from government packages and from group buying (docs/ledger.md 2.1).
+PACKAGE_WAIT, PACKAGE_INTERVAL, PACKAGE_FOOD, GROUP_BUY_WAIT, GROUP_BUY_INTERVAL, GROUP_BUY_FOOD = range(6)
+SUPPLY_FIELDS = 6
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scheduled(days, wait, interval):
+    """True on the days cut off from shops ``days`` (1 on the first) when a supply arrives: after ``wait`` whole
+    days confined, then every ``interval`` days (never if ``interval`` <= 0); both whole days."""
+    every = np.int64(interval)
+    since = np.int64(days) - 1 - np.int64(wait)
+    return every > 0 and since >= 0 and since % every == 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def account_households(household_start, household_chunk_start, household_counts, free_is_pressured,
                        food_stock_days, food_stock_initial, household_out_today, needy_count, household_district,
-                       shop_open_share):
+                       shop_open_share, household_cut_off_days, household_group_buy, supply):
     """One day's pass over every household: who cannot shop, food stocks, who needs a delivery.
 
     From the counts of :func:`account_agents` (members not listed there are present, free to shop,
@@ -317,7 +332,14 @@ def account_households(household_start, household_chunk_start, household_counts,
     members and none free to shop. A confined household eats one day of stock (floor 0); any other
     restocks to ``food_stock_initial`` if every food shop of its district is open, and otherwise eats a
     day and buys back ``shop_open_share[district]`` of what it lacks (shops shut by closures sell nothing,
-    whoever is free to go out). ``household_out_today`` is cleared (the households that run
+    whoever is free to go out).
+
+    Scheduled supplies: ``household_cut_off_days`` counts the household's unbroken days cut off from shops
+    (confined, or in a district whose food shops are not all open; 1 on the first, int16 saturating; 0 otherwise).
+    A sealed compound's households (mobility level 1) are fed through the compound gate like those confined at
+    home. On the days :func:`_scheduled` picks, a household cut off receives, before it eats, ``supply[PACKAGE_FOOD]`` days of food (a government package) and, if
+    ``household_group_buy`` is 1, ``supply[GROUP_BUY_FOOD]`` (a group-buying order); float32 arithmetic:
+    ``max((stock + received) - 1, 0)``. ``household_out_today`` is cleared (the households that run
     out are marked by :func:`account_food`), and so is ``household_counts``, but for the needy.
 
     The households left with less than one day of food that are confined, or whose district's shops are
@@ -333,9 +355,13 @@ def account_households(household_start, household_chunk_start, household_counts,
     food_stock_days : (H,) float32, in/out; food_stock_initial : (H,) float32
     household_out_today : (H,) int8, out; needy_count : (SCAN_CHUNKS,) int64, out
     household_district : (H,) int; shop_open_share : (D,) float32, the share of food shops open today
+    household_cut_off_days : (H,) int16, in/out; household_group_buy : (H,) int8 (1 = takes part)
+    supply : (SUPPLY_FIELDS,) float64, laid out as ``PACKAGE_WAIT`` ... ``GROUP_BUY_FOOD``
     """
     one = np.float32(1.0)
     zero = np.float32(0.0)
+    package = np.float32(supply[PACKAGE_FOOD])
+    group_buy = np.float32(supply[GROUP_BUY_FOOD])
     for c in prange(SCAN_CHUNKS):
         first = household_chunk_start[c]
         last = household_chunk_start[c + 1]
@@ -348,8 +374,21 @@ def account_households(household_start, household_chunk_start, household_counts,
             present = unlisted + _field(counts, 1)
             confined = (present > 0) & (unlisted + _field(counts, 2) == 0)
             share = shop_open_share[household_district[k]]
+            received = zero
+            if confined or share < one:  # cut off from shops: fed by packages and group buying too
+                days = household_cut_off_days[k]
+                if days < 32767:
+                    days += 1
+                    household_cut_off_days[k] = days
+                if _scheduled(days, supply[PACKAGE_WAIT], supply[PACKAGE_INTERVAL]):
+                    received += package
+                if household_group_buy[k] == 1 and _scheduled(days, supply[GROUP_BUY_WAIT],
+                                                                supply[GROUP_BUY_INTERVAL]):
+                    received += group_buy
+            elif household_cut_off_days[k] != 0:
+                household_cut_off_days[k] = 0
             if confined or share < one:
-                stock = max(food_stock_days[k] - one, zero)
+                stock = max((food_stock_days[k] + received) - one, zero)
                 if not confined and stock < food_stock_initial[k]:  # some shops open: buy back that share
                     stock += share * (food_stock_initial[k] - stock)
                 food_stock_days[k] = stock

@@ -112,6 +112,8 @@ _LEDGER_LABELS: dict[str, tuple[str, str, bool]] = {
     "food_shortfall_person_days": ("Food", "Person-days without food in confined households", False),
     "households_ran_out": ("Food", "Households that ran out of food", False),
     "elderly_alone_ran_out": ("Food", "Households of people aged 65+ living alone that ran out", True),
+    "elderly_alone_households": ("Food", "Households of people aged 65+ living alone", True),
+    "households_group_buying": ("Food", "Households taking part in compound group buying", False),
     "income_lost_cny": ("Income", "Income lost", False),
     "income_lost_cny_by_sector": ("Income", "Income lost, by sector", False),
     "income_lost_cny_by_worker_type": ("Income", "Income lost, by worker type", False),
