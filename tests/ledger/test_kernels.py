@@ -15,6 +15,10 @@ from zerosim.ledger.kernels import (
     MOBILITY_LEVELS,
     SCAN_CHUNKS,
     SUPPLY_FIELDS,
+    ConfinementRecord,
+    DayAccounts,
+    LedgerPeople,
+    WorkRules,
     account_agents,
     account_food,
     account_households,
@@ -83,14 +87,17 @@ def run_agents(city, confined_level, threshold):
     )
     n = city["compartment"].size
     account_agents(
-        city["household_start"], household_chunks(city["household_start"], n), city["household_id"],
-        city["compartment"], city["mobility"], city["health_code"], city["consecutive_negatives"], city["district_id"],
-        city["subdistrict_id"], city["workplace_id"], city["workplace_is_open"], city["sector"], city["worker_type"],
-        city["daily_wage_by_sector"], city["loss_fraction_by_type"], confined_level, LOGISTICS, threshold,
-        np.zeros(city["workplace_is_open"].size + 1, dtype=np.int8), out["confined_streak_days"],
-        out["longest_confinement_days"], out["confined_days_total"], out["ledger_flags"], out["household_counts"],
-        out["person_days"], out["after_ten"], out["lost_by_district"], out["lost_by_sector"], out["lost_by_type"],
-        out["idle"], out["pressure_by_subdistrict"], out["pressure_by_district"], out["couriers_not_free"],
+        city["household_start"], household_chunks(city["household_start"], n),
+        LedgerPeople(city["household_id"], city["compartment"], city["mobility"], city["health_code"],
+                     city["consecutive_negatives"], city["district_id"], city["subdistrict_id"], city["workplace_id"],
+                     city["sector"], city["worker_type"]),
+        WorkRules(city["workplace_is_open"], city["daily_wage_by_sector"], city["loss_fraction_by_type"], confined_level,
+                  LOGISTICS, threshold, np.zeros(city["workplace_is_open"].size + 1, dtype=np.int8)),
+        ConfinementRecord(out["confined_streak_days"], out["longest_confinement_days"], out["confined_days_total"],
+                          out["ledger_flags"]),
+        DayAccounts(out["household_counts"], out["person_days"], out["after_ten"], out["lost_by_district"],
+                    out["lost_by_sector"], out["lost_by_type"], out["idle"], out["pressure_by_subdistrict"],
+                    out["pressure_by_district"], out["couriers_not_free"]),
     )
     return out
 

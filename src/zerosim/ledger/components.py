@@ -28,6 +28,10 @@ from zerosim.ledger.kernels import (
     PACKAGE_FOOD,
     PACKAGE_INTERVAL,
     PACKAGE_WAIT,
+    ConfinementRecord,
+    DayAccounts,
+    LedgerPeople,
+    WorkRules,
     account_agents,
     account_food,
     account_households,
@@ -224,14 +228,17 @@ class Ledger:
         pressure_district = np.zeros(districts, dtype=np.int64)
         couriers_not_free = np.zeros(1, dtype=np.int64)
         account_agents(
-            g.household_start, store.household_chunk_start, state.household_id, state.compartment, state.mobility,
-            state.health_code, state.consecutive_negatives, state.district_id, state.subdistrict_id,
-            state.workplace_id, state.workplace_is_open, state.sector, state.worker_type,
-            store.daily_wage_by_sector_code, store.wage_loss_fraction_by_type, cfg.food.confined_level,
-            int(Sector.LOGISTICS), self.pressure_confined_days, store.workplace_codes, state.confined_streak_days,
-            state.longest_confinement_days, state.confined_days_total, state.ledger_flags, store.household_counts,
-            person_days, after_ten, lost_district, lost_sector_code, lost_type, idle, pressure_subdistrict,
-            pressure_district, couriers_not_free,
+            g.household_start, store.household_chunk_start,
+            LedgerPeople(state.household_id, state.compartment, state.mobility, state.health_code,
+                         state.consecutive_negatives, state.district_id, state.subdistrict_id, state.workplace_id,
+                         state.sector, state.worker_type),
+            WorkRules(state.workplace_is_open, store.daily_wage_by_sector_code, store.wage_loss_fraction_by_type,
+                      int(cfg.food.confined_level), int(Sector.LOGISTICS), int(self.pressure_confined_days),
+                      store.workplace_codes),
+            ConfinementRecord(state.confined_streak_days, state.longest_confinement_days, state.confined_days_total,
+                              state.ledger_flags),
+            DayAccounts(store.household_counts, person_days, after_ten, lost_district, lost_sector_code, lost_type, idle,
+                        pressure_subdistrict, pressure_district, couriers_not_free),
         )
         daily[row["confined_compound_person_days"]] = person_days[:, Mobility.COMPOUND]
         daily[row["confined_home_person_days"]] = person_days[:, Mobility.HOME]

@@ -23,6 +23,8 @@ and household indices are cast to unsigned so that Numba drops its test for nega
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -110,42 +112,27 @@ def _member(compartment, mobility, workplace_id, confined_level, streak, pressur
     return 1 | (np.int64(is_present) << 16) | (np.int64(free) << 32) | (np.int64(pressured) << 48)
 
 
+#: The per-agent arrays :func:`account_agents` reads.
+LedgerPeople = namedtuple("LedgerPeople", [
+    "household_id", "compartment", "mobility", "health_code", "consecutive_negatives", "district_id",
+    "subdistrict_id", "workplace_id", "sector", "worker_type"])
+#: What decides a day's lost wages and pressure: open workplaces, wages by sector, the share a worker type
+#: loses, the mobility that counts as confined for shopping, the logistics sector code, the pressure
+#: threshold in days, and a scratch array of workplace codes (W + 1,) int8.
+WorkRules = namedtuple("WorkRules", [
+    "workplace_is_open", "daily_wage_by_sector", "loss_fraction_by_type", "confined_level", "logistics_sector",
+    "pressure_threshold_days", "workplace_codes"])
+#: Each agent's confinement record (in/out): current streak, longest streak, total days, flags.
+ConfinementRecord = namedtuple("ConfinementRecord", [
+    "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags"])
+#: The day's totals :func:`account_agents` adds to.
+DayAccounts = namedtuple("DayAccounts", [
+    "household_counts", "person_days", "after_ten_negatives", "lost_by_district", "lost_by_sector", "lost_by_type",
+    "idle_workers", "pressure_by_subdistrict", "pressure_by_district", "couriers_not_free"])
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def account_agents(
-    household_start,
-    household_chunk_start,
-    household_id,
-    compartment,
-    mobility,
-    health_code,
-    consecutive_negatives,
-    district_id,
-    subdistrict_id,
-    workplace_id,
-    workplace_is_open,
-    sector,
-    worker_type,
-    daily_wage_by_sector,
-    loss_fraction_by_type,
-    confined_level,
-    logistics_sector,
-    pressure_threshold_days,
-    workplace_codes,
-    confined_streak_days,
-    longest_confinement_days,
-    confined_days_total,
-    ledger_flags,
-    household_counts,
-    person_days,
-    after_ten_negatives,
-    lost_by_district,
-    lost_by_sector,
-    lost_by_type,
-    idle_workers,
-    pressure_by_subdistrict,
-    pressure_by_district,
-    couriers_not_free,
-):
+def account_agents(household_start, household_chunk_start, people, rules, record, accounts):
     """One day's pass over every agent: confinement, wages lost, the pressure index of workers kept
     home, and the member counts of the household pass.
 
@@ -188,7 +175,27 @@ def account_agents(
     confined_level, logistics_sector, pressure_threshold_days : int
     confined_streak_days, longest_confinement_days, confined_days_total : (n,) int16, in/out
     ledger_flags : (n,) int8, in/out
+
+    Bundled as ``people`` (:class:`LedgerPeople`, read), ``rules`` (:class:`WorkRules`), ``record``
+    (:class:`ConfinementRecord`, in/out) and ``accounts`` (:class:`DayAccounts`, added to).
     """
+    household_id, compartment, mobility, health_code = (people.household_id, people.compartment, people.mobility,
+                                                         people.health_code)
+    consecutive_negatives, district_id, subdistrict_id = (people.consecutive_negatives, people.district_id,
+                                                          people.subdistrict_id)
+    workplace_id, sector, worker_type = people.workplace_id, people.sector, people.worker_type
+    workplace_is_open, daily_wage_by_sector, loss_fraction_by_type = (rules.workplace_is_open, rules.daily_wage_by_sector,
+                                                                      rules.loss_fraction_by_type)
+    confined_level, logistics_sector = rules.confined_level, rules.logistics_sector
+    pressure_threshold_days, workplace_codes = rules.pressure_threshold_days, rules.workplace_codes
+    confined_streak_days, longest_confinement_days = record.confined_streak_days, record.longest_confinement_days
+    confined_days_total, ledger_flags = record.confined_days_total, record.ledger_flags
+    household_counts, person_days, after_ten_negatives = (accounts.household_counts, accounts.person_days,
+                                                          accounts.after_ten_negatives)
+    lost_by_district, lost_by_sector, lost_by_type = (accounts.lost_by_district, accounts.lost_by_sector,
+                                                      accounts.lost_by_type)
+    idle_workers, pressure_by_subdistrict = accounts.idle_workers, accounts.pressure_by_subdistrict
+    pressure_by_district, couriers_not_free = accounts.pressure_by_district, accounts.couriers_not_free
     n = compartment.size
     districts = person_days.shape[0]
     subdistricts = pressure_by_subdistrict.size
