@@ -14,9 +14,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.engine.component import Phase
+from zerosim.engine.component import Phase, Total
 from zerosim.errors import StateError
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
+from zerosim.ledger.totals import LEDGER_TOTALS
 from zerosim.ledger.kernels import (
     MAX_HOUSEHOLD_MEMBERS,
     MOBILITY_LEVELS,
@@ -124,6 +125,8 @@ class Ledger:
     """Keeps the daily accounts of containment's costs (it never changes anyone's behaviour)."""
 
     kind: ClassVar[str] = "ledger"
+    #: The totals of summary.json's ``ledger`` object (labels, units and groups for compare and the report).
+    totals: ClassVar[tuple[Total, ...]] = LEDGER_TOTALS
 
     config: LedgerConfig
     pressure_confined_days: int = 14
