@@ -288,7 +288,7 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
     recorder, state = simulation.recorder, simulation.state
     timeseries, by_district, _, ledger = build_tables(
         scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names,
-        recorder.days_recorded,
+        recorder.days_recorded, recorder.ledger,
     )
     for name, frame in (("timeseries.parquet", timeseries), ("by_district.parquet", by_district),
                         ("ledger.parquet", ledger)):
@@ -378,7 +378,8 @@ def finish_run(scenario: Scenario, simulation: Simulation, timing: dict, out_dir
     recorder = simulation.recorder
     state = simulation.state
     timeseries, by_district, by_age_band, ledger = build_tables(
-        scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded
+        scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded,
+        recorder.ledger,
     )
     population_by_district = dict(zip(state.district_names, np.diff(state.groups.district_start).tolist()))
     extra = {

@@ -29,7 +29,8 @@ class Recorder:
 
     ``scalars[name]`` has shape ``(days,)``; ``by_district[name]`` has shape ``(days, districts)``;
     a metric a component declares (:class:`~zerosim.engine.component.Measure`) with table
-    ``by_age_band`` goes to ``by_age_band[name]``, shape ``(days, bands)``; an undeclared metric goes by
+    ``by_age_band`` goes to ``by_age_band[column]``, shape ``(days, bands)``, with table ``ledger`` to
+    ``ledger[column]``, shape ``(days, districts)``; an undeclared metric goes by
     its shape (a number: ``scalars``; one value per district: ``by_district``).
     """
 
@@ -38,6 +39,8 @@ class Recorder:
     scalars: dict[str, np.ndarray] = field(default_factory=dict)
     by_district: dict[str, np.ndarray] = field(default_factory=dict)
     by_age_band: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Measures declared with table ``ledger`` (the ledger's daily accounts by district), by column.
+    ledger: dict[str, np.ndarray] = field(default_factory=dict)
     days_recorded: int = 0
     #: report key -> (table, column) of the measures the components declared (``Measure.table``).
     tables: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -56,9 +59,10 @@ class Recorder:
                     buffer = self.scalars[key] = np.zeros(self.days, dtype=np.float64)
                 buffer[day] = value
             else:
-                buffer = self.by_district.get(key)
+                part = self.ledger if table == "ledger" else self.by_district
+                buffer = part.get(key)
                 if buffer is None:
-                    buffer = self.by_district[key] = np.zeros((self.days, self.district_count), dtype=np.float64)
+                    buffer = part[key] = np.zeros((self.days, self.district_count), dtype=np.float64)
                 buffer[day, :] = value
         self.days_recorded = max(self.days_recorded, day + 1)
 

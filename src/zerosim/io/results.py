@@ -220,8 +220,10 @@ def build_tables(
     by_age_band: dict[str, np.ndarray],
     district_names: tuple[str, ...],
     days: int,
+    ledger: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Wide timeseries and long by-district / by-age-band / ledger tables from the Recorder's buffers."""
+    """Wide timeseries and long by-district / by-age-band / ledger tables from the Recorder's buffers
+    (``ledger``: the recorder's buffers of measures declared with table ``ledger``, by column)."""
     day = np.arange(days, dtype=np.int32)
     columns: dict[str, np.ndarray] = {"day": day}
     if scenario.start_date is not None:
@@ -247,10 +249,9 @@ def build_tables(
     }
     ledger_frame = dict(district_frame)
     for name, values in by_district.items():
-        if name.startswith("ledger:"):
-            ledger_frame[name.removeprefix("ledger:")] = values[:days].reshape(-1)
-        else:
-            district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+        district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+    for name, values in (ledger or {}).items():
+        ledger_frame[name] = values[:days].reshape(-1)
     districts = pd.DataFrame(district_frame)
     ledger = pd.DataFrame(ledger_frame) if len(ledger_frame) > 2 else pd.DataFrame()
     if "new_infections" in districts:

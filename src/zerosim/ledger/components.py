@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.engine.component import Phase, Total
+from zerosim.engine.component import Measure, Phase, Total
 from zerosim.errors import StateError
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
-from zerosim.ledger.totals import LEDGER_TOTALS
+from zerosim.ledger.totals import LEDGER_MEASURES, LEDGER_ROWS, LEDGER_TOTALS
 from zerosim.ledger.kernels import (
     MAX_HOUSEHOLD_MEMBERS,
     MOBILITY_LEVELS,
@@ -127,6 +127,8 @@ class Ledger:
     kind: ClassVar[str] = "ledger"
     #: The totals of summary.json's ``ledger`` object (labels, units and groups for compare and the report).
     totals: ClassVar[tuple[Total, ...]] = LEDGER_TOTALS
+    #: The daily accounts by district (``ledger.parquet``), one per :data:`LEDGER_ROWS` entry.
+    measures: ClassVar[tuple[Measure, ...]] = LEDGER_MEASURES
 
     config: LedgerConfig
     pressure_confined_days: int = 14
@@ -385,30 +387,4 @@ class LedgerStore:
     pressure: list
 
 
-#: The per-district daily accounts (rows of ``ledger_daily``), in ledger.parquet's column order.
-LEDGER_ROWS = (
-    "confined_compound_person_days",
-    "confined_home_person_days",
-    "facility_person_days",
-    "confined_after_ten_negatives_person_days",
-    "food_shortfall_person_days",
-    "households_without_food",
-    "households_ran_out_new",
-    "elderly_alone_ran_out_new",
-    "income_lost_cny",
-    "workers_kept_from_work",
-    "stores",
-    "stores_closed",
-    "stores_failed",
-    "store_demand_lost",
-    "testing_cny",
-    "testing_staff_hours",
-    "testing_queue_hours",
-    "dialysis_sessions_missed",
-    "emergencies_without_care",
-    "births_without_care",
-    "chemotherapy_patient_days_missed",
-    "excess_non_covid_deaths",
-    "residents_under_pressure",
-)
 LEDGER_INDEX = {name: index for index, name in enumerate(LEDGER_ROWS)}

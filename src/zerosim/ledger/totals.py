@@ -7,7 +7,7 @@ dashboard take each total's label, unit and group from here (through the Ledger 
 
 from __future__ import annotations
 
-from zerosim.engine.component import Total
+from zerosim.engine.component import Measure, Total
 
 #: The groups the totals are shown in, in order.
 LEDGER_GROUPS: tuple[str, ...] = ("Confinement", "Food", "Income", "Small stores and restaurants", "Testing",
@@ -57,3 +57,42 @@ LEDGER_TOTALS: tuple[Total, ...] = (
     Total("resistance_pressure_max", "Resistance-pressure index, highest subdistrict-day (not a prediction of protest)",
           "fraction", "Resistance pressure"),
 )
+
+#: The per-district daily accounts (rows of the ledger's ``ledger_daily``), in ledger.parquet's column
+#: order, with their units.
+LEDGER_ROWS: tuple[str, ...] = (
+    "confined_compound_person_days",
+    "confined_home_person_days",
+    "facility_person_days",
+    "confined_after_ten_negatives_person_days",
+    "food_shortfall_person_days",
+    "households_without_food",
+    "households_ran_out_new",
+    "elderly_alone_ran_out_new",
+    "income_lost_cny",
+    "workers_kept_from_work",
+    "stores",
+    "stores_closed",
+    "stores_failed",
+    "store_demand_lost",
+    "testing_cny",
+    "testing_staff_hours",
+    "testing_queue_hours",
+    "dialysis_sessions_missed",
+    "emergencies_without_care",
+    "births_without_care",
+    "chemotherapy_patient_days_missed",
+    "excess_non_covid_deaths",
+    "residents_under_pressure",
+)
+_ROW_UNITS = {"households_without_food": "households", "households_ran_out_new": "households",
+              "elderly_alone_ran_out_new": "households", "workers_kept_from_work": "people", "stores": "stores",
+              "stores_closed": "stores", "stores_failed": "stores", "store_demand_lost": "store-days",
+              "residents_under_pressure": "people"}
+_LABELS = {total.key: total.label for total in LEDGER_TOTALS}
+#: The ledger's daily measures by district: reported as ``ledger:<row>``, written to ledger.parquet's column <row>.
+LEDGER_MEASURES: tuple[Measure, ...] = tuple(
+    Measure(f"ledger:{row}", _LABELS.get(row, row.replace("_", " ")),
+            _ROW_UNITS.get(row) or next((t.unit for t in LEDGER_TOTALS if t.key == row), "count"),
+            aggregate=None, table="ledger", column=row)
+    for row in LEDGER_ROWS)
