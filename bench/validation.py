@@ -485,11 +485,13 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
     # sealed venues (Zhao Dandan, press conference 2022-05-07); 86.9 % "under control" on 21 March.
     size = max(2_000, round(scenario.population.size * scale))
     start = scenario.start_date
-    for first, last, lo, source in (
-            (date(2022, 3, 21), date(2022, 3, 27), 0.8,
+    # The window is the record +- about 0.06: a model that finds every case inside the walls (0.99) is the
+    # near-perfect containment issue #14 is about, not a pass.
+    for first, last, lo, hi, source in (
+            (date(2022, 3, 21), date(2022, 3, 27), 0.75, 0.93,
              "86.9 % (21 Mar) and 81.4 % (27 Mar) of new infections found already under isolation or control "
              "(Shanghai Health Commission bulletins via Shanghai Securities News 2022-03-22, Jiefang Daily 2022-03-29)"),
-            (date(2022, 5, 1), date(2022, 5, 6), 0.85,
+            (date(2022, 5, 1), date(2022, 5, 6), 0.85, 0.96,
              "90.6 % found in sealed areas, central quarantine or sealed venues, 1-6 May 2022 (Zhao Dandan, press "
              "conference 2022-05-07); 95-98 % in the bulletins of 7-27 April")):
         window = slice((first - start).days, (last - start).days + 1)
@@ -500,7 +502,7 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
             community = table["cases_detected_community"].iloc[window].sum()
             shares.append(float(1 - community / found) if found else float("nan"))
         lines.append(Line("leaks", f"{name}: share of cases found already under control, "
-                          f"{first:%d %b}-{last:%d %b}", lo, 1.0, float(np.nanmedian(shares)), "share", source,
+                          f"{first:%d %b}-{last:%d %b}", lo, hi, float(np.nanmedian(shares)), "share", source,
                           spread=shares))
     return lines
 
