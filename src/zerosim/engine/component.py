@@ -18,7 +18,12 @@ list anywhere else to be edited:
     meaning, and whether a traveller carries it); the engine adds them to the run's state;
 ``measures``
     the daily numbers its ``report`` returns (:class:`Measure`: label, unit, which table, and how
-    the days make the run's total in ``summary.json``).
+    the days make the run's total in ``summary.json``);
+``stands_in_for``
+    kinds whose per-agent arrays it may write *because no component of that kind runs* (the
+    engine refuses it when one does: then the component must ask the owner through its public
+    methods). The region's travel screening stands in this way for testing, tracing or confinement
+    in a city that has none, so that every array still has one writer in a run.
 """
 
 from __future__ import annotations

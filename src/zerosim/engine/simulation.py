@@ -14,6 +14,7 @@ import numpy as np
 
 from zerosim.engine.component import Component, Measure, declared_measures, declared_states, kind_of
 from zerosim.engine.rng import component_rng
+from zerosim.engine.schedule import Scheduled
 from zerosim.errors import ScenarioError, StateError
 from zerosim.population.state import PopulationState
 from zerosim.population.synthesis import release_freed_memory
@@ -113,11 +114,17 @@ class Simulation:
             except ValueError as error:
                 raise StateError(str(error)) from None
         writers: dict[str, str] = {}
+        present = {kind_of(c) for c in components}
         for component in components:
             kind = kind_of(component)
+            stands_in = frozenset(getattr(component, "stands_in_for", ()))
+            running = sorted(stands_in & present)
+            if running:
+                raise StateError(f"component {component.name!r} stands in for {running[0]!r}, which runs in this "
+                                 f"simulation; ask that component instead")
             for array in component.writes:
                 spec = state.schema.get(array)
-                if spec is not None and spec.owner != kind:
+                if spec is not None and spec.owner != kind and spec.owner not in stands_in:
                     raise StateError(f"component {component.name!r} writes per-agent array {array!r}, which "
                                      f"{spec.owner!r} owns; declare a state of its own instead")
                 if array in writers:
@@ -126,6 +133,27 @@ class Simulation:
                         "give it a single owner"
                     )
                 writers[array] = component.name
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds of the components in the plan."""
+        return frozenset(kind_of(component) for component, _ in self.plan)
+
+    def component(self, kind: str, day: int | None = None):
+        """The component of ``kind`` in the plan; for a scheduled kind (a policy timeline), the one in
+        force on ``day`` (the first period's when ``day`` is None).
+
+        Raises
+        ------
+        LookupError
+            No component of that kind runs (check :attr:`kinds` first).
+        """
+        for component, _ in self.plan:
+            if kind_of(component) == kind:
+                if isinstance(component, Scheduled):
+                    return component.active(0 if day is None else day)
+                return component
+        raise LookupError(f"no {kind!r} component in this simulation; it runs {', '.join(sorted(self.kinds))}")
 
     def setup(self) -> None:
         """Let each component initialise its state (it may add per-unit arrays and stores), then

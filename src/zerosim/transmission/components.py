@@ -217,6 +217,22 @@ class Transmission:
                 self._by_layer,
             )
 
+    def set_layer_rates(self, rates: np.ndarray) -> None:
+        """Use ``rates`` (per layer, as :func:`layer_rates` returns) instead of the rates calibrated in
+        ``setup`` on the whole state: the region calibrates a city on its residents, without its
+        visitor slots. Call it after ``setup``."""
+        rates = np.asarray(rates, dtype=np.float64)
+        if rates.shape != (len(LAYER_NAMES),):
+            raise ValueError(f"rates: expected one per layer ({len(LAYER_NAMES)}), got shape {rates.shape}")
+        self._rate = rates
+
+    def record_outside_infections(self, state: PopulationState, rows: np.ndarray, day: int) -> None:
+        """Record that ``rows`` were infected on ``day`` outside this population (people arriving from
+        outside the region): no infector here. Their course is the disease layer's
+        (``NaturalHistory.infect``)."""
+        state.day_infected[rows] = day
+        state.infected_by[rows] = NO_GROUP
+
     def _day_rate(self, state: PopulationState) -> np.ndarray:
         """Today's per-layer rates: the calibrated rates times Closures' scale and every other component's factor."""
         rate = self._rate * state.layer_contact_scale
