@@ -190,10 +190,8 @@ def arrive_from_outside(state: PopulationState, slot_rows: np.ndarray, template_
     (``FIXED``: age, sex, vaccination) is copied from residents ``template_rows``, everything else
     starts at its fill (susceptible, never tested ...); they are counted in the city. Infections
     before arrival are recorded by the owners (transmission, disease) afterwards."""
-    add_to_counts(state, slot_rows, +1)  # the slot is counted as it stands (parked) ...
     for name in state.travel_columns(Travel.FIXED):
         state.arrays[name][slot_rows] = state.arrays[name][template_rows]
-    add_to_counts(state, slot_rows, -1)  # ... and taken out again at the newcomer's age (see docs/region.md)
     reset_rows(state, slot_rows, Travel.WITH_PERSON)
     reset_rows(state, slot_rows, Travel.RESETS)
     add_to_counts(state, slot_rows, +1)
