@@ -181,6 +181,9 @@ def test_region_with_imports_and_a_city_without_containment(guard):
     for operation in ("arrive_from_outside", "disease.infect", "transmission.record_outside_infections",
                       "screening.test", "screening.set_tomorrow", "move_home"):
         assert guard.calls[operation] > 0, operation
+    for city in region.cities:  # arrivals from outside are counted once, at their own age
+        ages, districts = city.state.count_by_age_band, city.state.count_by_district
+        assert (ages >= 0).all() and (ages.sum(axis=0) == districts.sum(axis=0)).all()
     # B's quarantine was kept by the stand-in: arrivals went to a quarantine hotel, tests found cases
     in_b = [record for record in region.records if record["city"] == "B"]
     assert sum(record["arrival_quarantine_central"] for record in in_b) > 0
