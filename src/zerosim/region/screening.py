@@ -63,7 +63,7 @@ class TravelScreeningConfig(BaseModel):
     """The PCR of travel tests: the containment assay (``TestingConfig`` defaults unless the region's
     ``test:`` overrides them; docs/parameters.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     limit_of_detection_log10: float = Field(ge=0, le=8, description="Tube load read positive half the time.")
     detection_slope_log10: float = Field(ge=0, le=3, description="Logistic slope of detection around the limit.")
