@@ -1,5 +1,5 @@
-"""Engine operations other layers use instead of private access: find a component (the one in force
-for a scheduled kind), and standing in for a kind that does not run."""
+"""Engine operations other layers use instead of private access: find a component (the period in
+force for a scheduled one), and standing in for a kind that does not run."""
 
 from __future__ import annotations
 
@@ -37,17 +37,15 @@ class Part:
         return {}
 
 
-def test_component_finds_a_kind_and_the_period_in_force(make_state):
+def test_find_gives_the_period_in_force_on_a_day(make_state):
     early, late = Part("tracing", "tracing"), Part("tracing", "tracing")
     other = Part("ledger", "ledger")
     simulation = Simulation(make_state(300), [Scheduled([(0, early), (5, late)]), other], days=10, seed=1)
-    assert simulation.kinds == {"tracing", "ledger"}
-    assert simulation.component("ledger") is other
-    assert simulation.component("tracing", 4) is early
-    assert simulation.component("tracing", 5) is late
-    assert simulation.component("tracing") is early
-    with pytest.raises(LookupError, match="no 'testing' component"):
-        simulation.component("testing")
+    assert simulation.find("ledger") is other and simulation.find("ledger", 7) is other
+    assert simulation.find("tracing", 4) is early
+    assert simulation.find("tracing", 5) is late
+    assert simulation.find("tracing") is early
+    assert simulation.find("testing") is None and simulation.find("testing", 3) is None
 
 
 def test_a_stand_in_may_write_the_arrays_of_a_kind_that_does_not_run(make_state):

@@ -19,6 +19,9 @@ list anywhere else to be edited:
 ``measures``
     the daily numbers its ``report`` returns (:class:`Measure`: label, unit, which table, and how
     the days make the run's total in ``summary.json``);
+``totals``
+    the run totals it adds to ``summary.json`` beyond its measures (:class:`Total`: label, unit and
+    group, e.g. the ledger's person-days confined);
 ``stands_in_for``
     kinds whose per-agent arrays it may write *because no component of that kind runs* (the
     engine refuses it when one does: then the component must ask the owner through its public
@@ -110,6 +113,20 @@ class Measure:
         """What ``summary.json`` records about it (under ``measures``)."""
         return {"label": self.label, "unit": self.unit, "aggregate": self.aggregate, "table": self.table,
                 "component": kind}
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """One run total a component adds to ``summary.json``, described once for ``compare``, the report and the
+    dashboard: its key, plain label, unit, the group it is shown in, whether it is shown as a part of the
+    row above it, and whether it is a parameter echoed for reference rather than a total of the run."""
+
+    key: str
+    label: str
+    unit: str
+    group: str = "Other"
+    part: bool = False
+    parameter: bool = False
 
 
 def kind_of(component) -> str:

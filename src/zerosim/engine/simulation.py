@@ -3,6 +3,9 @@
 The Simulation orders components once (by phase, then by the scenario's order), checks what they
 declare against the state schema, gives each its own random stream, and loops over days. It names
 no particular policy and holds no model logic.
+
+Layer ``engine`` -- imports ``population`` (the state, not the builder), ``errors``, ``memory`` and this
+layer only; never a component layer or anything above (``tests/test_layers.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from zerosim.engine.component import Component, Measure, declared_measures, decl
 from zerosim.engine.rng import component_rng
 from zerosim.engine.schedule import Scheduled
 from zerosim.errors import ScenarioError, StateError
+from zerosim.memory import release_freed_memory
 from zerosim.population.state import PopulationState
-from zerosim.population.synthesis import release_freed_memory
 
 
 @dataclass(slots=True)
@@ -134,27 +137,6 @@ class Simulation:
                     )
                 writers[array] = component.name
 
-    @property
-    def kinds(self) -> frozenset[str]:
-        """The kinds of the components in the plan."""
-        return frozenset(kind_of(component) for component, _ in self.plan)
-
-    def component(self, kind: str, day: int | None = None):
-        """The component of ``kind`` in the plan; for a scheduled kind (a policy timeline), the one in
-        force on ``day`` (the first period's when ``day`` is None).
-
-        Raises
-        ------
-        LookupError
-            No component of that kind runs (check :attr:`kinds` first).
-        """
-        for component, _ in self.plan:
-            if kind_of(component) == kind:
-                if isinstance(component, Scheduled):
-                    return component.active(0 if day is None else day)
-                return component
-        raise LookupError(f"no {kind!r} component in this simulation; it runs {', '.join(sorted(self.kinds))}")
-
     def setup(self) -> None:
         """Let each component initialise its state (it may add per-unit arrays and stores), then
         check that every declared name exists."""
@@ -168,14 +150,61 @@ class Simulation:
             release_freed_memory()  # set-up temporaries: give the freed heap back before the daily loop
             self._set_up = True
 
-    def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0) -> Recorder:
-        """Run from ``start_day`` to the end; call ``on_day(day)`` after each day (progress bars)."""
+    def run(self, on_day: Callable[[int], None] | None = None, start_day: int = 0, *,
+            stop_day: int | None = None, after_day: Sequence[Callable[[int], None]] = ()) -> Recorder:
+        """The daily loop: days ``start_day`` to ``stop_day - 1``, each one :meth:`step`.
+
+        Every run goes through here: :func:`zerosim.run` and :func:`zerosim.api.resume` (with a
+        checkpoint hook), and a calibration particle (stopping early, re-seeding through a hook).
+
+        Parameters
+        ----------
+        on_day : called as ``on_day(day)`` after each day (progress display)
+        start_day : first day to run; a run resumed from a checkpoint starts at the checkpoint's day
+        stop_day : the day to stop before (default: ``days``, the end); a later run may go on from it
+        after_day : more hooks called as ``hook(day)`` after ``on_day``, in order (e.g. writing a
+            checkpoint every k days); a hook reads the state and the recorder and must not change them
+            (:meth:`reseed` is allowed: it changes the streams of the days to come only)
+
+        Returns
+        -------
+        Recorder
+            The per-day metrics recorded so far.
+        """
         self.setup()
-        for day in range(start_day, self.days):
+        hooks = ([on_day] if on_day is not None else []) + list(after_day)
+        for day in range(start_day, self.days if stop_day is None else min(stop_day, self.days)):
             self.step(day)
-            if on_day is not None:
-                on_day(day)
+            for hook in hooks:
+                hook(day)
         return self.recorder
+
+    def components(self, name: str | None = None) -> list[Component]:
+        """The components in plan order, a schedule (policy timeline) unpacked into each period's
+        component; with ``name``, only those so named."""
+        found = []
+        for component, _ in self.plan:
+            parts = [part for _, part in component.periods] if isinstance(component, Scheduled) else [component]
+            found += [part for part in parts if name is None or part.name == name]
+        return found
+
+    def find(self, name: str, day: int | None = None) -> Component | None:
+        """The component named ``name`` (of a schedule: the period in force on ``day``, the first
+        period's when ``day`` is None), or None when the plan has none."""
+        if day is not None:
+            for component, _ in self.plan:
+                if isinstance(component, Scheduled) and component.name == name:
+                    return component.active(day)
+        found = self.components(name)
+        return found[0] if found else None
+
+    def reseed(self, seed: int) -> None:
+        """Re-key every component's random stream from ``seed``, as at build time (name -> stream).
+
+        The days already run stay as they are; the days to come draw anew (a forecast branches from one
+        past this way). ``self.seed`` keeps the scenario's seed.
+        """
+        self.plan = [(component, component_rng(int(seed), component.name)) for component, _ in self.plan]
 
     def step(self, day: int) -> None:
         """One day: every component's step in plan order, then every component's report."""

@@ -26,59 +26,19 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.errors import InputError, OutputError, RunDirError
-from zerosim.io.results import load_summary
+from zerosim.io.results import SUMMARY_TOTALS, load_summary
+from zerosim.ledger.totals import LEDGER_TOTALS
 from zerosim.numbers import money, words
 
-#: Top-level summary measures compared, with their units, in table order.
-SUMMARY_MEASURES: dict[str, str] = {
-    "infections": "people",
-    "deaths": "deaths",
-    "attack_rate": "fraction",
-    "cases_detected": "people",
-    "tests_swabbed": "tests",
-    "tubes_processed": "tubes",
-    "max_in_isolation": "people",
-    "max_in_quarantine": "people",
-    "peak_sealed_population": "people",
-    "city_sealed_days": "days",
-}
+#: Top-level summary measures compared, with their units, in table order (from :data:`SUMMARY_TOTALS`).
+SUMMARY_MEASURES: dict[str, str] = {total.key: total.unit for total in SUMMARY_TOTALS}
 
-#: Units of the ledger totals in summary.json; keys not listed get a unit from their suffix.
-LEDGER_UNITS: dict[str, str] = {
-    "confined_person_days": "person-days",
-    "confined_home_person_days": "person-days",
-    "confined_compound_person_days": "person-days",
-    "facility_person_days": "person-days",
-    "people_ever_confined": "people",
-    "longest_confinement_days_max": "days",
-    "longest_confinement_days_mean": "days",
-    "people_confined_after_ten_negatives": "people",
-    "confined_after_ten_negatives_person_days": "person-days",
-    "food_shortfall_person_days": "person-days",
-    "households_ran_out": "households",
-    "elderly_alone_ran_out": "households",
-    "income_lost_cny": "CNY",
-    "income_lost_cny_by_sector": "CNY",
-    "income_lost_cny_by_worker_type": "CNY",
-    "worker_days_lost": "person-days",
-    "store_days_closed": "store-days",
-    "stores_failed": "stores",
-    "stores": "stores",
-    "store_demand_lost_store_days": "store-days",
-    "testing_cny": "CNY",
-    "testing_staff_hours": "hours",
-    "testing_queue_hours": "hours",
-    "dialysis_sessions_missed": "episodes",
-    "emergencies_without_care": "episodes",
-    "births_without_care": "episodes",
-    "chemotherapy_patient_days_missed": "person-days",
-    "excess_non_covid_deaths": "deaths",
-    "infections_in_facilities": "people",
-    "resistance_pressure_max": "fraction",
-}
+#: Units of the ledger totals in summary.json, from the ledger's declaration (zerosim.ledger.totals); keys
+#: not listed get a unit from their suffix.
+LEDGER_UNITS: dict[str, str] = {total.key: total.unit for total in LEDGER_TOTALS}
 
 #: Numbers in the ledger object that are parameters echoed for reference, not totals of the run.
-LEDGER_PARAMETERS = frozenset({"people_per_toilet"})
+LEDGER_PARAMETERS = frozenset(total.key for total in LEDGER_TOTALS if total.parameter)
 
 #: The main costs given per infection and per death averted.
 MAIN_COSTS = ("confined_person_days", "income_lost_cny", "food_shortfall_person_days", "testing_cny")

@@ -23,6 +23,7 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
+from zerosim.engine.component import Total
 from zerosim.errors import OutputDirError, OutputError, RunDirError, ZerosimError
 from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
@@ -50,6 +51,20 @@ POLICY_COLUMNS = (
     "in_quarantine", "sealed", "controlled", "precaution", "waiting_for_bed", "city_sealed",
 )
 EVENT_COLUMNS = ("day", "scope", "zone_id", "zone_name", "event", "reason")
+#: The run's headline totals in summary.json (made by :func:`summarise`), described once for ``compare``, the
+#: report and the dashboard.
+SUMMARY_TOTALS: tuple[Total, ...] = (
+    Total("infections", "Infections", "people"),
+    Total("deaths", "COVID deaths", "deaths"),
+    Total("attack_rate", "Attack rate", "fraction"),
+    Total("cases_detected", "Cases detected", "people"),
+    Total("tests_swabbed", "People swabbed", "tests"),
+    Total("tubes_processed", "Tubes processed by the lab", "tubes"),
+    Total("max_in_isolation", "Most people in isolation on one day", "people"),
+    Total("max_in_quarantine", "Most people in quarantine on one day", "people"),
+    Total("peak_sealed_population", "Most people in sealed zones on one day", "people"),
+    Total("city_sealed_days", "Days the whole city was sealed", "days"),
+)
 
 
 @dataclass

@@ -374,6 +374,10 @@ class PopulationState:
             "entered_by_district": np.zeros((groups.district_count, COMPARTMENT_COUNT), dtype=np.int64),
         }
         self.events = DayEvents(self.size)
+        #: Mean residents of a district and of a subdistrict in the real city this one scales down
+        #: ({"district": ..., "subdistrict": ...}; empty when unknown). Rules that act on a unit use it to
+        #: keep the unit's real size in a reduced-scale run (see zerosim.policy.zoning.zone_neighbourhoods).
+        self.real_residents: dict[str, float] = {}
         #: Component-owned mutable structures that are not arrays (e.g. the lab queue, the zone
         #: event log). Added at setup, declared in reads/writes like arrays.
         self.stores: dict[str, object] = {}

@@ -124,24 +124,16 @@ class ResolvedCity:
 
 
 def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenario:
-    from zerosim.io.scenario import (
-        _load_raw,
-        _merge,
-        _set_dotted,
-        load_scenario,
-        validate_mapping,
-    )
+    from zerosim.io.scenario import apply_overrides, load_raw, load_scenario, merge_mapping
 
     if isinstance(config.scenario, str):
         return load_scenario(config.scenario, overrides)
     data = copy.deepcopy(config.scenario)
     parent = data.pop("extends", None)
     if parent is not None:
-        data = _merge(_load_raw(str(parent)), data)
+        data = merge_mapping(load_raw(str(parent)), data)
     data.setdefault("name", config.name)
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return apply_overrides(data, overrides)
 
 
 def resolve_cities(region: RegionScenario) -> list[ResolvedCity]:
@@ -308,7 +300,7 @@ class CityRun:
     @property
     def screening(self) -> TravelScreening:
         """The city's travel screening component (tests and arrival quarantine)."""
-        return self.simulation.component(TravelScreening.kind)
+        return self.simulation.find(TravelScreening.kind)
 
     def metadata_bytes(self) -> int:
         return self.slots * SLOT_METADATA_BYTES
@@ -435,7 +427,8 @@ class Region:
         rows = np.arange(residents, residents + slots)
         exclude_empty_slots(state, residents)
         if rates is not None:
-            simulation.component("transmission").set_layer_rates(rates)
+            for transmission in simulation.components("transmission"):
+                transmission.use_contact_rates(rates)
         if state.has_array("food_stock_initial"):
             households = state.household_id[rows]
             state.food_stock_initial[households] = np.float32(1e6)
@@ -842,8 +835,8 @@ class Region:
             city.screening.quarantine(city.simulation, rows, day, item.central_days, item.home_days)
             infected = rows[rng.random(rows.size) < item.prevalence_fraction]
             if infected.size:
-                disease = city.simulation.component("disease")
-                transmission = city.simulation.component("transmission")
+                disease = city.simulation.find("disease")
+                transmission = city.simulation.find("transmission")
                 lag = rng.integers(0, min(day, 5) + 1, size=infected.size)
                 for back in np.unique(lag):
                     group = infected[lag == back]

@@ -132,7 +132,12 @@ class TravelScreening:
 
     # -- the owners ------------------------------------------------------------------------------
     def _owner(self, simulation, kind: str, day: int):
-        return None if kind in self.stands_in_for else simulation.component(kind, day)
+        if kind in self.stands_in_for:
+            return None
+        owner = simulation.find(kind, day)
+        if owner is None:
+            raise LookupError(f"travel screening: no {kind!r} component to ask, and not standing in for one")
+        return owner
 
     # -- tests -----------------------------------------------------------------------------------
     def pcr(self, state: PopulationState, rows: np.ndarray, day: int, rng: np.random.Generator) -> np.ndarray:

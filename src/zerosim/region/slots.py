@@ -103,6 +103,7 @@ def with_visitor_slots(state: PopulationState, slots: int, rng: np.random.Genera
         subdistrict_district=g.subdistrict_district,
     )
     extended = PopulationState(n + v, groups, state.district_names)
+    extended.real_residents = dict(state.real_residents)
     extended.declare([spec for spec in state.schema.values() if spec.name not in extended.schema], by="the city")
     for name, array in state.arrays.items():
         extended.arrays[name][:n] = array

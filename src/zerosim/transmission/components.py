@@ -19,7 +19,17 @@ from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import threads_for
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.transmission.kernels import LAYER_NAMES, facility_index, member_band_counts, transmit, waning_table
+from zerosim.transmission.kernels import (
+    LAYER_NAMES,
+    ContactRules,
+    People,
+    Places,
+    Spreaders,
+    facility_index,
+    member_band_counts,
+    transmit,
+    waning_table,
+)
 
 #: Days since the last dose covered by the waning table (later doses: computed per contact).
 WANING_TABLE_DAYS = 4096
@@ -134,6 +144,8 @@ class Transmission:
     _home_factor: np.ndarray = field(init=False, repr=False, default=None)
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
     _waning: np.ndarray = field(init=False, repr=False, default=None)
+    _requires_green: np.ndarray = field(init=False, repr=False, default=None)
+    _susceptibility: np.ndarray = field(init=False, repr=False, default=None)
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         if not state.has_array("facility_contact_scale"):
@@ -146,6 +158,13 @@ class Transmission:
         self._max_mobility, self._home_factor = home_contacts(self.config)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
         self._waning = waning_table(WANING_TABLE_DAYS, float(self.disease.vaccine.waning_half_life_days))
+        self._requires_green = np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_)
+        self._susceptibility = np.asarray(self.config.resolved_susceptibility(), dtype=np.float64)
+
+    def use_contact_rates(self, rates: np.ndarray) -> None:
+        """Use these per-layer contact rates (from :func:`layer_rates`) instead of those ``setup`` derived
+        from the state: a region derives them from a city's residents before adding visitor slots."""
+        self._rate = rates
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         events = state.events
@@ -164,67 +183,25 @@ class Transmission:
             events.new_infected_count = transmit(
                 day,
                 kernel_seed(rng),
-                active.ids,
-                active.count,
-                self._day_rate(state),
-                self._max_mobility,
-                self._home_factor,
-                state.day_last_swab,
-                np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
-                self.config.hospitalised_transmit,
-                self.disease.viral_load.detection_limit_log10,
-                self.disease.viral_load.infectious_threshold_log10,
-                state.compartment,
-                state.day_viral_detectable,
-                state.day_viral_peak,
-                state.day_viral_clear,
-                state.viral_peak_log10,
-                active.scale,
-                active.course,
-                state.mobility,
-                state.health_code,
-                state.day_infected,
-                state.infected_by,
-                state.age,
-                state.vaccine_doses,
-                state.day_last_dose,
-                np.asarray(self.config.resolved_susceptibility(), dtype=np.float64),
-                np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
-                float(vaccine.waning_half_life_days),
-                self._waning,
-                state.household_id,
-                g.household_start,
-                state.building_id,
-                g.building_start,
-                state.compound_id,
-                g.compound_start,
-                state.subdistrict_id,
-                g.subdistrict_start,
-                state.workplace_id,
-                g.workplace_offsets,
-                g.workplace_members,
-                state.workplace_is_open,
-                state.school_id,
-                g.school_offsets,
-                g.school_members,
-                state.school_is_open,
-                state.facility_id,
-                facility_offsets,
-                facility_members,
-                state.facility_contact_scale,
+                Spreaders(active.ids, int(active.count), active.scale, active.course,
+                          bool(self.config.hospitalised_transmit),
+                          float(self.disease.viral_load.detection_limit_log10),
+                          float(self.disease.viral_load.infectious_threshold_log10)),
+                ContactRules(self._day_rate(state), self._max_mobility, self._home_factor, self._requires_green),
+                People(state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
+                       state.viral_peak_log10, state.mobility, state.health_code, state.day_last_swab,
+                       state.day_infected, state.infected_by, state.age, state.vaccine_doses, state.day_last_dose,
+                       self._susceptibility, np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
+                       float(vaccine.waning_half_life_days), self._waning),
+                Places(state.household_id, g.household_start, state.building_id, g.building_start, state.compound_id,
+                       g.compound_start, state.subdistrict_id, g.subdistrict_start, state.workplace_id,
+                       g.workplace_offsets, g.workplace_members, state.workplace_is_open, state.school_id,
+                       g.school_offsets, g.school_members, state.school_is_open, state.facility_id, facility_offsets,
+                       facility_members, state.facility_contact_scale),
                 events.new_infected,
                 events.new_infected_count,
                 self._by_layer,
             )
-
-    def set_layer_rates(self, rates: np.ndarray) -> None:
-        """Use ``rates`` (per layer, as :func:`layer_rates` returns) instead of the rates calibrated in
-        ``setup`` on the whole state: the region calibrates a city on its residents, without its
-        visitor slots. Call it after ``setup``."""
-        rates = np.asarray(rates, dtype=np.float64)
-        if rates.shape != (len(LAYER_NAMES),):
-            raise ValueError(f"rates: expected one per layer ({len(LAYER_NAMES)}), got shape {rates.shape}")
-        self._rate = rates
 
     def record_outside_infections(self, state: PopulationState, rows: np.ndarray, day: int) -> None:
         """Record that ``rows`` were infected on ``day`` outside this population (people arriving from
