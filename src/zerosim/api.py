@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from zerosim import __version__
+from zerosim.engine.component import kind_of
 from zerosim.engine.registry import component_class
 from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
@@ -38,22 +39,28 @@ from zerosim.population.state import PopulationState, bytes_per_agent
 from zerosim.population.synthesis import build_population, check_fits_in_memory
 
 
-def build(scenario: Scenario, population: PopulationState | None = None) -> Simulation:
-    """Population plus components of ``scenario``, ready to run (``population`` reuses a built city)."""
+def build(scenario: Scenario, population: PopulationState | None = None,
+          extra: Sequence | Callable[[frozenset[str]], Sequence] = ()) -> Simulation:
+    """Population plus components of ``scenario``, ready to run (``population`` reuses a built city;
+    ``extra`` components are added to the scenario's, as the region adds its travel screening; a
+    callable gets the kinds of the scenario's components and returns them)."""
     state = population if population is not None else build_population(scenario.population, scenario.seed)
     disease = scenario.disease.resolve()
     behaviour = scenario.resolved_behaviour()
-    components = [component_class("behaviour")(config=behaviour)] if behaviour.enabled else []
+    plan = [component_class("behaviour")(config=behaviour)] if behaviour.enabled else []
     policies = policy_components(scenario, disease)
-    components += policies + [
+    plan += policies + [
         component_class("transmission")(config=scenario.transmission, disease=disease, seeding=tuple(scenario.seeding)),
         component_class("disease")(config=disease, hospitalised_transmit=scenario.transmission.hospitalised_transmit),
         component_class("ledger")(config=scenario.resolved_ledger(),
                                   pressure_confined_days=behaviour.pressure_confined_days,
                                   has_containment=bool(policies) or behaviour.enabled),
     ]
-    components += extension_components(scenario)
-    return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
+    plan += extension_components(scenario)
+    if callable(extra):
+        extra = extra(frozenset(kind_of(component) for component in plan))
+    plan += list(extra)
+    return Simulation(state, plan, days=scenario.duration_days, seed=scenario.seed)
 
 
 def extension_components(scenario: Scenario) -> list:

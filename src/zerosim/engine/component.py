@@ -21,7 +21,12 @@ list anywhere else to be edited:
     the days make the run's total in ``summary.json``);
 ``totals``
     the run totals it adds to ``summary.json`` beyond its measures (:class:`Total`: label, unit and
-    group, e.g. the ledger's person-days confined).
+    group, e.g. the ledger's person-days confined);
+``stands_in_for``
+    kinds whose per-agent arrays it may write *because no component of that kind runs* (the
+    engine refuses it when one does: then the component must ask the owner through its public
+    methods). The region's travel screening stands in this way for testing, tracing or confinement
+    in a city that has none, so that every array still has one writer in a run.
 """
 
 from __future__ import annotations

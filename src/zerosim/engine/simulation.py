@@ -121,11 +121,17 @@ class Simulation:
             except ValueError as error:
                 raise StateError(str(error)) from None
         writers: dict[str, str] = {}
+        present = {kind_of(c) for c in components}
         for component in components:
             kind = kind_of(component)
+            stands_in = frozenset(getattr(component, "stands_in_for", ()))
+            running = sorted(stands_in & present)
+            if running:
+                raise StateError(f"component {component.name!r} stands in for {running[0]!r}, which runs in this "
+                                 f"simulation; ask that component instead")
             for array in component.writes:
                 spec = state.schema.get(array)
-                if spec is not None and spec.owner != kind:
+                if spec is not None and spec.owner != kind and spec.owner not in stands_in:
                     raise StateError(f"component {component.name!r} writes per-agent array {array!r}, which "
                                      f"{spec.owner!r} owns; declare a state of its own instead")
                 if array in writers:
@@ -186,8 +192,13 @@ class Simulation:
             found += [part for part in parts if name is None or part.name == name]
         return found
 
-    def find(self, name: str) -> Component | None:
-        """The component named ``name`` (of a schedule, its first period's), or None when the plan has none."""
+    def find(self, name: str, day: int | None = None) -> Component | None:
+        """The component named ``name`` (of a schedule: the period in force on ``day``, the first
+        period's when ``day`` is None), or None when the plan has none."""
+        if day is not None:
+            for component, _ in self.plan:
+                if isinstance(component, Scheduled) and component.name == name:
+                    return component.active(day)
         found = self.components(name)
         return found[0] if found else None
 

@@ -22,6 +22,24 @@ from zerosim.population.kernels import count_codes
 from zerosim.population.state import Mobility, PopulationState, Sector
 
 
+#: The per-agent arrays :func:`confine` writes (the confinement layer's own).
+CONFINEMENT_ARRAYS = frozenset({"mobility", "facility_id"})
+
+
+def confine(state: PopulationState, rows: np.ndarray, mobility: int) -> None:
+    """Set the mobility of ``rows`` directly, in a run **without** a Confinement component (where one
+    runs, it resolves mobility from the statuses every day; ask nothing of it). FACILITY puts a person
+    in the quarantine hotel of his district (facility ``district_count + district_id``); any other
+    level takes him out of facilities. Only a component standing in for confinement
+    (``stands_in_for``) calls it.
+    """
+    state.mobility[rows] = mobility
+    if mobility == Mobility.FACILITY:
+        state.facility_id[rows] = state.district_count + state.district_id[rows]
+    else:
+        state.facility_id[rows] = -1
+
+
 @dataclass(frozen=True, slots=True)
 class Confinement:
     """Resolves mobility and facility from every policy's requirement."""

@@ -127,7 +127,7 @@ from zerosim.policy.testing_kernels import (
     viral_samples,
 )
 from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
-from zerosim.population.state import PopulationState, Sector, ZoneLevel
+from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
@@ -326,6 +326,49 @@ def _ensure_unit_array(state: PopulationState, name: str, array: np.ndarray) -> 
         state.unit_arrays[name] = array
     else:
         state.add_unit_array(name, array)
+
+
+# -- results of single PCRs taken elsewhere ----------------------------------------------------------
+#: The per-agent arrays :func:`record_pcr_results` writes (all the testing layer's own).
+PCR_RESULT_ARRAYS = frozenset({"day_last_swab", "day_last_result", "test_result", "consecutive_negatives",
+                               "day_detected", "is_community_case", "day_swab_requested", "swab_pool_size"})
+
+
+def record_pcr_results(state: PopulationState, rows: np.ndarray, positive: np.ndarray, day: int,
+                       community: bool | np.ndarray, requests_taken: bool = False) -> None:
+    """Write single PCRs of ``rows`` taken elsewhere and reported on ``day`` (the testing layer's rows of
+    the state only): negatives count towards ``consecutive_negatives``; positives are detected cases
+    from ``day + 1`` (``is_community_case`` from ``community``, one flag or one per row).
+
+    Call it through :meth:`Testing.record_results` when a Testing component runs; directly only from a
+    component that stands in for testing (``stands_in_for``) in a run without one.
+
+    Parameters
+    ----------
+    rows : (k,) int, distinct agents
+    positive : (k,) bool
+    community : bool or (k,) bool
+    requests_taken : bool
+        The swab answers the rows' pending campaign requests: they are cleared.
+    """
+    rows = np.asarray(rows)
+    positive = np.asarray(positive, dtype=bool)
+    community = np.broadcast_to(np.asarray(community, dtype=bool), rows.shape)
+    state.day_last_swab[rows] = day
+    state.day_last_result[rows] = day
+    negative = rows[~positive]
+    state.test_result[negative] = TestResult.NEGATIVE
+    state.consecutive_negatives[negative] = np.minimum(state.consecutive_negatives[negative].astype(np.int16) + 1, 127)
+    cases = rows[positive]
+    state.test_result[cases] = TestResult.POSITIVE
+    state.consecutive_negatives[cases] = 0
+    first = state.day_detected[cases] < 0
+    new = cases[first]
+    state.day_detected[new] = day + 1
+    state.is_community_case[new] = np.where(community[positive][first], 1, 0)
+    if requests_taken:
+        state.day_swab_requested[rows] = NEVER
+        state.swab_pool_size[rows] = 1
 
 
 # -- the component ---------------------------------------------------------------------------------
@@ -684,6 +727,14 @@ class Testing:
             queue.priority.append(
                 self._tube_batch(state, members, np.arange(members.size + 1, dtype=np.int64), day, rng)
             )
+
+    # -- results of tests taken elsewhere ---------------------------------------------------------
+    def record_results(self, state: PopulationState, rows: np.ndarray, positive: np.ndarray, day: int, *,
+                       community: bool | np.ndarray = True, requests_taken: bool = False) -> None:
+        """Record single PCRs of ``rows`` taken outside this component's lanes (the region's travel
+        tests) and reported on ``day``; see :func:`record_pcr_results`. They are not counted in this
+        component's series (``tests_swabbed``, ``cases_detected``)."""
+        record_pcr_results(state, rows, positive, day, community, requests_taken)
 
     # -- outputs --------------------------------------------------------------------------------
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:

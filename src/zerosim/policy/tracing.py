@@ -46,6 +46,26 @@ def _sample_members(offsets: np.ndarray, members: np.ndarray, units: np.ndarray,
     return members[picks].astype(np.int64)
 
 
+#: The per-agent arrays :func:`set_quarantine` writes (all the tracing layer's own).
+QUARANTINE_ARRAYS = frozenset({"quarantine_status", "day_quarantine_start", "day_quarantine_end"})
+
+
+def set_quarantine(state: PopulationState, rows: np.ndarray, status: int | None = None, *,
+                   first_day: int | np.ndarray | None = None, last_day: int | np.ndarray | None = None) -> None:
+    """Put ``rows`` in quarantine ``status`` (QuarantineStatus; NONE releases them) and/or set the first
+    and last day of their current quarantine phase; None leaves a field as it is.
+
+    Call it through :meth:`Tracing.set_quarantine` when a Tracing component runs; directly only from
+    a component that stands in for tracing (``stands_in_for``) in a run without one.
+    """
+    if status is not None:
+        state.quarantine_status[rows] = status
+    if first_day is not None:
+        state.day_quarantine_start[rows] = first_day
+    if last_day is not None:
+        state.day_quarantine_end[rows] = last_day
+
+
 @dataclass(frozen=True, slots=True)
 class Tracing:
     """Finds close and secondary contacts of new cases and runs their quarantine."""
@@ -164,6 +184,12 @@ class Tracing:
                 start[admitted] = day
                 end[admitted] = day + max(cfg.home_days, 1) - 1
             status[rest] = QuarantineStatus.WAITING_ROOM
+
+    def set_quarantine(self, state: PopulationState, rows: np.ndarray, status: int | None = None, *,
+                       first_day: int | np.ndarray | None = None, last_day: int | np.ndarray | None = None) -> None:
+        """Quarantine decided elsewhere (the region's arrival quarantine): see :func:`set_quarantine`.
+        The daily step then treats these people like traced contacts (phase changes, release)."""
+        set_quarantine(state, rows, status, first_day=first_day, last_day=last_day)
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         counts = count_codes(state.quarantine_status, len(QuarantineStatus))

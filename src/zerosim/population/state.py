@@ -151,7 +151,10 @@ class Travel(IntEnum):
 
     WITH_PERSON = 0  # copied to the visitor slot on arrival and back home on return
     FIXED = 1  # copied on arrival only: it never changes during a run (age, doses)
-    STAYS = 2  # belongs to the row, not the person (the slot's own household, compound, mobility ...)
+    STAYS = 2  # belongs to the row, not the person (the slot's own household, compound, workplace ...)
+    RESETS = 3  # today's condition of the row, not carried: whoever moves into the row (a visitor into a
+    #             slot, a resident back home) starts at the fill value (mobility, a pending swab request,
+    #             the row index of an infector in this city ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ def _spec(name: str, dtype: str, fill: int | float, meaning: str, owner: str = "
     return ArraySpec.of(name, dtype, fill, meaning, owner, travel)
 
 
-_STAYS, _FIXED = Travel.STAYS, Travel.FIXED
+_STAYS, _FIXED, _RESETS = Travel.STAYS, Travel.FIXED, Travel.RESETS
 
 #: The per-agent arrays every run has: the people and the arrays the layers exchange (always present,
 #: because the contact and disease kernels read them whether or not the component that writes them
@@ -206,18 +209,21 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     # -- disease layer --
     _spec("compartment", "int8", 0, "Compartment code", "disease"),
     _spec("day_infected", "int16", NEVER, "day of infection, -1 if never infected", "transmission"),
-    _spec("infected_by", "int32", NO_GROUP, "index of the infector, -1 for seeds and the uninfected", "transmission"),
+    _spec("infected_by", "int32", NO_GROUP, "index of the infector, -1 for seeds and the uninfected", "transmission",
+          _RESETS),
     _spec("day_viral_detectable", "int16", NEVER, "first day viral load reaches the PCR limit of detection", "disease"),
     _spec("day_viral_peak", "int16", NEVER, "day of peak viral load", "disease"),
     _spec("day_viral_clear", "int16", NEVER, "day viral load falls back to the limit of detection", "disease"),
     _spec("viral_peak_log10", "float32", 0.0, "peak viral load, log10 copies/mL", "disease"),
     # -- what policy and behaviour set; the contact layers only read these --
-    _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today", "confinement", _STAYS),
-    _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none", "confinement", _STAYS),
+    _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today", "confinement", _RESETS),
+    _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none", "confinement", _RESETS),
     _spec("health_code", "int8", 0, "HealthCode colour", "health_code"),
     # -- policy layer: testing, isolation, tracing --
-    _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken", "testing"),
-    _spec("swab_pool_size", "int8", 1, "pool size (samples per tube) of the pending campaign swab request", "testing"),
+    _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken", "testing",
+          _RESETS),
+    _spec("swab_pool_size", "int8", 1, "pool size (samples per tube) of the pending campaign swab request", "testing",
+          _RESETS),
     _spec("day_last_swab", "int16", NEVER, "day of the last swab taken", "testing"),
     _spec("test_result", "int8", 0, "TestResult: latest known PCR result", "testing"),
     _spec("day_last_result", "int16", NEVER, "day the latest result came back", "testing"),
@@ -233,7 +239,8 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     _spec("day_quarantine_start", "int16", NEVER, "first day of the current quarantine phase", "tracing"),
     _spec("day_quarantine_end", "int16", NEVER, "last day of the current quarantine phase", "tracing"),
     # -- behaviour layer --
-    _spec("is_compliant_today", "int8", 1, "1 if the agent keeps to its confinement and testing today", "behaviour"),
+    _spec("is_compliant_today", "int8", 1, "1 if the agent keeps to its confinement and testing today", "behaviour",
+          _RESETS),
     # -- ledger layer --
     _spec("worker_type", "int8", 0, "WorkerType of a worker (formal, informal, gig, self-employed)", "ledger",
           _STAYS),

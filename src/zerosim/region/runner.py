@@ -21,13 +21,20 @@ A day of the region: every city runs its own day (behaviour -> policy -> transmi
    unloaded at the diversion city, tested and quarantined there (``diverted``). A pre-departure
    test (48/72 h) that comes back positive cancels the trip and makes the traveller a case at home.
 3. **Arrivals.** Each traveller's row is copied into a free visitor slot of the destination
-   (``slots.py``) and the home row is parked; its infectiousness is multiplied by the ratio of the
-   two cities' scales (a traveller stands for 1/scale people at home). Arrival rules apply: a PCR on
-   arrival (a positive becomes a case of that city the next day) and central then home quarantine.
+   (``slots.move_in``) and the home row is parked; its infectiousness is multiplied by the ratio of
+   the two cities' scales (a traveller stands for 1/scale people at home). Arrival rules apply: a
+   PCR on arrival (a positive becomes a case of that city the next day) and central then home
+   quarantine.
 4. **Importation** from outside the region: Poisson(arrivals a day x city scale) people arrive into
    visitor slots, infected with the given prevalence (0-5 days before), tested and quarantined.
-5. **Quarantine.** Arrival quarantine is kept here (central hotel days, then home days) through
-   ``quarantine_status``; cities with a Confinement component turn it into mobility themselves.
+5. **Quarantine.** Each city's travel screening sets tomorrow's arrival-quarantine statuses.
+
+The runner writes no per-agent array itself. Moving people between rows is the exchange's
+(``slots.py``: what travels, what a newcomer starts afresh, parked rows, counts); tests and
+quarantines are the city's travel screening component's (``screening.py``), which asks the owners
+(testing, tracing, confinement) or stands in for those the city does not run; infections from
+outside are recorded by the city's transmission and disease components. ``tests/test_region_writes.py``
+checks it.
 
 Counts are de facto: a city's compartment counts, infections and deaths include its visitors and
 exclude its residents away; its summary population is its residents.
@@ -44,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from zerosim.disease.components import move_courses, scale_infectiousness
+from zerosim.disease.components import scale_infectiousness
 from zerosim.engine.rng import component_rng
 from zerosim.errors import ScenarioError
 from zerosim.io.scenario import Scenario
@@ -57,16 +64,18 @@ from zerosim.population.state import (
     PopulationState,
     QuarantineStatus,
     TestResult,
-    Travel,
     ZoneLevel,
     bytes_per_agent,
 )
 from zerosim.region.config import CaseTrigger, CityConfig, RegionScenario
+from zerosim.region.screening import TravelScreening, TravelScreeningConfig
 from zerosim.region.slots import (
-    add_to_counts,
-    copy_rows,
-    park,
+    arrive_from_outside,
+    exclude_empty_slots,
+    move_home,
+    move_in,
     slot_unit_bytes,
+    vacate,
     with_visitor_slots,
 )
 
@@ -253,8 +262,6 @@ class CityRun:
     simulation: Any
     residents: int
     slots: int
-    has_confinement: bool
-    detection_limit_log10: float
     timing: dict
     free: FreeSlots = None
     home_city: np.ndarray = None
@@ -265,12 +272,6 @@ class CityRun:
     leave: np.ndarray = None
     flags: np.ndarray = None
     weight: np.ndarray = None
-    central_end: np.ndarray = None
-    home_end: np.ndarray = None
-    # residents back home in arrival quarantine: rows and end days
-    home_quarantine_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    home_quarantine_central_end: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    home_quarantine_end: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         v = self.slots
@@ -283,8 +284,6 @@ class CityRun:
         self.leave = np.full(v, NEVER, dtype=np.int16)
         self.flags = np.zeros(v, dtype=np.int8)
         self.weight = np.ones(v, dtype=np.float32)
-        self.central_end = np.full(v, NEVER, dtype=np.int16)
-        self.home_end = np.full(v, NEVER, dtype=np.int16)
 
     @property
     def name(self) -> str:
@@ -297,6 +296,11 @@ class CityRun:
     @property
     def scale(self) -> float:
         return self.resolved.scale
+
+    @property
+    def screening(self) -> TravelScreening:
+        """The city's travel screening component (tests and arrival quarantine)."""
+        return self.simulation.find(TravelScreening.kind)
 
     def metadata_bytes(self) -> int:
         return self.slots * SLOT_METADATA_BYTES
@@ -337,24 +341,14 @@ class Region:
             state = with_visitor_slots(residents, v, component_rng(scenario.seed, f"region-slots:{city.config.name}"))
             n = residents.size
             del residents
-            simulation = build(city.scenario, population=state)
+            screening = self.screening_config(city.scenario)
+            simulation = build(city.scenario, population=state,
+                               extra=lambda kinds, config=screening: [TravelScreening.for_city(config, kinds)])
             simulation.setup()
             if v:
                 self._after_setup(simulation, n, v, rates)
-            has_confinement = simulation.find("confinement") is not None
-            limit = city.scenario.disease.resolve().viral_load.detection_limit_log10
             timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
-            self.cities.append(CityRun(city, simulation, n, v, has_confinement, limit, timing))
-        from zerosim.policy.config import TestingConfig
-
-        defaults = TestingConfig()
-        test = scenario.test
-        self.test_limit = test.limit_of_detection_log10 if test.limit_of_detection_log10 is not None \
-            else defaults.limit_of_detection_log10
-        self.test_slope = test.detection_slope_log10 if test.detection_slope_log10 is not None \
-            else defaults.detection_slope_log10
-        self.test_swab_sd = test.swab_log10_sd if test.swab_log10_sd is not None else defaults.swab_log10_sd
-        self.test_specificity = test.specificity if test.specificity is not None else defaults.specificity
+            self.cities.append(CityRun(city, simulation, n, v, timing))
         if scenario.costs.test_cny is not None:
             self.test_cny = scenario.costs.test_cny
         else:
@@ -409,14 +403,29 @@ class Region:
                 result.append(math.ceil(1.3 * expected[k] + 6 * math.sqrt(expected[k]) + 20))
         return result
 
+    def screening_config(self, city: Scenario) -> TravelScreeningConfig:
+        """The travel PCR of a city: the region's ``test:`` over the containment assay's defaults, on
+        the city's viral-load course."""
+        from zerosim.policy.config import TestingConfig
+
+        defaults, test = TestingConfig(), self.scenario.test
+        return TravelScreeningConfig(
+            limit_of_detection_log10=test.limit_of_detection_log10 if test.limit_of_detection_log10 is not None
+            else defaults.limit_of_detection_log10,
+            detection_slope_log10=test.detection_slope_log10 if test.detection_slope_log10 is not None
+            else defaults.detection_slope_log10,
+            swab_log10_sd=test.swab_log10_sd if test.swab_log10_sd is not None else defaults.swab_log10_sd,
+            specificity=test.specificity if test.specificity is not None else defaults.specificity,
+            viral_load_floor_log10=city.disease.resolve().viral_load.detection_limit_log10,
+        )
+
     @staticmethod
     def _after_setup(simulation, residents: int, slots: int, rates) -> None:
         """Keep the city as it would be alone: contact rates calibrated on residents only, empty slots
         out of the age-band counts, and visitors fed by their hotel (no food accounting)."""
         state = simulation.state
         rows = np.arange(residents, residents + slots)
-        bands = np.minimum(state.age[rows] // 10, state.count_by_age_band.shape[0] - 1).astype(np.int64)
-        np.subtract.at(state.count_by_age_band, (bands, Compartment.SUSCEPTIBLE), 1)
+        exclude_empty_slots(state, residents)
         if rates is not None:
             for transmission in simulation.components("transmission"):
                 transmission.use_contact_rates(rates)
@@ -538,44 +547,20 @@ class Region:
         return np.concatenate(chosen).astype(np.int64)
 
     # -- tests ---------------------------------------------------------------------------------------------------
-    def _pcr(self, city: CityRun, rows: np.ndarray, day: int) -> np.ndarray:
-        """Positive (bool) for a single PCR swab of each of ``rows`` on ``day``: logistic detection
-        around the assay limit of the swabbed load (as the Testing component), false positives
-        with probability 1 - specificity."""
-        from zerosim.policy.isolation import viral_load_today
-
-        rng = self.test_rng
-        load = viral_load_today(city.state, rows, day, city.detection_limit_log10)
-        infected = load > 0
-        sample = load + rng.normal(0.0, self.test_swab_sd, rows.size)
-        if self.test_slope > 0:
-            p = 1.0 / (1.0 + np.exp(-(sample - self.test_limit) / self.test_slope))
-        else:
-            p = (sample >= self.test_limit).astype(float)
-        u = rng.random(rows.size)
-        return np.where(infected, u < p, u < 1.0 - self.test_specificity)
-
-    @staticmethod
-    def _record_test(state: PopulationState, rows: np.ndarray, positive: np.ndarray, day: int,
-                     community: bool) -> None:
-        """Write a PCR taken and reported on ``day``; positives are detected cases from ``day + 1``."""
-        state.day_last_swab[rows] = day
-        state.day_last_result[rows] = day
-        negative = rows[~positive]
-        state.test_result[negative] = TestResult.NEGATIVE
-        state.consecutive_negatives[negative] = np.minimum(state.consecutive_negatives[negative].astype(np.int16) + 1, 127)
-        cases = rows[positive]
-        state.test_result[cases] = TestResult.POSITIVE
-        state.consecutive_negatives[cases] = 0
-        new = cases[state.day_detected[cases] < 0]
-        state.day_detected[new] = day + 1
-        state.is_community_case[new] = 1 if community else 0
+    def _test(self, city: CityRun, rows: np.ndarray, day: int, community: bool | np.ndarray,
+              requests_taken: bool = False) -> np.ndarray:
+        """A single PCR of each of ``rows`` in ``city`` on ``day``, by its travel screening, from the
+        region's test stream (shared by the cities, in exchange order)."""
+        return city.screening.test(city.simulation, rows, day, self.test_rng, community=community,
+                                   requests_taken=requests_taken)
 
     # -- moving people -----------------------------------------------------------------------------------------
     def _arrive(self, home: CityRun | None, home_rows: np.ndarray | None, dest: CityRun, day: int, *,
                 origin: int, intended: int, weight: float, stay: np.ndarray, flags: int,
                 quarantine=None, international: bool = False) -> np.ndarray:
-        """Copy travellers into free slots of ``dest``; park their home rows. Returns the slots used."""
+        """Copy travellers into free slots of ``dest`` and park their home rows (``home`` None: people
+        from outside the region, whose rows the caller fills). Returns the slots used. Quarantine and
+        tests are the caller's (the slots' ``leave`` day accounts for ``quarantine``)."""
         count = stay.size
         slots = dest.free.take(count)
         if slots.size < count:
@@ -586,20 +571,8 @@ class Region:
         if slots.size == 0:
             return slots
         rows = dest.residents + slots
-        state = dest.state
         if home is not None:
-            copy_rows(home.state, home_rows, state, rows)
-            move_courses(home.state, home_rows, state, rows)
-            scale_infectiousness(state, rows, np.float32(weight))
-            add_to_counts(home.state, home_rows, -1)
-            park(home.state, home_rows)
-            state.infected_by[rows] = -1
-            state.day_swab_requested[rows] = NEVER
-            state.swab_pool_size[rows] = 1
-            state.is_compliant_today[rows] = 1
-        state.mobility[rows] = Mobility.FREE
-        state.facility_id[rows] = -1
-        add_to_counts(state, rows, +1)
+            move_in(home.state, home_rows, dest.state, rows, weight)
         dest.home_city[slots] = -1 if home is None else self.cities.index(home)
         dest.home_row[slots] = -1 if home_rows is None else home_rows
         dest.origin[slots] = origin
@@ -608,12 +581,6 @@ class Region:
         leave = day + stay
         if quarantine is not None:
             leave = np.maximum(leave, day + quarantine.central_days + quarantine.home_days)
-            dest.central_end[slots] = day + quarantine.central_days if quarantine.central_days else NEVER
-            dest.home_end[slots] = day + quarantine.central_days + quarantine.home_days
-            state.day_quarantine_start[rows] = day + 1
-        else:
-            dest.central_end[slots] = NEVER
-            dest.home_end[slots] = NEVER
         dest.leave[slots] = np.minimum(leave, np.iinfo(np.int16).max)
         dest.flags[slots] = OCCUPIED | flags | (INTERNATIONAL_QUARANTINE if international else 0)
         dest.weight[slots] = weight
@@ -658,12 +625,8 @@ class Region:
             rows = rows[(city.state.day_swab_requested[rows] >= 0) & (city.state.compartment[rows] != Compartment.DEAD)]
             if rows.size == 0:
                 continue
-            positive = self._pcr(city, rows, day)
             quarantined = city.state.quarantine_status[rows] != QuarantineStatus.NONE
-            self._record_test(city.state, rows[~quarantined], positive[~quarantined], day, community=True)
-            self._record_test(city.state, rows[quarantined], positive[quarantined], day, community=False)
-            city.state.day_swab_requested[rows] = NEVER
-            city.state.swab_pool_size[rows] = 1
+            positive = self._test(city, rows, day, community=~quarantined, requests_taken=True)
             self._count(city, "visitor_campaign_swabs", rows.size)
             self._count(city, "visitor_campaign_positives", int(positive.sum()))
 
@@ -699,8 +662,7 @@ class Region:
                     rows_h = due_rows[members & can]
                     need = rows_h[~self._valid_test(city.state, rows_h, day, hours)]
                     if need.size:
-                        positive = self._pcr(city, need, day)
-                        self._record_test(city.state, need, positive, day, community=True)
+                        positive = self._test(city, need, day, community=True)
                         self._count(city, "predeparture_tests", need.size)
                         self._count(city, "predeparture_positives", int(positive.sum()))
                         stuck = np.isin(due_rows, need[positive])
@@ -728,14 +690,11 @@ class Region:
         if slots.size == 0:
             return
         rows = city.residents + slots
-        add_to_counts(city.state, rows, -1)
-        park(city.state, rows)
-        city.state.stores["active_agents"].drop(rows)
+        vacate(city.state, rows)
+        city.screening.forget(city.state, rows)
         city.flags[slots] = 0
         city.home_city[slots] = -1
         city.home_row[slots] = -1
-        city.central_end[slots] = NEVER
-        city.home_end[slots] = NEVER
         city.free.give(slots.astype(np.int32))
         self._count(city, "visitors_left", slots.size)
 
@@ -743,30 +702,17 @@ class Region:
         rows = city.residents + slots
         home_rows = city.home_row[slots].astype(np.int64)
         infected_here = city.state.day_infected[rows] >= city.arrival[slots]
-        copy_rows(city.state, rows, home.state, home_rows, city.state.travel_columns(Travel.WITH_PERSON))
         # the slot's infectiousness carries the scale ratio; the home row gets it back without
-        move_courses(city.state, rows, home.state, home_rows)
-        scale_infectiousness(home.state, home_rows, city.weight[slots], divide=True)
-        home.state.infected_by[home_rows[infected_here]] = -1  # the infector lives in another city
-        home.state.mobility[home_rows] = Mobility.FREE
-        home.state.facility_id[home_rows] = -1
-        add_to_counts(home.state, home_rows, +1)
+        move_home(city.state, rows, home.state, home_rows, city.weight[slots])
         k_home = self.cities.index(home)
         origin = self.cities.index(city)
         rule = self._arrival_rule(k_home, origin, day, resident=True)
         if rule is not None:
             if rule.test_on_arrival:
-                positive = self._pcr(home, home_rows, day)
-                self._record_test(home.state, home_rows, positive, day, community=False)
+                positive = self._test(home, home_rows, day, community=False)
                 self._count(home, "arrival_tests", home_rows.size)
                 self._count(home, "arrival_positives", int(positive.sum()))
-            home.home_quarantine_rows = np.concatenate([home.home_quarantine_rows, home_rows])
-            home.home_quarantine_central_end = np.concatenate(
-                [home.home_quarantine_central_end, np.full(home_rows.size, day + rule.central_days if rule.central_days
-                                                           else NEVER)])
-            home.home_quarantine_end = np.concatenate(
-                [home.home_quarantine_end, np.full(home_rows.size, day + rule.central_days + rule.home_days)])
-            home.state.day_quarantine_start[home_rows] = day + 1
+            home.screening.quarantine(home.simulation, home_rows, day, rule.central_days, rule.home_days)
         self._count(home, "returns_home", slots.size)
         self._count(home, "returned_infected_away", int(infected_here.sum()))
         self._free(city, slots)
@@ -812,8 +758,7 @@ class Region:
             if hours is not None and travellers.size:
                 need = travellers[~self._valid_test(home.state, travellers, day, hours)]
                 if need.size:
-                    positive = self._pcr(home, need, day)
-                    self._record_test(home.state, need, positive, day, community=True)
+                    positive = self._test(home, need, day, community=True)
                     self._count(home, "predeparture_tests", need.size)
                     self._count(home, "predeparture_positives", int(positive.sum()))
                     flow["predeparture_positives"] = int(positive.sum())
@@ -835,6 +780,9 @@ class Region:
             slots = self._arrive(home, travellers, dest, day, origin=line.origin, intended=line.destination,
                                  weight=dest.scale / home.scale, stay=stay, flags=DIVERTED if diverted else 0,
                                  quarantine=rule)
+            if rule is not None and slots.size:
+                dest.screening.quarantine(dest.simulation, dest.residents + slots, day, rule.central_days,
+                                          rule.home_days)
             if slots.size < travellers.size:
                 infected = int(((compartment[: slots.size] >= Compartment.EXPOSED)
                                 & (compartment[: slots.size] <= Compartment.CRITICAL)).sum())
@@ -852,8 +800,7 @@ class Region:
                 self._count(home, "diverted_out", slots.size)
             if test_on_arrival and slots.size:
                 rows = dest.residents + slots
-                positive = self._pcr(dest, rows, day)
-                self._record_test(dest.state, rows, positive, day, community=False)
+                positive = self._test(dest, rows, day, community=False)
                 self._count(dest, "arrival_tests", rows.size)
                 self._count(dest, "arrival_positives", int(positive.sum()))
 
@@ -883,89 +830,31 @@ class Region:
             rows = city.residents + slots
             state = city.state
             template = rng.integers(0, city.residents, size=slots.size)
-            for name in ("age", "sex", "vaccine_doses", "day_last_dose"):
-                state.arrays[name][rows] = state.arrays[name][template]
             # arrive susceptible (counted as such), then some are infected 0-5 days before arrival
-            add_to_counts(state, rows, -1)
-            for name in state.travel_columns(Travel.WITH_PERSON):
-                state.arrays[name][rows] = state.schema[name].fill
-            state.day_quarantine_start[rows] = day + 1
-            state.mobility[rows] = Mobility.FREE
-            add_to_counts(state, rows, +1)
+            arrive_from_outside(state, rows, template)
+            city.screening.quarantine(city.simulation, rows, day, item.central_days, item.home_days)
             infected = rows[rng.random(rows.size) < item.prevalence_fraction]
             if infected.size:
-                disease = self._component(city, "disease")
+                disease = city.simulation.find("disease")
+                transmission = city.simulation.find("transmission")
                 lag = rng.integers(0, min(day, 5) + 1, size=infected.size)
                 for back in np.unique(lag):
                     group = infected[lag == back]
                     disease.infect(state, group.astype(np.intp), day - int(back), rng)
-                    state.day_infected[group] = day - int(back)
-                    state.infected_by[group] = -1
+                    transmission.record_outside_infections(state, group, day - int(back))
             self._count(city, "imported", slots.size)
             self._count(city, "imported_infected", infected.size)
             self._count(city, "arrivals", slots.size)
             self._count(city, "arrivals_infected", infected.size)
             if item.test_on_arrival:
-                positive = self._pcr(city, rows, day)
-                self._record_test(state, rows, positive, day, community=False)
+                positive = self._test(city, rows, day, community=False)
                 self._count(city, "arrival_tests", rows.size)
                 self._count(city, "arrival_positives", int(positive.sum()))
 
-    @staticmethod
-    def _component(city: CityRun, name: str):
-        component = city.simulation.find(name)
-        if component is None:
-            raise ScenarioError(f"city {city.name}: no {name} component")
-        return component
-
     def _quarantine(self, day: int) -> None:
-        """Statuses of everyone in arrival quarantine for tomorrow (day + 1)."""
-        tomorrow = day + 1
+        """Statuses of everyone in arrival quarantine for tomorrow (day + 1), city by city."""
         for city in self.cities:
-            state = city.state
-            if city.slots:
-                held = np.flatnonzero(((city.flags & OCCUPIED) != 0) & (city.home_end >= 0))
-                self._apply_quarantine(city, city.residents + held, city.central_end[held].astype(np.int64),
-                                       city.home_end[held].astype(np.int64), tomorrow)
-                done = held[city.home_end[held] < tomorrow]
-                city.home_end[done] = NEVER
-                city.central_end[done] = NEVER
-            if city.home_quarantine_rows.size:
-                self._apply_quarantine(city, city.home_quarantine_rows, city.home_quarantine_central_end,
-                                       city.home_quarantine_end, tomorrow)
-                keep = city.home_quarantine_end >= tomorrow
-                city.home_quarantine_rows = city.home_quarantine_rows[keep]
-                city.home_quarantine_central_end = city.home_quarantine_central_end[keep]
-                city.home_quarantine_end = city.home_quarantine_end[keep]
-            del state
-
-    @staticmethod
-    def _apply_quarantine(city: CityRun, rows: np.ndarray, central_end: np.ndarray, home_end: np.ndarray,
-                          tomorrow: int) -> None:
-        if rows.size == 0:
-            return
-        state = city.state
-        cases = (state.isolation_status[rows] == IsolationStatus.WAITING) \
-            | (state.isolation_status[rows] == IsolationStatus.ISOLATED) | (state.compartment[rows] == Compartment.DEAD)
-        central = ~cases & (central_end >= tomorrow)
-        home = ~cases & ~central & (home_end >= tomorrow)
-        over = ~cases & ~central & ~home
-        state.quarantine_status[rows[central]] = QuarantineStatus.CENTRAL
-        state.day_quarantine_end[rows[central]] = central_end[central]
-        state.quarantine_status[rows[home]] = QuarantineStatus.HOME
-        state.day_quarantine_end[rows[home]] = home_end[home]
-        ours = over & ((state.quarantine_status[rows] == QuarantineStatus.CENTRAL)
-                       | (state.quarantine_status[rows] == QuarantineStatus.HOME))
-        state.quarantine_status[rows[ours]] = QuarantineStatus.NONE
-        if not city.has_confinement:
-            # no Confinement component in this city: the region sets mobility itself
-            districts = state.district_count
-            state.mobility[rows[central]] = Mobility.FACILITY
-            state.facility_id[rows[central]] = districts + state.district_id[rows[central]]
-            state.mobility[rows[home]] = Mobility.HOME
-            state.facility_id[rows[home]] = -1
-            state.mobility[rows[ours]] = Mobility.FREE
-            state.facility_id[rows[ours]] = -1
+            city.screening.set_tomorrow(city.simulation, day)
 
     # -- recording ------------------------------------------------------------------------------------------------
     def _record(self, day: int, sealed: list[bool]) -> None:
@@ -994,15 +883,17 @@ class Region:
                 visitors = int(occupied.sum())
                 rows = city.residents + np.flatnonzero(occupied)
                 status = city.state.quarantine_status[rows]
-                held = city.home_end[occupied] >= 0
+                held = np.isin(rows, city.screening.held(city.state))
                 is_central = held & (status == QuarantineStatus.CENTRAL)
                 is_home = held & (status == QuarantineStatus.HOME)
                 central, home = int(is_central.sum()), int(is_home.sum())
                 international = int((is_central & ((city.flags[occupied] & INTERNATIONAL_QUARANTINE) != 0)).sum())
                 stranded = int((occupied & (city.home_city >= 0)
                                 & ((city.leave <= day) | ((city.flags & DIVERTED) != 0))).sum())
-            if city.home_quarantine_rows.size:
-                status = city.state.quarantine_status[city.home_quarantine_rows]
+            held_residents = city.screening.held(city.state)
+            held_residents = held_residents[held_residents < city.residents]
+            if held_residents.size:
+                status = city.state.quarantine_status[held_residents]
                 central += int((status == QuarantineStatus.CENTRAL).sum())
                 home += int((status == QuarantineStatus.HOME).sum())
             record.update({

@@ -1,6 +1,7 @@
-"""Region layer: visitor slots -- rows reserved at the end of a city's state for people from elsewhere.
+"""Region layer: visitor slots -- rows reserved at the end of a city's state for people from elsewhere
+-- and the **exchange** of travellers between cities.
 
-Layer ``region`` -- imports the population state and codes only.
+Layer ``region`` -- imports the population state and codes, and the disease layer's course list.
 
 A city of N residents gets V extra rows (N .. N+V-1). Each slot is its own one-person household,
 building and compound (a hotel room), attached for zoning to a host subdistrict drawn in proportion
@@ -21,19 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from zerosim.disease.components import move_courses, scale_infectiousness
 from zerosim.population.state import (
     AGE_BAND_COUNT,
     AGENT_SCHEMA,
-    NEVER,
     NO_GROUP,
     Compartment,
     GroupIndex,
-    HealthCode,
-    IsolationStatus,
     Mobility,
     PopulationState,
-    QuarantineStatus,
-    TestResult,
     Travel,
 )
 
@@ -46,6 +43,25 @@ TRAVEL_COLUMNS: tuple[str, ...] = tuple(s.name for s in AGENT_SCHEMA if s.travel
 STATIC_COLUMNS = frozenset(s.name for s in AGENT_SCHEMA if s.travel == Travel.FIXED)
 #: Slot-owned columns (the slot's own household, compound, host subdistrict ...), never copied.
 SLOT_COLUMNS = tuple(s.name for s in AGENT_SCHEMA if s.travel == Travel.STAYS)
+#: Values of a parked row that differ from the fill (see the module docstring); :func:`park` sets
+#: these and puts the rest of :data:`PARKED_AT_FILL` at their fill.
+PARKED = {"compartment": Compartment.DEAD, "day_infected": 0, "mobility": Mobility.AWAY}
+PARKED_AT_FILL = ("infected_by", "facility_id", "health_code", "isolation_status", "quarantine_status",
+                  "day_detected", "day_swab_requested", "test_result", "is_community_case", "is_compliant_today")
+
+
+def exchange_writes(state: PopulationState) -> frozenset[str]:
+    """Every per-agent array the exchange may write in ``state``: what travels (``WITH_PERSON``,
+    ``FIXED``), what a newcomer starts afresh (``RESETS``) and what parking a row sets. Never the
+    row's own structure (``STAYS``: household, compound, workplace, worker type ...).
+
+    The exchange writes arrays that components own because it moves *people*, not decisions: a
+    traveller's row is his state (disease course, test history, quarantine record ...), and moving
+    it from one city's row to another's is neither a test nor a quarantine. Who is tested or
+    quarantined on the way is the travel screening's, through the owners (``screening.py``).
+    """
+    carried = {name for name, spec in state.schema.items() if spec.travel != Travel.STAYS}
+    return frozenset(carried | set(PARKED) | set(PARKED_AT_FILL))
 
 
 def with_visitor_slots(state: PopulationState, slots: int, rng: np.random.Generator) -> PopulationState:
@@ -113,19 +129,73 @@ def with_visitor_slots(state: PopulationState, slots: int, rng: np.random.Genera
 
 def park(state: PopulationState, rows: np.ndarray) -> None:
     """Make ``rows`` inert (see the module docstring). Counts are the caller's business."""
-    state.compartment[rows] = Compartment.DEAD
-    state.day_infected[rows] = 0
-    state.infected_by[rows] = NO_GROUP
-    state.mobility[rows] = Mobility.AWAY
-    state.facility_id[rows] = NO_GROUP
-    state.health_code[rows] = HealthCode.GREEN
-    state.isolation_status[rows] = IsolationStatus.NONE
-    state.quarantine_status[rows] = QuarantineStatus.NONE
-    state.day_detected[rows] = NEVER
-    state.day_swab_requested[rows] = NEVER
-    state.test_result[rows] = TestResult.NONE
-    state.is_community_case[rows] = 0
-    state.is_compliant_today[rows] = 1
+    for name, value in PARKED.items():
+        state.arrays[name][rows] = value
+    for name in PARKED_AT_FILL:
+        state.arrays[name][rows] = state.schema[name].fill
+
+
+def reset_rows(state: PopulationState, rows: np.ndarray, travel: Travel = Travel.RESETS) -> None:
+    """Put the arrays of kind ``travel`` of ``rows`` at their fill values."""
+    for name in state.travel_columns(travel):
+        state.arrays[name][rows] = state.schema[name].fill
+
+
+def exclude_empty_slots(state: PopulationState, first_slot: int) -> None:
+    """After the disease layer's set-up counted every row as susceptible: take the (parked) slots
+    ``first_slot ..`` out of the age-band counts, so the city counts as it would alone."""
+    rows = np.arange(first_slot, state.size)
+    np.subtract.at(state.count_by_age_band, (age_bands(state, rows), Compartment.SUSCEPTIBLE), 1)
+
+
+# -- the exchange: moving people between rows ---------------------------------------------------------
+def move_in(home: PopulationState, home_rows: np.ndarray, host: PopulationState, slot_rows: np.ndarray,
+            weight: float) -> None:
+    """Travellers ``home_rows`` of ``home`` arrive in the free visitor rows ``slot_rows`` of ``host``:
+    their carried arrays (``WITH_PERSON``, ``FIXED``) and clinical course are copied, their
+    infectiousness is multiplied by ``weight`` (host scale / home scale), what a newcomer starts
+    afresh (``RESETS``: mobility, pending swab request, ...) is at its fill, the home rows are parked,
+    and both cities' counts follow them."""
+    copy_rows(home, home_rows, host, slot_rows)
+    move_courses(home, home_rows, host, slot_rows)
+    scale_infectiousness(host, slot_rows, np.float32(weight))
+    add_to_counts(home, home_rows, -1)
+    park(home, home_rows)
+    reset_rows(host, slot_rows)
+    add_to_counts(host, slot_rows, +1)
+
+
+def move_home(host: PopulationState, slot_rows: np.ndarray, home: PopulationState, home_rows: np.ndarray,
+              weight: np.ndarray) -> None:
+    """Visitors in ``slot_rows`` of ``host`` go back to their rows ``home_rows`` of ``home``: what
+    changes on a trip (``WITH_PERSON``: infection, tests, codes, quarantine record ...) and the
+    clinical course are copied back, the infectiousness weight (per row) is divided out, ``RESETS``
+    arrays are at their fill (an infector's row in the host means nothing at home) and the home
+    city counts them again. The slots are the caller's to :func:`vacate`."""
+    copy_rows(host, slot_rows, home, home_rows, host.travel_columns(Travel.WITH_PERSON))
+    move_courses(host, slot_rows, home, home_rows)
+    scale_infectiousness(home, home_rows, weight, divide=True)
+    reset_rows(home, home_rows)
+    add_to_counts(home, home_rows, +1)
+
+
+def vacate(state: PopulationState, rows: np.ndarray) -> None:
+    """Empty the visitor rows ``rows``: out of the counts, parked, their courses dropped."""
+    add_to_counts(state, rows, -1)
+    park(state, rows)
+    state.stores["active_agents"].drop(rows)
+
+
+def arrive_from_outside(state: PopulationState, slot_rows: np.ndarray, template_rows: np.ndarray) -> None:
+    """People from outside the region arrive in the free visitor rows ``slot_rows``: who they are
+    (``FIXED``: age, sex, vaccination) is copied from residents ``template_rows``, everything else
+    starts at its fill (susceptible, never tested ...); they are counted in the city. Infections
+    before arrival are recorded by the owners (transmission, disease) afterwards."""
+    for name in state.travel_columns(Travel.FIXED):
+        state.arrays[name][slot_rows] = state.arrays[name][template_rows]
+    reset_rows(state, slot_rows, Travel.WITH_PERSON)
+    reset_rows(state, slot_rows, Travel.RESETS)
+    add_to_counts(state, slot_rows, +1)
 
 
 def age_bands(state: PopulationState, rows: np.ndarray) -> np.ndarray:

@@ -203,6 +203,13 @@ class Transmission:
                 self._by_layer,
             )
 
+    def record_outside_infections(self, state: PopulationState, rows: np.ndarray, day: int) -> None:
+        """Record that ``rows`` were infected on ``day`` outside this population (people arriving from
+        outside the region): no infector here. Their course is the disease layer's
+        (``NaturalHistory.infect``)."""
+        state.day_infected[rows] = day
+        state.infected_by[rows] = NO_GROUP
+
     def _day_rate(self, state: PopulationState) -> np.ndarray:
         """Today's per-layer rates: the calibrated rates times Closures' scale and every other component's factor."""
         rate = self._rate * state.layer_contact_scale
