@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.population.counter_rng import hash_gamma, hash_normal, hash_uniform
+from zerosim.population.kernels import SCAN_CHUNKS  # the scans' fixed chunk count (defined there once)
 from zerosim.population.state import Compartment
 
 _S = np.int8(Compartment.SUSCEPTIBLE)
@@ -25,10 +26,6 @@ _SEV = np.int8(Compartment.SEVERE)
 _CRIT = np.int8(Compartment.CRITICAL)
 _R = np.int8(Compartment.RECOVERED)
 _D = np.int8(Compartment.DEAD)
-
-#: Fixed number of work chunks of the parallel scans. Fixed (not the thread count) so that the
-#: reduction order, and therefore every result, is the same whatever NUMBA_NUM_THREADS is.
-SCAN_CHUNKS = 64
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -74,7 +71,7 @@ def collect_active(compartment, out):
 
 
 #: Columns of a course row (int16, one row per listed infected agent; see
-#: :class:`zerosim.disease.components.ActiveAgents`): the days of the clinical course, whether it
+#: :class:`zerosim.disease.components.InfectedAgents`): the days of the clinical course, whether it
 #: ends in death, the first day the compartment may change next (0: look at the next progression),
 #: and the last day the viral load is above the infectious threshold (-1 if never; with
 #: ``COURSE_INFECTIOUS`` it bounds the days the transmission layer needs to look at the agent).

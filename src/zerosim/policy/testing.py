@@ -98,9 +98,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.disease.components import active_agents
+from zerosim.disease.components import infected_agents
 from zerosim.disease.config import ViralLoadConfig
-from zerosim.disease.kernels import SCAN_CHUNKS
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.errors import ScenarioError
@@ -126,7 +125,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
+from zerosim.population.kernels import SCAN_CHUNKS, stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
@@ -531,7 +530,7 @@ class Testing:
         else:
             # Only the quarantined, the symptomatic and the workers due for screening can be swabbed:
             # decide for them alone (same rules, same order as the full scan).
-            active = active_agents(state)
+            active = infected_agents(state)
             candidates = _union(quarantined_agents(state.quarantine_status),
                                 symptomatic_agents(active.ids, active.count, state.compartment))
             for due in self._screening_due(state, day, screen_of_sector):
