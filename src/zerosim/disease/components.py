@@ -36,10 +36,11 @@ from zerosim.disease.kernels import (
     sample_courses,
 )
 from zerosim.engine.component import Measure, Phase
+from zerosim.engine.invariants import require, require_equal
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import count_codes, threads_for
 from zerosim.errors import StateError
-from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
+from zerosim.population.state import COMPARTMENT_COUNT, Compartment, Mobility, PopulationState
 
 #: Largest day number an int16 day array can hold.
 _MAX_DAY = np.iinfo(np.int16).max
@@ -391,6 +392,50 @@ class NaturalHistory:
             "age_band/ever_infected": age.sum(axis=1) - age[:, Compartment.SUSCEPTIBLE],
         }
         return metrics
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: the compartment counts this layer keeps hold every person present once (by
+        district and by age band), agree with a recount of ``compartment``, and the list of the
+        infected holds exactly the infected.
+
+        People present are the rows not parked AWAY (zerosim.region's empty visitor slots and
+        residents travelling, which the counts leave out); in a single city that is everyone, and the
+        counts must then add up to the population of each district and age band.
+        """
+        districts = state.district_count
+        present = state.mobility != Mobility.AWAY
+        everyone = bool(present.all())
+        rows = slice(None) if everyone else present
+        bands = np.minimum(state.age[rows] // 10, AGE_BAND_COUNT - 1).astype(np.intp)
+        compartment = state.compartment[rows].astype(np.intp)
+        district = state.district_id[rows].astype(np.intp)
+        if everyone:
+            require_equal(state.count_by_district.sum(axis=1), np.diff(state.groups.district_start),
+                          "people_conserved_by_district", day,
+                          "people counted in district (count_by_district summed over compartments)")
+            require_equal(state.count_by_age_band.sum(axis=1), np.bincount(bands, minlength=AGE_BAND_COUNT),
+                          "people_conserved_by_age_band", day,
+                          "people counted in age band (count_by_age_band summed over compartments)")
+        recount = np.bincount(district * COMPARTMENT_COUNT + compartment,
+                              minlength=districts * COMPARTMENT_COUNT).reshape(districts, COMPARTMENT_COUNT)
+        require_equal(state.count_by_district, recount, "counts_match_recount", day,
+                      "count_by_district[district, compartment] against a recount of compartment")
+        recount = np.bincount(bands * COMPARTMENT_COUNT + compartment,
+                              minlength=AGE_BAND_COUNT * COMPARTMENT_COUNT).reshape(AGE_BAND_COUNT, COMPARTMENT_COUNT)
+        require_equal(state.count_by_age_band, recount, "counts_match_recount", day,
+                      "count_by_age_band[band, compartment] against a recount of compartment")
+        compartment = state.compartment
+        infected: InfectedAgents = state.stores["active_agents"]
+        listed = infected.view()
+        infected_now = int(np.count_nonzero((compartment >= Compartment.EXPOSED) & (compartment <= Compartment.CRITICAL)))
+        require(infected.count == infected_now, "infected_list_complete", day,
+                f"the list of the infected holds {infected.count} agents, {infected_now} are in EXPOSED..CRITICAL")
+        if listed.size:
+            codes = compartment[listed]
+            require(bool(np.all(listed[1:] > listed[:-1])) and bool(np.all((codes >= Compartment.EXPOSED)
+                                                                            & (codes <= Compartment.CRITICAL))),
+                    "infected_list_complete", day, "the list of the infected is not ascending or lists an agent "
+                    "not in EXPOSED..CRITICAL")
 
 
 def outcomes_by_doses(state: PopulationState) -> dict[str, dict[str, int]]:

@@ -15,11 +15,12 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
+from zerosim.engine.invariants import require
 from zerosim.engine.rng import kernel_seed
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.kernels import resolve_confinement
 from zerosim.population.kernels import count_codes
-from zerosim.population.state import Mobility, PopulationState, Sector
+from zerosim.population.state import Compartment, IsolationStatus, Mobility, PopulationState, QuarantineStatus, Sector
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,33 @@ class Confinement:
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         counts = count_codes(state.mobility, len(Mobility))
         # the dead are parked at HOME by the kernel: count only the living as confined
-        dead = float(state.count_by_district[:, 8].sum()) if state.has_array("count_by_district") else 0.0
+        dead = float(state.count_by_district[:, Compartment.DEAD].sum()) if state.has_array("count_by_district") else 0.0
         return {
             "confined_home": float(counts[Mobility.HOME]) - dead,
             "confined_compound": float(counts[Mobility.COMPOUND]),
             "in_facility": float(counts[Mobility.FACILITY]),
         }
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: mobility codes valid; a facility exactly for those in one, each facility an
+        isolation facility (district id) or a quarantine hotel (district count + district id); nobody in
+        a facility without the status that sends them there."""
+        mobility, facility = state.mobility, state.facility_id
+        high = int(mobility.max(initial=0))
+        require(int(mobility.min(initial=0)) >= 0 and high < len(Mobility), "mobility_codes", day,
+                f"mobility code {high}, valid 0..{len(Mobility) - 1}")
+        in_facility = mobility == Mobility.FACILITY
+        mismatch = int(np.count_nonzero(in_facility != (facility >= 0)))
+        require(mismatch == 0, "facility_matches_mobility", day,
+                f"{mismatch} agents have a facility_id without mobility FACILITY, or the reverse")
+        districts = state.district_count
+        require(int(facility.max(initial=-1)) < 2 * districts, "facility_ids", day,
+                f"facility_id {int(facility.max(initial=-1))}, valid -1..{2 * districts - 1}")
+        isolation = np.count_nonzero((facility >= 0) & (facility < districts))
+        isolated = np.count_nonzero(state.isolation_status == IsolationStatus.ISOLATED)
+        require(isolation <= isolated, "isolation_facility_occupancy", day,
+                f"{isolation} people in isolation facilities, {isolated} with isolation status ISOLATED")
+        hotels = np.count_nonzero(facility >= districts)
+        central = np.count_nonzero(state.quarantine_status == QuarantineStatus.CENTRAL)
+        require(hotels <= central, "quarantine_hotel_occupancy", day,
+                f"{hotels} people in quarantine hotels, {central} with quarantine status CENTRAL")
