@@ -414,6 +414,9 @@ class Region:
         """Keep the city as it would be alone: contact rates calibrated on residents only, empty slots
         out of the age-band counts, and visitors fed by their hotel (no food accounting)."""
         state = simulation.state
+        if simulation.checker is not None:
+            simulation.checker.waive("quarantine_rooms", "the region quarantines arrivals and returning residents "
+                                     "itself, beyond Tracing's rooms (issue 17, item 3)")
         rows = np.arange(residents, residents + slots)
         bands = np.minimum(state.age[rows] // 10, state.count_by_age_band.shape[0] - 1).astype(np.int64)
         np.subtract.at(state.count_by_age_band, (bands, Compartment.SUSCEPTIBLE), 1)
@@ -882,11 +885,11 @@ class Region:
                 continue
             rows = city.residents + slots
             state = city.state
+            add_to_counts(state, rows, -1)  # out of the counts at the age _arrive counted them, before it changes
             template = rng.integers(0, city.residents, size=slots.size)
             for name in ("age", "sex", "vaccine_doses", "day_last_dose"):
                 state.arrays[name][rows] = state.arrays[name][template]
             # arrive susceptible (counted as such), then some are infected 0-5 days before arrival
-            add_to_counts(state, rows, -1)
             for name in state.travel_columns(Travel.WITH_PERSON):
                 state.arrays[name][rows] = state.schema[name].fill
             state.day_quarantine_start[rows] = day + 1
