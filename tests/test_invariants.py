@@ -158,3 +158,61 @@ def test_a_waived_invariant_is_skipped_and_only_that_one(simulation):
     BREAKS["isolation_beds"](simulation.state, simulation)
     with pytest.raises(StateError, match="invariant isolation_beds broken"):
         check(simulation)
+
+
+# -- the check kernels against NumPy references ------------------------------------------------------
+def test_recount_kernel_matches_numpy():
+    from zerosim.disease.kernels import recount_compartments
+
+    rng = np.random.default_rng(3)
+    n, districts, bands, codes = 5_000, 7, 9, len(Compartment)
+    compartment = rng.integers(0, codes, n).astype(np.int8)
+    district = rng.integers(0, districts, n).astype(np.int8)
+    age = rng.integers(0, 101, n).astype(np.uint8)
+    mobility = rng.choice([Mobility.FREE, Mobility.HOME, Mobility.AWAY], n, p=[0.6, 0.3, 0.1]).astype(np.int8)
+    by_district, by_band = np.zeros((districts, codes), np.int64), np.zeros((bands, codes), np.int64)
+    away, infected = recount_compartments(compartment, district, age, mobility, np.int8(Mobility.AWAY),
+                                          by_district, by_band)
+    here = mobility != Mobility.AWAY
+    band = np.minimum(age // 10, bands - 1).astype(np.intp)
+    assert away == (~here).sum()
+    assert infected == ((compartment >= Compartment.EXPOSED) & (compartment <= Compartment.CRITICAL)).sum()
+    expected = np.zeros_like(by_district)
+    np.add.at(expected, (district[here].astype(np.intp), compartment[here].astype(np.intp)), 1)
+    assert np.array_equal(by_district, expected)
+    expected = np.zeros_like(by_band)
+    np.add.at(expected, (band[here], compartment[here].astype(np.intp)), 1)
+    assert np.array_equal(by_band, expected)
+
+
+def test_facility_tally_kernel_matches_numpy():
+    from zerosim.policy.kernels import tally_facilities
+    from zerosim.population.state import QuarantineStatus
+
+    rng = np.random.default_rng(4)
+    n, districts = 5_000, 6
+    mobility = rng.integers(0, len(Mobility), n).astype(np.int8)
+    facility = np.where(rng.random(n) < 0.2, rng.integers(0, 2 * districts, n), -1).astype(np.int32)
+    isolation = rng.integers(0, len(IsolationStatus), n).astype(np.int8)
+    quarantine = rng.integers(0, len(QuarantineStatus), n).astype(np.int8)
+    expected = (mobility.min(), mobility.max(), ((mobility == Mobility.FACILITY) != (facility >= 0)).sum(),
+                facility.max(), ((facility >= 0) & (facility < districts)).sum(), (facility >= districts).sum(),
+                (isolation == IsolationStatus.ISOLATED).sum(), (quarantine == QuarantineStatus.CENTRAL).sum())
+    assert tuple(int(v) for v in tally_facilities(mobility, facility, isolation, quarantine, districts)) == \
+        tuple(int(v) for v in expected)
+
+
+def test_compartment_scan_kernel_matches_numpy():
+    from zerosim.engine.invariants import _scan_compartments
+
+    rng = np.random.default_rng(5)
+    n, residents = 5_000, 4_000
+    dead, away = np.int8(Compartment.DEAD), np.int8(Mobility.AWAY)
+    was_dead = rng.random(residents) < 0.1
+    compartment = rng.integers(0, len(Compartment), n).astype(np.int8)
+    mobility = rng.choice([Mobility.FREE, Mobility.AWAY], n, p=[0.9, 0.1]).astype(np.int8)
+    revived = np.flatnonzero(was_dead & (compartment[:residents] != dead))
+    today = (compartment[:residents] == dead) & (mobility[:residents] != away)
+    got = _scan_compartments(compartment, mobility, was_dead, dead, away)
+    assert tuple(int(v) for v in got) == (compartment.min(), compartment.max(), revived.size, revived[0])
+    assert np.array_equal(was_dead, today)

@@ -33,6 +33,7 @@ from zerosim.disease.kernels import (
     drop_listed,
     merge_courses,
     progress_day,
+    recount_compartments,
     sample_courses,
 )
 from zerosim.engine.component import Measure, Phase
@@ -402,36 +403,27 @@ class NaturalHistory:
         residents travelling, which the counts leave out); in a single city that is everyone, and the
         counts must then add up to the population of each district and age band.
         """
-        districts = state.district_count
-        present = state.mobility != Mobility.AWAY
-        everyone = bool(present.all())
-        rows = slice(None) if everyone else present
-        bands = np.minimum(state.age[rows] // 10, AGE_BAND_COUNT - 1).astype(np.intp)
-        compartment = state.compartment[rows].astype(np.intp)
-        district = state.district_id[rows].astype(np.intp)
-        if everyone:
+        by_district = np.zeros_like(state.count_by_district)
+        by_band = np.zeros_like(state.count_by_age_band)
+        away, infected_now = recount_compartments(state.compartment, state.district_id, state.age, state.mobility,
+                                                  np.int8(Mobility.AWAY), by_district, by_band)
+        if away == 0:
             require_equal(state.count_by_district.sum(axis=1), np.diff(state.groups.district_start),
                           "people_conserved_by_district", day,
                           "people counted in district (count_by_district summed over compartments)")
-            require_equal(state.count_by_age_band.sum(axis=1), np.bincount(bands, minlength=AGE_BAND_COUNT),
+            require_equal(state.count_by_age_band.sum(axis=1), by_band.sum(axis=1),
                           "people_conserved_by_age_band", day,
                           "people counted in age band (count_by_age_band summed over compartments)")
-        recount = np.bincount(district * COMPARTMENT_COUNT + compartment,
-                              minlength=districts * COMPARTMENT_COUNT).reshape(districts, COMPARTMENT_COUNT)
-        require_equal(state.count_by_district, recount, "counts_match_recount", day,
+        require_equal(state.count_by_district, by_district, "counts_match_recount", day,
                       "count_by_district[district, compartment] against a recount of compartment")
-        recount = np.bincount(bands * COMPARTMENT_COUNT + compartment,
-                              minlength=AGE_BAND_COUNT * COMPARTMENT_COUNT).reshape(AGE_BAND_COUNT, COMPARTMENT_COUNT)
-        require_equal(state.count_by_age_band, recount, "counts_match_recount", day,
+        require_equal(state.count_by_age_band, by_band, "counts_match_recount", day,
                       "count_by_age_band[band, compartment] against a recount of compartment")
-        compartment = state.compartment
         infected: InfectedAgents = state.stores["active_agents"]
         listed = infected.view()
-        infected_now = int(np.count_nonzero((compartment >= Compartment.EXPOSED) & (compartment <= Compartment.CRITICAL)))
         require(infected.count == infected_now, "infected_list_complete", day,
                 f"the list of the infected holds {infected.count} agents, {infected_now} are in EXPOSED..CRITICAL")
         if listed.size:
-            codes = compartment[listed]
+            codes = state.compartment[listed]
             require(bool(np.all(listed[1:] > listed[:-1])) and bool(np.all((codes >= Compartment.EXPOSED)
                                                                             & (codes <= Compartment.CRITICAL))),
                     "infected_list_complete", day, "the list of the infected is not ascending or lists an agent "

@@ -108,6 +108,30 @@ def _copy_entry(ids, course, scale, to, source_ids, source_course, source_scale,
 
 
 @njit(cache=True, nogil=True)
+def recount_compartments(compartment, district_id, age, mobility, away, by_district, by_band):
+    """Check mode's recount, one pass: add every agent whose ``mobility`` is not ``away`` to
+    ``by_district[district, compartment]`` and ``by_band[min(age // 10, bands - 1), compartment]``
+    ((D, C) and (B, C) int64, zeroed by the caller). Codes outside 0..C-1 are skipped (the engine
+    reports them). Returns (agents skipped as away, agents in EXPOSED..CRITICAL among all)."""
+    bands = by_band.shape[0]
+    codes = by_band.shape[1]
+    away_count = 0
+    infected = 0
+    for i in range(compartment.size):
+        c = compartment[i]
+        if c >= _E and c <= _CRIT:
+            infected += 1
+        if mobility[i] == away:
+            away_count += 1
+            continue
+        if c < 0 or c >= codes:
+            continue
+        by_district[district_id[i], c] += 1
+        by_band[min(age[i] // 10, bands - 1), c] += 1
+    return away_count, infected
+
+
+@njit(cache=True, nogil=True)
 def count_active(compartment):
     """Number of agents in EXPOSED..CRITICAL."""
     count = 0

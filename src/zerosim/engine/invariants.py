@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable
 
 import numpy as np
+from numba import njit
 
 from zerosim.errors import StateError
 from zerosim.population.state import AGENT_SCHEMA, Compartment, Mobility, PopulationState
@@ -89,20 +90,38 @@ class InvariantChecker:
     def _check_population(self, state: PopulationState, day: int) -> None:
         for spec in AGENT_SCHEMA:
             array = state.arrays[spec.name]
-            require(array.shape == (state.size,) and array.dtype == spec.dtype, "people_conserved", day,
-                    f"state array {spec.name} is {array.dtype} {array.shape}, the population is {state.size} "
-                    f"agents of {spec.dtype}")
-        compartment = state.compartment
-        low, high = int(compartment.min(initial=0)), int(compartment.max(initial=0))
-        require(low >= 0 and high < len(Compartment), "compartment_codes", day,
-                f"compartment codes range {low}..{high}, valid 0..{len(Compartment) - 1}")
-        # Residents' rows only: zerosim.region parks empty visitor slots and travellers' home rows as DEAD
-        # and AWAY, and fills them again when someone arrives (its module docstring).
+            if array.shape != (state.size,) or array.dtype != spec.dtype:  # (the message only when it breaks)
+                raise broken("people_conserved", day, f"state array {spec.name} is {array.dtype} {array.shape}, "
+                                                      f"the population is {state.size} agents of {spec.dtype}")
+        # Residents' rows only for the dead: zerosim.region parks empty visitor slots and travellers' home
+        # rows as DEAD and AWAY, and fills them again when someone arrives (its module docstring).
         residents = int(state.groups.district_start[-1])
-        dead = (compartment[:residents] == Compartment.DEAD) & (state.mobility[:residents] != Mobility.AWAY)
-        if self._dead is not None and self._dead.shape == dead.shape:
-            revived = np.flatnonzero(self._dead & (compartment[:residents] != Compartment.DEAD))
-            require(revived.size == 0, "dead_stay_dead", day,
-                    f"{revived.size} agents dead yesterday are alive today (first: agent {revived[:1].tolist()}, "
-                    f"now {Compartment(int(compartment[revived[0]])).name if revived.size else ''})")
-        self._dead = dead
+        if self._dead is None or self._dead.size != residents:
+            self._dead = np.zeros(residents, dtype=np.bool_)
+        low, high, revived, first = _scan_compartments(state.compartment, state.mobility, self._dead,
+                                                       np.int8(Compartment.DEAD), np.int8(Mobility.AWAY))
+        require(state.size == 0 or (low >= 0 and high < len(Compartment)), "compartment_codes", day,
+                f"compartment codes range {low}..{high}, valid 0..{len(Compartment) - 1}")
+        require(revived == 0, "dead_stay_dead", day,
+                f"{revived} agents dead yesterday are alive today (first: agent {first}, "
+                f"now code {state.compartment[first] if revived else ''})")
+
+
+@njit(cache=True, nogil=True)
+def _scan_compartments(compartment, mobility, was_dead, dead, away):
+    """One pass over (n,) int8 ``compartment``: its smallest and largest code, and how many of the first
+    ``was_dead.size`` agents were dead (and present) at the last check but are not dead now, with the
+    first of them (-1 if none). ``was_dead`` (bool) is updated to today's dead and present."""
+    low, high, revived, first = 127, -128, 0, -1
+    residents = was_dead.size
+    for i in range(compartment.size):
+        code = compartment[i]
+        low = min(low, code)
+        high = max(high, code)
+        if i < residents:
+            if was_dead[i] and code != dead:
+                revived += 1
+                if first < 0:
+                    first = i
+            was_dead[i] = code == dead and mobility[i] != away
+    return low, high, revived, first

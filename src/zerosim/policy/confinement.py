@@ -18,9 +18,9 @@ from zerosim.engine.component import Phase
 from zerosim.engine.invariants import require
 from zerosim.engine.rng import kernel_seed
 from zerosim.policy.config import ContainmentConfig
-from zerosim.policy.kernels import resolve_confinement
+from zerosim.policy.kernels import resolve_confinement, tally_facilities
 from zerosim.population.kernels import count_codes
-from zerosim.population.state import Compartment, IsolationStatus, Mobility, PopulationState, QuarantineStatus, Sector
+from zerosim.population.state import Compartment, Mobility, PopulationState, Sector
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +77,15 @@ class Confinement:
         """Check mode: mobility codes valid; a facility exactly for those in one, each facility an
         isolation facility (district id) or a quarantine hotel (district count + district id); nobody in
         a facility without the status that sends them there."""
-        mobility, facility = state.mobility, state.facility_id
-        high = int(mobility.max(initial=0))
-        require(int(mobility.min(initial=0)) >= 0 and high < len(Mobility), "mobility_codes", day,
-                f"mobility code {high}, valid 0..{len(Mobility) - 1}")
-        in_facility = mobility == Mobility.FACILITY
-        mismatch = int(np.count_nonzero(in_facility != (facility >= 0)))
-        require(mismatch == 0, "facility_matches_mobility", day,
-                f"{mismatch} agents have a facility_id without mobility FACILITY, or the reverse")
         districts = state.district_count
-        require(int(facility.max(initial=-1)) < 2 * districts, "facility_ids", day,
-                f"facility_id {int(facility.max(initial=-1))}, valid -1..{2 * districts - 1}")
-        isolation = np.count_nonzero((facility >= 0) & (facility < districts))
-        isolated = np.count_nonzero(state.isolation_status == IsolationStatus.ISOLATED)
+        low, high, mismatched, top, isolation, hotels, isolated, central = tally_facilities(
+            state.mobility, state.facility_id, state.isolation_status, state.quarantine_status, districts)
+        require(state.size == 0 or (low >= 0 and high < len(Mobility)), "mobility_codes", day,
+                f"mobility codes range {low}..{high}, valid 0..{len(Mobility) - 1}")
+        require(mismatched == 0, "facility_matches_mobility", day,
+                f"{mismatched} agents have a facility_id without mobility FACILITY, or the reverse")
+        require(top < 2 * districts, "facility_ids", day, f"facility_id {top}, valid -1..{2 * districts - 1}")
         require(isolation <= isolated, "isolation_facility_occupancy", day,
                 f"{isolation} people in isolation facilities, {isolated} with isolation status ISOLATED")
-        hotels = np.count_nonzero(facility >= districts)
-        central = np.count_nonzero(state.quarantine_status == QuarantineStatus.CENTRAL)
         require(hotels <= central, "quarantine_hotel_occupancy", day,
                 f"{hotels} people in quarantine hotels, {central} with quarantine status CENTRAL")
