@@ -42,11 +42,10 @@ CASES: dict[str, tuple[str, dict]] = {
 #: Output tables hashed (the attributes of :class:`zerosim.io.results.Results`).
 TABLES = ("timeseries", "by_district", "by_age_band", "ledger", "events", "pressure", "confinement_days")
 
-#: summary.json keys left out: timings, versions, memory and the scenario's own digest (which moves
-#: when a config field is added although no result does).
+#: summary.json keys left out: timings and memory. Only numbers are hashed (at any depth, by dotted
+#: key), so versions, paths, the scenario digest, labels and notes -- text, not results -- are out too.
 SUMMARY_EXCLUDED = frozenset({
-    "runtime_seconds", "build_seconds", "simulation_seconds", "zerosim_version", "git_revision",
-    "scenario_hash", "state_bytes_per_agent", "schema_bytes_per_agent",
+    "runtime_seconds", "build_seconds", "simulation_seconds", "state_bytes_per_agent", "schema_bytes_per_agent",
 })
 
 
@@ -68,7 +67,21 @@ def table_digest(frame: pd.DataFrame) -> str:
 
 
 def summary_numbers(summary: dict) -> dict:
-    return {key: value for key, value in summary.items() if key not in SUMMARY_EXCLUDED}
+    """Every number of ``summary`` by dotted key (``ledger.income_lost_cny``), timings and memory left out."""
+    numbers: dict = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(f"{prefix}.{index}", item)
+        elif value is None or isinstance(value, (bool, int, float)):
+            numbers[prefix] = value
+
+    walk("", {key: value for key, value in summary.items() if key not in SUMMARY_EXCLUDED})
+    return numbers
 
 
 def fingerprint(case: str) -> dict:
