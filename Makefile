@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= results/demo
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench baselines clean
 
 $(BIN)/zerosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -m "not slow" -q
+
+# Rewrite tests/baselines/baselines.json on purpose (results changed and the commit says why).
+baselines: install
+	$(BIN)/python -m tests.test_baselines --update
 
 bench: install
 	$(BIN)/pip install --quiet -e ".[bench]"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import numpy as np
 import pytest
 
 from zerosim.population.config import PopulationConfig
 from zerosim.population.synthesis import build_population
+
+# Every simulation the tests run (in this process and in the CLI subprocesses they start) checks its
+# invariants every day: conservation of people, capacities (zerosim.engine.invariants). ZEROSIM_CHECK=0
+# in the environment turns it off, e.g. to time the suite without it.
+os.environ.setdefault("ZEROSIM_CHECK", "1")
 
 
 @pytest.fixture(scope="session")

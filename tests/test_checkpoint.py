@@ -113,6 +113,19 @@ def test_resume_from_the_new_format_matches_the_full_run(killed_run, tmp_path):
     assert not (run_dir / CHECKPOINT_INDEX).exists() and not list(run_dir.glob("checkpoint-*"))
 
 
+def test_a_checkpoint_naming_the_old_store_class_still_resumes(killed_run, tmp_path):
+    """InfectedAgents was ActiveAgents before issue 17: a checkpoint written then names the old class."""
+    killed, full = killed_run
+    run_dir = copy_run(killed, tmp_path / "old")
+    index = run_dir / CHECKPOINT_INDEX
+    text = index.read_text()
+    assert '"InfectedAgents"' in text
+    index.write_text(text.replace('"InfectedAgents"', '"ActiveAgents"'))
+    result = resume_cli(run_dir)
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(zerosim.read_results(run_dir).timeseries, full.timeseries)
+
+
 class _Exploit:
     def __init__(self, marker):
         self.marker = str(marker)

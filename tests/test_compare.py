@@ -18,10 +18,11 @@ import pytest
 import zerosim
 from zerosim.errors import OutputError, ZerosimError
 from zerosim.io.compare import MAIN_COSTS, SUMMARY_MEASURES, compare_runs, format_table, headline, readable, write_comparison
+from zerosim.population.state import WORK_SECTOR_NAMES
 from zerosim.viz import ledger_figures as lf
 
 DISTRICTS = ("Pudong", "Minhang", "Baoshan", "Xuhui", "Jingan", "Huangpu")
-SECTORS = ("retail", "catering", "manufacturing", "office", "logistics", "health", "public_service")
+SECTORS = WORK_SECTOR_NAMES
 WORKER_TYPES = ("formal", "informal", "gig", "self_employed")
 LEDGER_DAILY = (
     "confined_compound_person_days", "confined_home_person_days", "facility_person_days",

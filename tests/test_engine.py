@@ -63,13 +63,32 @@ def test_streams_are_keyed_by_component_name():
     assert not np.array_equal(a1, b)
 
 
+#: The seven containment components and Compliance, besides transmission, disease and the ledger.
+POLICY_AND_BEHAVIOUR = {"behaviour", "testing", "isolation", "tracing", "zoning", "closures", "health_code",
+                        "confinement"}
+
+
 def test_components_write_only_what_they_declare(make_state):
-    scenario = zerosim.load_scenario("demo", {"population.size": 5000})
-    simulation = zerosim.build(scenario, population=make_state(5000))
+    """Every component of a plan with every policy component and Compliance writes only its declared
+    arrays, on days when it has work to do (cases detected, contacts traced, zones sealed)."""
+    scenario = zerosim.load_scenario("demo", {
+        "population.size": 20_000, "duration_days": 14, "seed": 4, "seeding.0.count": 200,
+        "policy": "dynamic-zero-2022", "behaviour.enabled": True,
+        "containment.closures.enabled": True, "containment.health_code.enabled": True})
+    simulation = zerosim.build(scenario, population=make_state(20_000, seed=4))
     simulation.setup()
-    for day in range(6):
+    names = {component.name for component, _ in simulation.plan}
+    assert POLICY_AND_BEHAVIOUR | {"transmission", "disease", "ledger"} <= names, names
+    acted: set[str] = set()
+    state = simulation.state
+    for day in range(scenario.duration_days):
         for component, _ in simulation.plan:
-            assert_only_declared_writes(component, simulation.state, day=day)
+            before = {name: state.has_array(name) and np.array(getattr(state, name), copy=True)
+                      for name in component.writes if name in state.arrays or name in state.unit_arrays}
+            assert_only_declared_writes(component, state, day=day)
+            if any(not np.array_equal(array, getattr(state, name)) for name, array in before.items()):
+                acted.add(component.name)
+    assert names <= acted, f"never wrote anything, so never tested: {sorted(names - acted)}"
 
 
 @dataclass

@@ -181,8 +181,9 @@ def test_allowed_imports_pass():
     assert violations("zerosim.policy.testing", "from zerosim.population.testing_counts import TestingCounter") == []
     assert violations("zerosim.viz.region_figures", "from zerosim.viz.figures import _INK") == []  # own layer
     # an exception covers only what it names
-    assert violations("zerosim.behaviour.components", "from zerosim.ledger.config import BehaviourConfig") == []
-    assert violations("zerosim.behaviour.components", "from zerosim.ledger.kernels import x")
+    assert violations("zerosim.ledger.config", "from zerosim.behaviour.config import BehaviourConfig") == []
+    assert violations("zerosim.ledger.config", "from zerosim.behaviour.kernels import x")
+    assert violations("zerosim.behaviour.components", "from zerosim.ledger.config import BehaviourConfig")
 
 
 def test_the_table_is_read_from_the_document():

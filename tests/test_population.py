@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +18,9 @@ from zerosim.population.state import (
     PopulationState,
     bytes_per_agent,
 )
-from zerosim.population.synthesis import _apportion, build_population, city_tables, release_freed_memory
+from zerosim import memory
+from zerosim.memory import release_freed_memory
+from zerosim.population.synthesis import _apportion, build_population, city_tables
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -135,9 +139,23 @@ def test_state_adopts_filled_arrays_and_fills_the_rest():
         PopulationState(city.size, city.groups, city.district_names, filled={"not_a_column": age})
 
 
-def test_release_freed_memory_is_safe_to_call():
-    # glibc: returns whether pages went back to the OS; elsewhere a no-op returning False
-    garbage = [np.ones(100_000) for _ in range(20)]
-    del garbage
-    assert isinstance(release_freed_memory(), bool)
-    assert isinstance(release_freed_memory(), bool)
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm") or memory._malloc_trim() is None,
+                    reason="glibc on Linux only: elsewhere release_freed_memory is a no-op")
+def test_release_freed_memory_gives_the_freed_heap_back():
+    blocks = [np.ones(8_000) for _ in range(1_000)]  # 64 MB in 64 KB arrays: heap, below the mmap threshold
+    pin = np.ones(8_000)  # allocated above them, so the heap cannot shrink by itself when they are freed
+    del blocks
+    before = _resident_bytes()
+    assert release_freed_memory() is True
+    assert before - _resident_bytes() > 32 * 2**20  # most of the 64 MB left the process
+    del pin
+
+
+def test_release_freed_memory_is_a_no_op_without_glibc(monkeypatch):
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
+    assert release_freed_memory() is False

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import zerosim
+from zerosim.engine.schedule import Scheduled
 from zerosim.errors import ScenarioError
 from zerosim.io.scenario import builtin_names
 from zerosim.policy.closures import CITYWIDE, Closures
@@ -22,20 +23,45 @@ def test_real_scenarios_are_built_in():
     assert set(REAL) <= set(builtin_names())
 
 
+def _part(containment, kind: str):
+    """The configuration a containment component of ``kind`` is built with (Confinement takes it all)."""
+    return containment if kind == "confinement" else getattr(containment, kind)
+
+
 @pytest.mark.parametrize("name", REAL)
-def test_real_scenario_runs_at_reduced_scale(name, tmp_path):
-    results = zerosim.run(zerosim.load_scenario(name, {"population.size": 20_000, "outputs.figures": False}),
-                          out=tmp_path / name)
+def test_real_scenario_runs_at_reduced_scale(name, tmp_path, monkeypatch):
+    # Record which configuration each scheduled policy component actually ran with, day by day.
+    ran: dict[str, dict[int, object]] = {}
+    scheduled_step = Scheduled.step
+
+    def recording_step(self, state, day, rng):
+        ran.setdefault(self.name, {})[day] = self.active(day).config
+        scheduled_step(self, state, day, rng)
+
+    monkeypatch.setattr(Scheduled, "step", recording_step)
+    scenario = zerosim.load_scenario(name, {"population.size": 20_000, "outputs.figures": False})
+    results = zerosim.run(scenario, out=tmp_path / name)
     summary = json.loads((tmp_path / name / "summary.json").read_text())
     assert summary["scenario"] == name and summary["population"] == 20_000
     for file in ("timeseries.parquet", "by_district.parquet", "events.parquet", "ledger.parquet"):
         assert (tmp_path / name / file).exists()
-    # every dated step of the timeline landed on its day (start_date + day)
-    scenario = zerosim.load_scenario(name)
-    for step in scenario.timeline:
-        assert step.date is not None
-        assert (step.date - scenario.start_date).days == step.day
     assert results.timeseries["day"].iloc[-1] == scenario.duration_days - 1
+    # Every dated step switched the policy on its day: from start_date + (date - start_date) days on,
+    # each scheduled component ran with that step's configuration, and the day before with the one before.
+    periods = scenario.resolved_periods()
+    assert scenario.timeline and len(periods) == len(scenario.timeline) + 1 and ran
+    for k, step in enumerate(scenario.timeline, start=1):
+        day = (step.date - scenario.start_date).days
+        assert 0 < day < scenario.duration_days and periods[k][0] == day
+        switched = [kind for kind, by_day in ran.items() if by_day[day] != by_day[day - 1]]
+        assert switched, f"{name}: timeline step {k - 1} ({step.date}) changed no policy component on day {day}"
+        for kind, by_day in ran.items():
+            assert by_day[day] == _part(periods[k][1], kind), f"{name}: {kind} on {step.date} (day {day})"
+            assert by_day[day - 1] == _part(periods[k - 1][1], kind), f"{name}: {kind} the day before {step.date}"
+    in_force = np.searchsorted([start for start, _ in periods], np.arange(scenario.duration_days), side="right") - 1
+    for kind, by_day in ran.items():
+        assert sorted(by_day) == list(range(scenario.duration_days))
+        assert all(by_day[day] == _part(periods[k][1], kind) for day, k in enumerate(in_force)), kind
 
 
 def test_timeline_date_needs_start_date_and_must_follow_it():

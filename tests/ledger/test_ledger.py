@@ -12,7 +12,7 @@ import pytest
 import zerosim
 from zerosim.engine.component import Phase
 from zerosim.engine.simulation import Simulation
-from zerosim.policy.config import LEVEL_CODE
+from zerosim.population.state import LEVEL_CODE
 from zerosim.population.state import Compartment, Mobility, Sector
 
 

@@ -1,6 +1,6 @@
 """Behaviour layer: compliance and fatigue -- how people respond to what containment costs them.
 
-Layer ``behaviour`` -- imports population codes, the ledger config and the engine protocol only.
+Layer ``behaviour`` -- imports population codes, its own config and the engine protocol only.
 Each morning every person complies with confinement and testing with a probability that falls with
 the days they have already been confined (fatigue) and while their household has no food, and
 rises with recent community cases in their district. Non-compliance shows up downstream: the
@@ -19,7 +19,7 @@ import numpy as np
 from zerosim.behaviour.kernels import draw_compliance
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
-from zerosim.ledger.config import BehaviourConfig
+from zerosim.behaviour.config import BehaviourConfig
 from zerosim.population.state import PopulationState
 
 

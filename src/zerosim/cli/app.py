@@ -7,6 +7,7 @@ Anything else is a bug and keeps its traceback. Exit codes: the README's table (
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -110,6 +111,10 @@ def run(
     report: Annotated[
         bool, typer.Option("--report", help="Also write report.html: one self-contained page of the run.")
     ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check invariants every day (people conserved, capacities kept); a broken "
+                                           "one stops the run with exit code 3. Same as ZEROSIM_CHECK=1.")
+    ] = False,
 ) -> None:
     """Run a scenario and write summary.json, timeseries.parquet, by_district.parquet, scenario.yaml and figures."""
     from zerosim.api import preflight
@@ -117,6 +122,10 @@ def run(
     from zerosim.api import run as run_scenario
     from zerosim.io.scenario import load_scenario
 
+    if check:  # read by every Simulation this process (and its worker processes) builds
+        from zerosim.engine.invariants import CHECK_ENV
+
+        os.environ[CHECK_ENV] = "1"
     try:
         progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),

@@ -33,13 +33,15 @@ from zerosim.disease.kernels import (
     drop_listed,
     merge_courses,
     progress_day,
+    recount_compartments,
     sample_courses,
 )
 from zerosim.engine.component import Measure, Phase
+from zerosim.engine.invariants import require, require_equal
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import count_codes, threads_for
 from zerosim.errors import StateError
-from zerosim.population.state import COMPARTMENT_COUNT, Compartment, PopulationState
+from zerosim.population.state import COMPARTMENT_COUNT, Compartment, Mobility, PopulationState
 
 #: Largest day number an int16 day array can hold.
 _MAX_DAY = np.iinfo(np.int16).max
@@ -95,9 +97,9 @@ def mean_relative_infectiousness(config: DiseaseConfig) -> float:
 
 
 @dataclass(slots=True)
-class ActiveAgents:
+class InfectedAgents:
     """The infected agents (EXPOSED..CRITICAL) in ascending index order, with their clinical course:
-    the ``active_agents`` store.
+    the ``active_agents`` store (the key keeps its old name, which components declare and checkpoints hold).
 
     Kept by :class:`NaturalHistory`: new infections are merged in with their sampled course, the
     recovered and dead dropped. The clinical days (``course``, int16 rows with the ``COURSE_*``
@@ -120,7 +122,7 @@ class ActiveAgents:
         return self.ids[: self.count]
 
     @classmethod
-    def listing(cls, compartment: np.ndarray) -> ActiveAgents:
+    def listing(cls, compartment: np.ndarray) -> InfectedAgents:
         """A list of the agents in EXPOSED..CRITICAL, without their course (zeros), for readers of
         ``compartment`` in a state that no NaturalHistory keeps."""
         active = cls()
@@ -178,11 +180,11 @@ class ActiveAgents:
         return at, listed
 
 
-def active_agents(state: PopulationState) -> ActiveAgents:
+def infected_agents(state: PopulationState) -> InfectedAgents:
     """The infected agents of ``state``: the ``active_agents`` store when a NaturalHistory keeps it,
     otherwise listed afresh from ``compartment`` (without courses)."""
-    active: ActiveAgents | None = state.stores.get("active_agents")
-    return ActiveAgents.listing(state.compartment) if active is None else active
+    active: InfectedAgents | None = state.stores.get("active_agents")
+    return InfectedAgents.listing(state.compartment) if active is None else active
 
 
 def course_table(state: PopulationState, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -190,7 +192,7 @@ def course_table(state: PopulationState, rows: np.ndarray) -> dict[str, np.ndarr
     day_severe, day_critical, day_outcome, is_fatal, day_last_infectious, infectiousness_scale); -1 days and 0 scale for
     agents not infected now. For analysis and tests; the model reads the store directly."""
     rows = np.asarray(rows, dtype=np.int64)
-    active = active_agents(state)
+    active = infected_agents(state)
     at, listed = active.positions(rows)
     names = {"day_infectious": COURSE_INFECTIOUS, "day_symptomatic": COURSE_SYMPTOMATIC,
              "day_severe": COURSE_SEVERE, "day_critical": COURSE_CRITICAL, "day_outcome": COURSE_OUTCOME,
@@ -208,8 +210,8 @@ def move_courses(source: PopulationState, source_rows: np.ndarray, target: Popul
     source's list and whatever ``target_rows`` held is replaced."""
     source_rows = np.asarray(source_rows, dtype=np.int64)
     target_rows = np.asarray(target_rows, dtype=np.int64)
-    from_list: ActiveAgents = source.stores["active_agents"]
-    to_list: ActiveAgents = target.stores["active_agents"]
+    from_list: InfectedAgents = source.stores["active_agents"]
+    to_list: InfectedAgents = target.stores["active_agents"]
     at, listed = from_list.positions(source_rows)
     course = from_list.course[at[listed]]
     scale = from_list.scale[at[listed]]
@@ -226,7 +228,7 @@ def scale_infectiousness(state: PopulationState, rows: np.ndarray, factor: np.nd
                          divide: bool = False) -> None:
     """Multiply (or divide) the infectiousness scale of the infected among ``rows`` by ``factor``
     (scalar or per row; the arithmetic is NumPy's for the given dtypes, stored as float32)."""
-    active: ActiveAgents = state.stores["active_agents"]
+    active: InfectedAgents = state.stores["active_agents"]
     rows = np.asarray(rows, dtype=np.int64)
     at, listed = active.positions(rows)
     factor = np.broadcast_to(np.asarray(factor), at.shape)[listed]
@@ -280,14 +282,14 @@ class NaturalHistory:
         if count_active(state.compartment):
             raise StateError("compartment: agents are already infected before the disease layer was set up; "
                              "infect them through NaturalHistory.infect (or the transmission layer's seeding)")
-        state.stores["active_agents"] = ActiveAgents()
+        state.stores["active_agents"] = InfectedAgents()
 
     # -- daily step -----------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         state.entered_by_district[:] = 0
         events = state.events
         new_ids, new_course, new_scale = self.sample(state, events.new_infected[: events.new_infected_count], day, rng)
-        active: ActiveAgents = state.stores["active_agents"]
+        active: InfectedAgents = state.stores["active_agents"]
         spare = active.spare_arrays(active.count + new_ids.size)
         with threads_for(active.count + new_ids.size):
             count = progress_day(
@@ -391,6 +393,41 @@ class NaturalHistory:
             "age_band/ever_infected": age.sum(axis=1) - age[:, Compartment.SUSCEPTIBLE],
         }
         return metrics
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: the compartment counts this layer keeps hold every person present once (by
+        district and by age band), agree with a recount of ``compartment``, and the list of the
+        infected holds exactly the infected.
+
+        People present are the rows not parked AWAY (zerosim.region's empty visitor slots and
+        residents travelling, which the counts leave out); in a single city that is everyone, and the
+        counts must then add up to the population of each district and age band.
+        """
+        by_district = np.zeros_like(state.count_by_district)
+        by_band = np.zeros_like(state.count_by_age_band)
+        away, infected_now = recount_compartments(state.compartment, state.district_id, state.age, state.mobility,
+                                                  np.int8(Mobility.AWAY), by_district, by_band)
+        if away == 0:
+            require_equal(state.count_by_district.sum(axis=1), np.diff(state.groups.district_start),
+                          "people_conserved_by_district", day,
+                          "people counted in district (count_by_district summed over compartments)")
+            require_equal(state.count_by_age_band.sum(axis=1), by_band.sum(axis=1),
+                          "people_conserved_by_age_band", day,
+                          "people counted in age band (count_by_age_band summed over compartments)")
+        require_equal(state.count_by_district, by_district, "counts_match_recount", day,
+                      "count_by_district[district, compartment] against a recount of compartment")
+        require_equal(state.count_by_age_band, by_band, "counts_match_recount", day,
+                      "count_by_age_band[band, compartment] against a recount of compartment")
+        infected: InfectedAgents = state.stores["active_agents"]
+        listed = infected.view()
+        require(infected.count == infected_now, "infected_list_complete", day,
+                f"the list of the infected holds {infected.count} agents, {infected_now} are in EXPOSED..CRITICAL")
+        if listed.size:
+            codes = state.compartment[listed]
+            require(bool(np.all(listed[1:] > listed[:-1])) and bool(np.all((codes >= Compartment.EXPOSED)
+                                                                            & (codes <= Compartment.CRITICAL))),
+                    "infected_list_complete", day, "the list of the infected is not ascending or lists an agent "
+                    "not in EXPOSED..CRITICAL")
 
 
 def outcomes_by_doses(state: PopulationState) -> dict[str, dict[str, int]]:

@@ -13,9 +13,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: Age bands (lower bounds, years) used by every age-specific disease table: 0-9, 10-19, ..., 80+.
-AGE_BAND_LOWER_YEARS: tuple[int, ...] = (0, 10, 20, 30, 40, 50, 60, 70, 80)
-AGE_BAND_COUNT = len(AGE_BAND_LOWER_YEARS)
+# Every age-specific disease table uses the population layer's age bands (defined there once).
+from zerosim.population.state import AGE_BAND_COUNT
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 AgeTable = Annotated[list[Probability], Field(min_length=AGE_BAND_COUNT, max_length=AGE_BAND_COUNT)]
@@ -119,6 +118,12 @@ def preset_names() -> list[str]:
 def preset(name: str) -> DiseaseConfig:
     """The shipped parameters of variant ``name`` (KeyError if unknown)."""
     return _load_presets().presets[name]
+
+
+def variant_label(name: str) -> str:
+    """The human-readable name of variant preset ``name`` (its ``label``); ``name`` itself if unknown."""
+    presets = _load_presets().presets
+    return presets[name].label if name in presets else name
 
 
 def preset_sources(name: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.population.counter_rng import hash_gamma, hash_normal, hash_uniform
+from zerosim.population.kernels import SCAN_CHUNKS  # the scans' fixed chunk count (defined there once)
 from zerosim.population.state import Compartment
 
 _S = np.int8(Compartment.SUSCEPTIBLE)
@@ -25,10 +26,6 @@ _SEV = np.int8(Compartment.SEVERE)
 _CRIT = np.int8(Compartment.CRITICAL)
 _R = np.int8(Compartment.RECOVERED)
 _D = np.int8(Compartment.DEAD)
-
-#: Fixed number of work chunks of the parallel scans. Fixed (not the thread count) so that the
-#: reduction order, and therefore every result, is the same whatever NUMBA_NUM_THREADS is.
-SCAN_CHUNKS = 64
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -74,7 +71,7 @@ def collect_active(compartment, out):
 
 
 #: Columns of a course row (int16, one row per listed infected agent; see
-#: :class:`zerosim.disease.components.ActiveAgents`): the days of the clinical course, whether it
+#: :class:`zerosim.disease.components.InfectedAgents`): the days of the clinical course, whether it
 #: ends in death, the first day the compartment may change next (0: look at the next progression),
 #: and the last day the viral load is above the infectious threshold (-1 if never; with
 #: ``COURSE_INFECTIOUS`` it bounds the days the transmission layer needs to look at the agent).
@@ -108,6 +105,30 @@ def _copy_entry(ids, course, scale, to, source_ids, source_course, source_scale,
     for k in range(COURSE_COLUMNS):
         course[to, k] = source_course[at, k]
     scale[to] = source_scale[at]
+
+
+@njit(cache=True, nogil=True)
+def recount_compartments(compartment, district_id, age, mobility, away, by_district, by_band):
+    """Check mode's recount, one pass: add every agent whose ``mobility`` is not ``away`` to
+    ``by_district[district, compartment]`` and ``by_band[min(age // 10, bands - 1), compartment]``
+    ((D, C) and (B, C) int64, zeroed by the caller). Codes outside 0..C-1 are skipped (the engine
+    reports them). Returns (agents skipped as away, agents in EXPOSED..CRITICAL among all)."""
+    bands = by_band.shape[0]
+    codes = by_band.shape[1]
+    away_count = 0
+    infected = 0
+    for i in range(compartment.size):
+        c = compartment[i]
+        if c >= _E and c <= _CRIT:
+            infected += 1
+        if mobility[i] == away:
+            away_count += 1
+            continue
+        if c < 0 or c >= codes:
+            continue
+        by_district[district_id[i], c] += 1
+        by_band[min(age[i] // 10, bands - 1), c] += 1
+    return away_count, infected
 
 
 @njit(cache=True, nogil=True)

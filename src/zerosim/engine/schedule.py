@@ -46,3 +46,9 @@ class Scheduled:
 
     def report(self, state: PopulationState, day: int) -> dict:
         return self.active(day).report(state, day)
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: the invariants of the component in force (if it has any)."""
+        own_check = getattr(self.active(day), "check", None)
+        if own_check is not None:
+            own_check(state, day)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zerosim.engine.component import Component, Measure, declared_measures, declared_states, kind_of
+from zerosim.engine.invariants import InvariantChecker, check_mode_enabled
 from zerosim.engine.rng import component_rng
 from zerosim.engine.schedule import Scheduled
 from zerosim.errors import ScenarioError, StateError
@@ -80,9 +81,13 @@ class Simulation:
         Number of simulated days.
     seed : int
         Scenario seed; each component's Generator derives from it and the component's name.
+    check : bool, optional
+        Check the invariants after every day (:mod:`zerosim.engine.invariants`); default: the
+        ``ZEROSIM_CHECK`` environment variable. ``checker`` may also be set or cleared after building.
     """
 
-    def __init__(self, state: PopulationState, components: Sequence[Component], days: int, seed: int):
+    def __init__(self, state: PopulationState, components: Sequence[Component], days: int, seed: int,
+                 check: bool | None = None):
         self.state = state
         self.days = int(days)
         self.seed = int(seed)
@@ -95,6 +100,7 @@ class Simulation:
         self.recorder = Recorder(days=self.days, district_count=state.district_count,
                                  tables={name: (measure.table, measure.column)
                                          for name, (_, measure) in self.measures.items()})
+        self.checker = InvariantChecker() if (check_mode_enabled() if check is None else check) else None
         self._set_up = False
 
     @staticmethod
@@ -211,8 +217,11 @@ class Simulation:
         self.plan = [(component, component_rng(int(seed), component.name)) for component, _ in self.plan]
 
     def step(self, day: int) -> None:
-        """One day: every component's step in plan order, then every component's report."""
+        """One day: every component's step in plan order, then every component's report (and, in
+        check mode, the invariants)."""
         for component, rng in self.plan:
             component.step(self.state, day, rng)
         for component, _ in self.plan:
             self.recorder.record(day, component.report(self.state, day))
+        if self.checker is not None:
+            self.checker.check(self.state, day, (component for component, _ in self.plan))

@@ -22,7 +22,7 @@ Format (version :data:`CHECKPOINT_VERSION`), two files in the run directory:
 
 A ``<tree>`` is JSON in which arrays are ``{"__array__": "a<k>"}``, tuples ``{"__tuple__": [...]}``,
 dicts ``{"__dict__": [[key, value], ...]}``, NumPy scalars ``{"__scalar__": dtype, "value": v}``
-and the few store classes of the model ``{"__object__": "ActiveAgents", "fields": {...}}``: only the
+and the few store classes of the model ``{"__object__": "InfectedAgents", "fields": {...}}``: only the
 classes in :data:`STORE_CLASSES` can be named, and they are filled field by field (no code named by
 the file runs). Resuming rebuilds the city from the scenario (the build is deterministic) and then
 overwrites every mutable array, store, recorder buffer and random stream with the saved ones.
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from zerosim import __version__
-from zerosim.disease.components import ActiveAgents
+from zerosim.disease.components import InfectedAgents
 from zerosim.engine.simulation import Recorder, Simulation
 from zerosim.errors import CheckpointError, ScenarioError
 from zerosim.io.results import JSON_READ_ERRORS, read_json_bounded
@@ -60,8 +60,11 @@ CHECKPOINT_FORMAT = "zerosim-checkpoint"
 CHECKPOINT_VERSION = 5  # 5: the recorder's ledger buffers; 4: arrays + JSON (3 and before: a pickle, no longer read)
 LEGACY_PICKLE = "checkpoint.pkl"
 #: The only classes a checkpoint may name (the stores components keep in ``state.stores``).
-STORE_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (ActiveAgents, ZoneEventLog, LabQueue, TubeBatch,
+STORE_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (InfectedAgents, ZoneEventLog, LabQueue, TubeBatch,
                                                                 LedgerStore)}
+#: InfectedAgents was called ActiveAgents until issue 17; checkpoints written then name it so and still resume
+#: (same fields, same ``active_agents`` store key), so the format version is unchanged.
+STORE_CLASSES["ActiveAgents"] = InfectedAgents
 _SCALAR_KINDS = "biuf"
 
 

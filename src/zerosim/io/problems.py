@@ -38,7 +38,7 @@ ROOTS = {
     "RegionScenario": ("zerosim.region.config", "RegionScenario"),
     "ContainmentConfig": ("zerosim.policy.config", "ContainmentConfig"),
     "LedgerConfig": ("zerosim.ledger.config", "LedgerConfig"),
-    "BehaviourConfig": ("zerosim.ledger.config", "BehaviourConfig"),
+    "BehaviourConfig": ("zerosim.behaviour.config", "BehaviourConfig"),
 }
 
 

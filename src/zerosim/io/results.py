@@ -22,11 +22,11 @@ from zerosim.lazy import lazy_module
 
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
-from zerosim.disease.config import AGE_BAND_LOWER_YEARS
 from zerosim.engine.component import Total
 from zerosim.errors import OutputDirError, OutputError, RunDirError, ZerosimError
 from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
+from zerosim.population.state import AGE_BAND_LOWER_YEARS
 
 #: Files whose presence marks a directory as holding results (never overwritten without force).
 RESULT_FILES = ("summary.json", "timeseries.parquet", "by_district.parquet", "scenario.yaml")

@@ -19,11 +19,12 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from zerosim.behaviour.config import BehaviourConfig
 from zerosim.disease.config import DiseaseConfig, preset, preset_names
 from zerosim.errors import ScenarioError
 from zerosim.io.paths import check_path
 from zerosim.io.safe_yaml import MAX_YAML_BYTES, dump_yaml, load_yaml
-from zerosim.ledger.config import BehaviourConfig, LedgerConfig, default_behaviour, default_ledger
+from zerosim.ledger.config import LedgerConfig, default_behaviour, default_ledger
 from zerosim.policy.config import ContainmentConfig
 from zerosim.policy.presets import merge_overrides, resolve_containment
 from zerosim.policy.presets import preset_names as policy_preset_names
@@ -40,7 +41,7 @@ class DiseaseSelection(BaseModel):
     """A variant preset plus overrides of any of its fields (nested mapping or dotted keys)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    variant: str = Field("omicron_ba2", description="Variant preset: ancestral, delta, omicron_ba2, omicron_ba5.")
+    variant: str = Field("omicron_ba2", description=f"Variant preset: {', '.join(preset_names())} (disease/presets.yaml).")
     overrides: dict[str, Any] = Field(default_factory=dict, description="Fields of the preset to change.")
 
     @field_validator("variant")

@@ -1,8 +1,8 @@
 """Ledger layer: validated parameters of the social-cost ledger.
 
-Layer ``ledger`` -- imports nothing above ``population``. The shipped defaults live in
-``defaults.yaml`` next to this file, each with its source or its ASSUMPTION label; docs/ledger.md
-explains them.
+Layer ``ledger`` -- imports population codes and the behaviour layer's config only. The shipped
+defaults (the ledger's rates and the behaviour parameters) live in ``defaults.yaml`` next to this
+file, each with its source or its ASSUMPTION label; docs/ledger.md explains them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
+from zerosim.behaviour.config import BehaviourConfig  # its defaults live in defaults.yaml; re-exported
+from zerosim.population.state import WORK_SECTOR_NAMES
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
-SECTORS = ("retail", "catering", "manufacturing", "office", "logistics", "health", "public_service")
+#: Work sectors in code order (``zerosim.population.state.Sector``), as the ledger's by-sector tables name them.
+SECTORS = WORK_SECTOR_NAMES
 WORKER_TYPES = ("formal", "informal", "gig", "self_employed")
 
 
@@ -129,29 +133,6 @@ class LedgerConfig(_Model):
     testing: TestingCostConfig
     care: CareConfig
     facilities: FacilityConditionsConfig
-
-
-class BehaviourConfig(_Model):
-    """Compliance and fatigue: how people respond to the cost of containment."""
-
-    enabled: bool = Field(False, description="Model compliance and fatigue (off: everyone always complies).")
-    base_compliance: Fraction = Field(description="Share of confinement days a person complies at the start.")
-    fatigue_per_confined_day: NonNegative = Field(
-        description="Relative drop in compliance per day already confined (exponential decay rate)."
-    )
-    food_shortfall_penalty: Fraction = Field(
-        description="Absolute drop in compliance while the household has no food."
-    )
-    local_case_response: NonNegative = Field(
-        description="Rise in compliance per log10(1 + community cases per 100,000 in the district over 7 days)."
-    )
-    minimum_compliance: Fraction = Field(description="Compliance never falls below this.")
-    test_skip_follows_compliance: bool = Field(
-        True, description="Non-compliant people also skip mass-testing rounds."
-    )
-    pressure_confined_days: int = Field(
-        14, ge=1, description="Resistance-pressure index: residents confined longer than this count."
-    )
 
 
 class _DefaultsFile(_Model):

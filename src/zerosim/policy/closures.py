@@ -13,9 +13,8 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
-from zerosim.policy.config import LEVEL_CODE, ClosuresConfig
-from zerosim.population.state import PopulationState
-from zerosim.population.synthesis import WORK_SECTOR_CODE
+from zerosim.policy.config import ClosuresConfig
+from zerosim.population.state import LEVEL_CODE, WORK_SECTOR_CODE, PopulationState
 from zerosim.transmission.kernels import CITYWIDE, LAYER_NAMES
 
 _NEVER_CLOSES = 99

@@ -12,14 +12,17 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from zerosim.population.state import AGE_BAND_COUNT, LEVEL_CODE, WORK_SECTOR_NAMES
+
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 
-ZoneName = Literal["city", "district", "subdistrict", "compound", "sealed", "controlled", "precaution", "restricted"]
-SectorName = Literal["retail", "catering", "manufacturing", "office", "logistics", "health", "public_service"]
-LevelName = Literal["none", "precaution", "controlled", "sealed"]
-LEVEL_CODE: dict[str, int] = {"none": 0, "precaution": 1, "controlled": 2, "sealed": 3}
+#: Names a scenario may use, derived from the codes' single definitions in population/state.py
+#: (``Sector``, ``ZoneLevel``); LEVEL_CODE (name -> ZoneLevel value) is re-exported from there.
+SectorName = Literal[WORK_SECTOR_NAMES]
+LevelName = Literal[tuple(LEVEL_CODE)]
+ZoneName = Literal[("city", "district", "subdistrict", "compound", *reversed(tuple(LEVEL_CODE)[1:]), "restricted")]
 
 
 class _Model(BaseModel):
@@ -51,7 +54,7 @@ class CampaignConfig(_Model):
     rounds: PositiveInt | None = Field(None, description="Number of rounds; None: no limit (for zones: while any exist).")
     coverage_fraction: Fraction = Field(0.95, description="Share of targeted residents who are swabbed in a round.")
     coverage_by_age_band: list[Fraction] | None = Field(
-        None, min_length=9, max_length=9,
+        None, min_length=AGE_BAND_COUNT, max_length=AGE_BAND_COUNT,
         description="Share swabbed by 10-year age band (0-9 ... 80+), replacing coverage_fraction; the bed-bound "
         "elderly are swabbed at home, so it need not fall with age.",
     )

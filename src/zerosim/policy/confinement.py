@@ -15,11 +15,12 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
+from zerosim.engine.invariants import require
 from zerosim.engine.rng import kernel_seed
 from zerosim.policy.config import ContainmentConfig
-from zerosim.policy.kernels import resolve_confinement
+from zerosim.policy.kernels import resolve_confinement, tally_facilities
 from zerosim.population.kernels import count_codes
-from zerosim.population.state import Mobility, PopulationState, Sector
+from zerosim.population.state import Compartment, Mobility, PopulationState, Sector
 
 
 #: The per-agent arrays :func:`confine` writes (the confinement layer's own).
@@ -83,9 +84,26 @@ class Confinement:
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         counts = count_codes(state.mobility, len(Mobility))
         # the dead are parked at HOME by the kernel: count only the living as confined
-        dead = float(state.count_by_district[:, 8].sum()) if state.has_array("count_by_district") else 0.0
+        dead = float(state.count_by_district[:, Compartment.DEAD].sum()) if state.has_array("count_by_district") else 0.0
         return {
             "confined_home": float(counts[Mobility.HOME]) - dead,
             "confined_compound": float(counts[Mobility.COMPOUND]),
             "in_facility": float(counts[Mobility.FACILITY]),
         }
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: mobility codes valid; a facility exactly for those in one, each facility an
+        isolation facility (district id) or a quarantine hotel (district count + district id); nobody in
+        a facility without the status that sends them there."""
+        districts = state.district_count
+        low, high, mismatched, top, isolation, hotels, isolated, central = tally_facilities(
+            state.mobility, state.facility_id, state.isolation_status, state.quarantine_status, districts)
+        require(state.size == 0 or (low >= 0 and high < len(Mobility)), "mobility_codes", day,
+                f"mobility codes range {low}..{high}, valid 0..{len(Mobility) - 1}")
+        require(mismatched == 0, "facility_matches_mobility", day,
+                f"{mismatched} agents have a facility_id without mobility FACILITY, or the reverse")
+        require(top < 2 * districts, "facility_ids", day, f"facility_id {top}, valid -1..{2 * districts - 1}")
+        require(isolation <= isolated, "isolation_facility_occupancy", day,
+                f"{isolation} people in isolation facilities, {isolated} with isolation status ISOLATED")
+        require(hotels <= central, "quarantine_hotel_occupancy", day,
+                f"{hotels} people in quarantine hotels, {central} with quarantine status CENTRAL")

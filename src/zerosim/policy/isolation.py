@@ -15,6 +15,7 @@ import numpy as np
 
 from zerosim.disease.config import ViralLoadConfig
 from zerosim.engine.component import Phase
+from zerosim.engine.invariants import require
 from zerosim.policy.config import IsolationConfig
 from zerosim.population.kernels import count_codes, where_equal, where_nonzero
 from zerosim.population.state import Compartment, IsolationStatus, PopulationState
@@ -134,3 +135,18 @@ class Isolation:
             "admitted_to_isolation": float((state.day_isolation_change[isolated] == day).sum()),
             "in_isolation_district": np.bincount(state.district_id[isolated], minlength=state.district_count),
         }
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: codes within IsolationStatus, and no admission to a full facility (occupancy stays
+        within the beds; above them only when a timeline cut the beds, and then nobody is admitted)."""
+        status = state.isolation_status
+        high = int(status.max(initial=0))
+        require(int(status.min(initial=0)) >= 0 and high < len(IsolationStatus), "isolation_status_codes", day,
+                f"isolation_status code {high}, valid 0..{len(IsolationStatus) - 1}")
+        beds = self.beds(state)
+        if beds is None or not self.config.enabled:
+            return
+        isolated = active_cases(state, IsolationStatus.ISOLATED)
+        admitted = int((state.day_isolation_change[isolated] == day).sum())
+        require(isolated.size <= beds or admitted == 0, "isolation_beds", day,
+                f"{isolated.size} in isolation against {beds} beds, {admitted} admitted today")

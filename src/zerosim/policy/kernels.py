@@ -164,3 +164,31 @@ def assign_health_codes(
         yellow = (((quarantine == _Q_HOME) & (day32 >= np.int32(day_quarantine_start[i]))) | (iso == _ISO_MONITORING)
                   | (result == _PENDING_RETEST) | ((require == 1) & ~negative))
         health_code[i] = max(np.int8(2) * np.int8(red), np.int8(yellow))  # RED = 2, YELLOW = 1, GREEN = 0
+
+
+@njit(cache=True, nogil=True)
+def tally_facilities(mobility, facility_id, isolation_status, quarantine_status, district_count):
+    """Check mode's one pass over confinement (every array (n,)): returns (lowest mobility code, highest
+    mobility code, agents whose facility_id is set without mobility FACILITY or the reverse, highest
+    facility_id, people in isolation facilities (ids 0..D-1), people in quarantine hotels (ids D..),
+    people with isolation status ISOLATED, people with quarantine status CENTRAL)."""
+    low, high, mismatched, top = 127, -128, 0, -1
+    in_isolation = in_hotels = isolated = central = 0
+    for i in range(mobility.size):
+        m = mobility[i]
+        f = facility_id[i]
+        low = min(low, m)
+        high = max(high, m)
+        top = max(top, f)
+        if (m == _FACILITY) != (f >= 0):
+            mismatched += 1
+        if f >= 0:
+            if f < district_count:
+                in_isolation += 1
+            else:
+                in_hotels += 1
+        if isolation_status[i] == _ISO_ISOLATED:
+            isolated += 1
+        if quarantine_status[i] == _Q_CENTRAL:
+            central += 1
+    return low, high, mismatched, top, in_isolation, in_hotels, isolated, central

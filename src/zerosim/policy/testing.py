@@ -98,10 +98,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.disease.components import active_agents
+from zerosim.disease.components import infected_agents
 from zerosim.disease.config import ViralLoadConfig
-from zerosim.disease.kernels import SCAN_CHUNKS
 from zerosim.engine.component import Phase
+from zerosim.engine.invariants import require
 from zerosim.engine.rng import kernel_seed
 from zerosim.errors import ScenarioError
 from zerosim.policy.config import CampaignConfig, TestingConfig
@@ -126,7 +126,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
+from zerosim.population.kernels import SCAN_CHUNKS, stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
@@ -574,7 +574,7 @@ class Testing:
         else:
             # Only the quarantined, the symptomatic and the workers due for screening can be swabbed:
             # decide for them alone (same rules, same order as the full scan).
-            active = active_agents(state)
+            active = infected_agents(state)
             candidates = _union(quarantined_agents(state.quarantine_status),
                                 symptomatic_agents(active.ids, active.count, state.compartment))
             for due in self._screening_due(state, day, screen_of_sector):
@@ -752,3 +752,24 @@ class Testing:
             "pool_retests": float(counts[TestingCounter.RETESTS_TODAY]),
             "cases_detected_district": state.testing_cases_district.astype(np.float64),
         }
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: no counter below zero, the lab within its capacity, the backlog equal to the tubes
+        queued, and every campaign swab request swabbed, cancelled or still pending."""
+        counts = state.testing_counts
+        negative = [slot.name for slot in TestingCounter if counts[slot] < 0]
+        require(not negative, "testing_counts_non_negative", day,
+                f"{negative[:1] and negative[0]} is {counts[TestingCounter[negative[0]]] if negative else 0}")
+        queue: LabQueue = state.lab_queue
+        queued = queue.waiting()
+        require(counts[TestingCounter.LAB_BACKLOG] == queued, "lab_backlog", day,
+                f"lab_backlog is {counts[TestingCounter.LAB_BACKLOG]}, {queued} tubes are queued")
+        capacity = lab_capacity(self.config, state)
+        processed = int(counts[TestingCounter.TUBES_PROCESSED_TODAY])
+        require(capacity is None or processed <= capacity, "lab_capacity", day,
+                f"{processed} tubes processed against a capacity of {capacity} a day")
+        requested, swabbed, cancelled, pending = (int(counts[slot]) for slot in (
+            TestingCounter.REQUESTED_TOTAL, TestingCounter.CAMPAIGN_SWABBED_TOTAL, TestingCounter.CANCELLED_TOTAL,
+            TestingCounter.PENDING_REQUESTS))
+        require(requested == swabbed + cancelled + pending, "swab_requests_conserved", day,
+                f"{requested} requested, {swabbed} swabbed + {cancelled} cancelled + {pending} pending")

@@ -19,7 +19,8 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from zerosim.disease.kernels import SCAN_CHUNKS, log10_viral_load
+from zerosim.disease.kernels import log10_viral_load
+from zerosim.population.kernels import SCAN_CHUNKS
 from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
 from zerosim.transmission.kernels import hash_uniform
 

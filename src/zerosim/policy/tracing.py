@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
+from zerosim.engine.invariants import require
 from zerosim.policy.config import TracingConfig
 from zerosim.policy.isolation import agents_with_code, detected_on, scaled_capacity
 from zerosim.population.kernels import count_codes
@@ -203,3 +204,18 @@ class Tracing:
             "close_contacts_traced": float(state.tracing_counts[0]),
             "secondary_contacts_traced": float(state.tracing_counts[1]),
         }
+
+    def check(self, state: PopulationState, day: int) -> None:
+        """Check mode: codes within QuarantineStatus, and no admission to full quarantine hotels (above
+        the rooms only when a timeline cut them, and then nobody is admitted)."""
+        status = state.quarantine_status
+        high = int(status.max(initial=0))
+        require(int(status.min(initial=0)) >= 0 and high < len(QuarantineStatus), "quarantine_status_codes", day,
+                f"quarantine_status code {high}, valid 0..{len(QuarantineStatus) - 1}")
+        rooms = scaled_capacity(self.config.rooms_per_100k, state.size)
+        if rooms is None or not self.config.enabled:
+            return
+        central = quarantined(state, QuarantineStatus.CENTRAL)
+        admitted = int((state.day_quarantine_start[central] == day).sum())
+        require(central.size <= rooms or admitted == 0, "quarantine_rooms", day,
+                f"{central.size} in central quarantine against {rooms} rooms, {admitted} admitted today")

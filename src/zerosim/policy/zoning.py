@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 
 from zerosim.engine.component import Phase
-from zerosim.policy.config import LEVEL_CODE, ZoningConfig
-from zerosim.population.state import NEVER, PopulationState, ZoneLevel
+from zerosim.policy.config import ZoningConfig
+from zerosim.population.state import LEVEL_CODE, NEVER, PopulationState, ZoneLevel
 
 LEVEL_NAMES = {int(level): level.name.lower() for level in ZoneLevel}
 

@@ -12,6 +12,8 @@ import numba
 import numpy as np
 from numba import njit
 
+#: Fixed number of work chunks of the parallel scans of every layer. Fixed (not the thread count) so
+#: that the reduction order, and therefore every result, is the same whatever NUMBA_NUM_THREADS is.
 SCAN_CHUNKS = 64
 
 #: Default amount of work below which a parallel kernel runs on the calling thread alone. Waking

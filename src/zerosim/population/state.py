@@ -41,8 +41,9 @@ class Compartment(IntEnum):
 
 
 COMPARTMENT_COUNT = len(Compartment)
-#: 10-year age bands 0-9 ... 80+ used by every age-specific table and output.
-AGE_BAND_COUNT = 9
+#: Age bands (lower bounds, years) used by every age-specific table and output: 0-9, 10-19, ..., 80+.
+AGE_BAND_LOWER_YEARS: tuple[int, ...] = (0, 10, 20, 30, 40, 50, 60, 70, 80)
+AGE_BAND_COUNT = len(AGE_BAND_LOWER_YEARS)
 #: Compartments counted as "infectious" in outputs (infectiousness itself follows viral load).
 INFECTIOUS_COMPARTMENTS = (
     Compartment.PRESYMPTOMATIC,
@@ -88,6 +89,10 @@ class Sector(IntEnum):
 
 WORK_SECTORS = tuple(Sector(s) for s in range(Sector.RETAIL, Sector.PUBLIC_SERVICE + 1))
 SCHOOL_SECTORS = tuple(Sector(s) for s in range(Sector.KINDERGARTEN, Sector.SENIOR_SECONDARY + 1))
+#: Work sectors by the name scenario files, sectors.csv and the ledger's tables use: the member's
+#: name in lower case (``"public_service"`` -> ``Sector.PUBLIC_SERVICE``), in code order.
+WORK_SECTOR_CODE: dict[str, Sector] = {sector.name.lower(): sector for sector in WORK_SECTORS}
+WORK_SECTOR_NAMES: tuple[str, ...] = tuple(WORK_SECTOR_CODE)
 
 
 class TestResult(IntEnum):
@@ -127,6 +132,9 @@ class ZoneLevel(IntEnum):
     CONTROLLED = 2  # 管控区: nobody leaves the compound
     SEALED = 3  # 封控区: nobody leaves home
 
+
+#: Zone levels by the name scenario files use (``"sealed"`` -> 3), in code order.
+LEVEL_CODE: dict[str, int] = {level.name.lower(): int(level) for level in ZoneLevel}
 
 class WorkerType(IntEnum):
     """Employment type of a worker (int8): how much of the wage a day off work loses."""

@@ -30,6 +30,7 @@ from zerosim.population.state import (
     NO_GROUP,
     GroupIndex,
     PopulationState,
+    WORK_SECTOR_CODE,
     Sector,
     bytes_per_agent,
 )
@@ -40,15 +41,6 @@ SCHOOL_TYPE_SECTOR = {
     "primary": Sector.PRIMARY_SCHOOL,
     "junior_secondary": Sector.JUNIOR_SECONDARY,
     "senior_secondary": Sector.SENIOR_SECONDARY,
-}
-WORK_SECTOR_CODE = {
-    "retail": Sector.RETAIL,
-    "catering": Sector.CATERING,
-    "manufacturing": Sector.MANUFACTURING,
-    "office": Sector.OFFICE,
-    "logistics": Sector.LOGISTICS,
-    "health": Sector.HEALTH,
-    "public_service": Sector.PUBLIC_SERVICE,
 }
 #: The city the shipped age_pyramid.csv and household_size.csv describe (data/SOURCES.md sections 2-3).
 #: Its tables are used as they are; other cities get them adjusted to their own census (see city_tables).

@@ -424,6 +424,9 @@ class Region:
         """Keep the city as it would be alone: contact rates calibrated on residents only, empty slots
         out of the age-band counts, and visitors fed by their hotel (no food accounting)."""
         state = simulation.state
+        if simulation.checker is not None:
+            simulation.checker.waive("quarantine_rooms", "the region quarantines arrivals and returning residents "
+                                     "itself, beyond Tracing's rooms (issue 17, item 3)")
         rows = np.arange(residents, residents + slots)
         exclude_empty_slots(state, residents)
         if rates is not None:

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from zerosim import __version__
+from zerosim.disease.config import variant_label
 from zerosim.errors import InputError, OutputDirError, OutputError, ScenarioError
 from zerosim.io.compare import (
     LEDGER_PARAMETERS,
@@ -74,13 +75,6 @@ PRESSURE_CAVEAT = (
 )
 #: Matplotlib settings while drawing SVG: glyphs as paths (no font needed to view), stable clip-path ids.
 _SVG_RC = {"svg.fonttype": "path", "svg.hashsalt": "zerosim-report"}
-
-_VARIANTS = {
-    "ancestral": "the ancestral (Wuhan) strain",
-    "delta": "Delta",
-    "omicron_ba2": "Omicron BA.2",
-    "omicron_ba5": "Omicron BA.5",
-}
 
 _SUMMARY_LABELS = {total.key: total.label for total in SUMMARY_TOTALS}
 
@@ -433,7 +427,7 @@ def _scenario_section(page: _Page, run: _Run, level: int, anchor: str) -> str:
     population = summary.get("population")
     days = summary.get("days")
     variant = str(summary.get("variant") or (scenario.get("disease") or {}).get("variant") or "unknown")
-    variant_words = _VARIANTS.get(variant, variant)
+    variant_words = variant_label(variant)  # the preset's own label (disease/presets.yaml)
     start = _start_date(run)
     r0 = summary.get("r0")
     structure = [f"{_number(summary[key])} {words}" for key, words in (

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.disease.components import ActiveAgents
+from zerosim.disease.components import InfectedAgents
 from zerosim.disease.config import DiseaseConfig
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
@@ -173,7 +173,7 @@ class Transmission:
         for seeding in self.seeding:
             if seeding.day == day:
                 self._seed(state, seeding, day, rng)
-        active: ActiveAgents = state.stores["active_agents"]  # the infected, with their infectiousness
+        active: InfectedAgents = state.stores["active_agents"]  # the infected, with their infectiousness
         if active.count == 0:
             return
         facility_offsets, facility_members = _facility_index(state)

@@ -16,8 +16,9 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from zerosim.disease.kernels import COURSE_INFECTIOUS, COURSE_LAST_INFECTIOUS, SCAN_CHUNKS, log10_viral_load
+from zerosim.disease.kernels import COURSE_INFECTIOUS, COURSE_LAST_INFECTIOUS, log10_viral_load
 from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F401  (re-exported)
+from zerosim.population.kernels import SCAN_CHUNKS
 
 #: Layer codes, in the order of the per-layer parameter arrays.
 HOUSEHOLD, BUILDING, COMPOUND, WORKPLACE, SCHOOL, COMMUNITY, CITYWIDE, FACILITY = range(8)
