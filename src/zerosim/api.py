@@ -134,6 +134,7 @@ def run(
     report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Results:
     """Run a scenario and return its results; write them to ``out`` when given.
 
@@ -151,6 +152,7 @@ def run(
     report : with ``out``, also write ``<out>/report.html``, one self-contained HTML page of the run
         (:func:`zerosim.report.write_report`)
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
+    on_progress : called after each day with (day, infections so far), for progress lines
     """
     if report and out is None:
         raise InputError("--report: needs --out; give a directory for the run and its report")
@@ -171,11 +173,12 @@ def run(
             if force:
                 remove_run_files(out_dir)  # the earlier run's files (summary.json first), and only those
             write_atomic(out_dir / "scenario.yaml", lambda path: path.write_text(scenario.to_yaml()))
-        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day)
+        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day,
+                               on_progress)
 
 
 def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoint_every, baseline, report,
-                    on_phase, on_day) -> Results:
+                    on_phase, on_day, on_progress=None) -> Results:
     started = time.perf_counter()
     if on_phase:
         on_phase("building population")
@@ -184,7 +187,7 @@ def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoin
     timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day)
+    _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day, on_progress)
     return _finish(scenario, simulation, timing, out_dir, figures, on_phase, baseline, report)
 
 
@@ -195,6 +198,7 @@ def resume(
     report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Results:
     """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's.
 
@@ -204,10 +208,10 @@ def resume(
     run_dir = Path(run_dir)
     read_checkpoint(run_dir)  # the folder and its checkpoint are checked before the lock is taken
     with exclusive(run_dir):
-        return _resume_locked(run_dir, figures, report, on_phase, on_day)
+        return _resume_locked(run_dir, figures, report, on_phase, on_day, on_progress)
 
 
-def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
+def _resume_locked(run_dir: Path, figures, report, on_phase, on_day, on_progress=None) -> Results:
     checkpoint = read_checkpoint(run_dir)  # again, under the lock: another run may have finished it meanwhile
     scenario, timing = checkpoint.scenario, checkpoint.timing
     check_fits_in_memory(scenario.population.size)
@@ -218,12 +222,12 @@ def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
     checkpoint.restore(simulation)
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day)
+    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day, on_progress)
     return _finish(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
-              checkpoint_every: int | None, on_day) -> None:
+              checkpoint_every: int | None, on_day, on_progress=None) -> None:
     """Run the days from ``start_day``, checkpointing (and flushing the tables) every k days."""
 
     clock = time.perf_counter()
@@ -231,6 +235,9 @@ def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, ou
         simulation.step(day)
         if on_day is not None:
             on_day(day)
+        if on_progress is not None:
+            new_infections = simulation.recorder.scalars.get("new_infections")
+            on_progress(day, int(new_infections[: day + 1].sum()) if new_infections is not None else -1)
         finished_days = day + 1
         if out_dir is not None and checkpoint_every and finished_days % checkpoint_every == 0 \
                 and finished_days < simulation.days:
