@@ -17,6 +17,8 @@ from numba import njit
 
 from zerosim.warmup import KERNEL_MODULES, CompileWatch, compiling_message, dispatchers
 
+pytestmark = pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled without the JIT")
+
 #: Calls some kernels with the argument types of real runs, then prints each one's cache
 #: statistics (hits, misses) as JSON.
 _CALL_KERNELS = textwrap.dedent("""
@@ -59,7 +61,6 @@ def test_every_kernel_is_cached_on_disk():
     assert not not_cached, f"kernels without cache=True (compiled again by every process): {not_cached}"
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="no compilation without the JIT")
 def test_a_second_process_loads_the_kernels_the_first_compiled(tmp_path):
     first = _kernel_stats(tmp_path)
     assert all(misses >= 1 and hits == 0 for hits, misses in first.values()), first  # a cold cache: compiled

@@ -10,7 +10,8 @@ Where a run must still compile (a kernel source changed since the install, or th
 removed), :class:`CompileWatch` sees Numba start compiling and the CLI says so on its progress
 display, with an estimate from :func:`compile_estimate_seconds`.
 
-Imports the API (and so every layer) only inside :func:`warm`; the rest needs only numba.
+Imports the API (and so every layer) only inside :func:`warm`; the rest imports only the kernel
+modules.
 """
 
 from __future__ import annotations
