@@ -76,3 +76,16 @@ def test_the_display_says_when_it_compiles():
         display.compiling(40)
         display.progress(1, 9)
     assert quiet.getvalue() == ""
+
+
+def test_count_lines_of_replicates(monkeypatch):
+    from zerosim.cli.progress import CountDisplay
+
+    monkeypatch.setenv("ZEROSIM_PROGRESS_SECONDS", "0")
+    stream = io.StringIO()
+    display = CountDisplay("replicate", stream=stream)
+    for done in range(1, 5):
+        display.update(done, 4)
+    lines = stream.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"replicate {k}/4 ({25 * k}%)" for k in range(1, 5)], lines
+    assert "left" in lines[0] and "left" not in lines[-1]
