@@ -17,7 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import zerosim
-from zerosim.population.synthesis import build_population, release_freed_memory
+from zerosim.memory import release_freed_memory
+from zerosim.population.synthesis import build_population
 
 
 def _status(key: str) -> int:

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 import zerosim
-from zerosim.calibrate.observed import load_observed
+from zerosim.experiments.calibrate.observed import load_observed
 
 SECTIONS = ("growth", "severity", "testing", "scale", "builtins", "ledger", "leaks")
 
@@ -441,6 +441,9 @@ def section_ledger(runner: Runner, scale: float, seeds: list[int]) -> list[Line]
     size = max(2_000, round(scenario.population.size * scale))
     runs = [runner.run(name, size, seed) for seed in seeds]
     ran_out = [r.summary["ledger"]["households_ran_out"] / max(r.summary["households"], 1) for r in runs]
+    # elderly people living alone (no group buying without a member under 65): reported for the record, no target
+    alone = [r.summary["ledger"]["elderly_alone_ran_out"]
+             / max(r.summary["ledger"].get("elderly_alone_households", 0), 1) for r in runs]
     failed = [r.summary["ledger"]["stores_failed"] / max(r.summary["ledger"].get("stores", 0) or 1, 1) for r in runs]
     # Expected all-cause deaths on the days the city was sealed: China's crude death rate 7.18 per 1,000
     # in 2021 (NBS Statistical Communique 2022-02-28). Wuhan Jan-Mar 2020: 5,954 excess deaths, 4,573 of
@@ -453,17 +456,21 @@ def section_ledger(runner: Runner, scale: float, seeds: list[int]) -> list[Line]
         excess.append(r.summary["ledger"]["excess_non_covid_deaths"] / expected)
     return [
         Line("ledger", f"{name}: households that ran out of food at least once", 0.05, 0.70, float(np.median(ran_out)),
-             "share", "~70 % food insecure (adapted HFIAS) among 3,230 adults in the lockdown (Liu Y et al., "
-             "Glob Public Health 2023;18:2246066): the ceiling; ASSUMPTION floor 5 % for running out entirely",
-             spread=ran_out),
+             "share", "~70 % food insecure (adapted HFIAS, any degree) among 3,230 adults in the lockdown (Liu Y et al., "
+             "Glob Public Health 2023;18:2246066): the ceiling for running out entirely; ASSUMPTION floor 5 %. "
+             "No survey of running out entirely was found (docs/ledger.md 2.1)",
+             detail=f"elderly living alone: {np.median(alone):.2f} ran out", spread=ran_out),
         Line("ledger", f"{name}: small stores failed (never reopen)", None, 0.30, float(np.median(failed)), "share",
              "no count of closures found; retail sales -48.3 % y/y in April but -18.7 % for Jan-May (Shanghai "
-             "Statistics Bureau via SHINE 2022-05-21): most trade came back. ASSUMPTION ceiling 30 %",
-             spread=failed),
+             "Statistics Bureau via SHINE 2022-05-21); Shanghai's cafes 6,913 in Jan 2021 (Dianping via Yicai, China "
+             "Daily 2021-03-30), 7,857 at end-June 2022 (Meituan), 8,530 in 2023 (SHINE 2023-06-01): the stock did not "
+             "fall. ASSUMPTION ceiling 30 %", spread=failed),
         Line("ledger", f"{name}: excess non-COVID deaths / expected deaths while sealed", None, 0.13,
              float(np.median(excess)), "ratio",
              "Wuhan Jan-Mar 2020: 56 % excess all-cause, 77 % of it pneumonia (Liu J et al., BMJ 2021;372:n415) "
-             "-> non-COVID excess ~13 % of expected; expected = 7.18 per 1,000 a year (NBS 2021)", spread=excess),
+             "-> non-COVID excess ~13 % of expected, the ceiling; outside Wuhan lockdowns cut non-COVID deaths by "
+             "4.9 % (Qi J et al., medRxiv 2020.08.28.20183699); expected = 7.18 per 1,000 a year (NBS 2021). No "
+             "Shanghai 2022 count found", spread=excess),
     ]
 
 
@@ -478,11 +485,13 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
     # sealed venues (Zhao Dandan, press conference 2022-05-07); 86.9 % "under control" on 21 March.
     size = max(2_000, round(scenario.population.size * scale))
     start = scenario.start_date
-    for first, last, lo, source in (
-            (date(2022, 3, 21), date(2022, 3, 27), 0.8,
+    # The window is the record +- about 0.06: a model that finds every case inside the walls (0.99) is the
+    # near-perfect containment issue #14 is about, not a pass.
+    for first, last, lo, hi, source in (
+            (date(2022, 3, 21), date(2022, 3, 27), 0.75, 0.93,
              "86.9 % (21 Mar) and 81.4 % (27 Mar) of new infections found already under isolation or control "
              "(Shanghai Health Commission bulletins via Shanghai Securities News 2022-03-22, Jiefang Daily 2022-03-29)"),
-            (date(2022, 5, 1), date(2022, 5, 6), 0.85,
+            (date(2022, 5, 1), date(2022, 5, 6), 0.85, 0.96,
              "90.6 % found in sealed areas, central quarantine or sealed venues, 1-6 May 2022 (Zhao Dandan, press "
              "conference 2022-05-07); 95-98 % in the bulletins of 7-27 April")):
         window = slice((first - start).days, (last - start).days + 1)
@@ -493,7 +502,7 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
             community = table["cases_detected_community"].iloc[window].sum()
             shares.append(float(1 - community / found) if found else float("nan"))
         lines.append(Line("leaks", f"{name}: share of cases found already under control, "
-                          f"{first:%d %b}-{last:%d %b}", lo, 1.0, float(np.nanmedian(shares)), "share", source,
+                          f"{first:%d %b}-{last:%d %b}", lo, hi, float(np.nanmedian(shares)), "share", source,
                           spread=shares))
     return lines
 

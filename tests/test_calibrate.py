@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 import zerosim
-from zerosim.calibrate.fit import Scale, Settings, load_problem, weighted_quantiles
-from zerosim.calibrate.model import SeriesDistance, share_distance, smooth
-from zerosim.calibrate.observed import builtin_series, load_observed
-from zerosim.calibrate.priors import field_type, parse_prior, resolve_priors
+from zerosim.experiments.calibrate.fit import Scale, Settings, load_problem, weighted_quantiles
+from zerosim.experiments.calibrate.model import SeriesDistance, share_distance, smooth
+from zerosim.experiments.calibrate.observed import builtin_series, load_observed
+from zerosim.experiments.calibrate.priors import field_type, parse_prior, resolve_priors
 from zerosim.cli.app import app
 from zerosim.errors import ScenarioError
 from zerosim.io.scenario import load_scenario

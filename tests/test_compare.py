@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import zerosim
 from zerosim.errors import OutputError, ZerosimError
 from zerosim.io.compare import MAIN_COSTS, SUMMARY_MEASURES, compare_runs, format_table, headline, readable, write_comparison
 from zerosim.viz import ledger_figures as lf
@@ -397,3 +398,16 @@ def test_comparison_figure(runs, tmp_path):
     old = {key: value for key, value in json.loads((runs["none"] / "summary.json").read_text()).items() if key != "ledger"}
     sparse = compare_runs([SimpleNamespace(summary=old), SimpleNamespace(summary=dict(old, seed=9))])
     _assert_png(lf.comparison_figure(sparse, tmp_path / "sparse.png"), minimum=1_000)
+
+
+def test_every_ledger_total_a_run_writes_is_declared_once_with_a_unit_and_label():
+    """Names once (issue 17): a ledger total gets its label, unit and group from zerosim.ledger.totals; a new
+    line added to summary.json without a declaration would show as 'count' under 'Other'."""
+    from zerosim.ledger.totals import LEDGER_TOTALS
+
+    results = zerosim.run("demo", overrides={"population.size": 20_000, "duration_days": 15,
+                                             "policy": "dynamic-zero-2022"})
+    declared = [total.key for total in LEDGER_TOTALS]
+    assert len(declared) == len(set(declared))
+    written = [key for key in results.summary["ledger"] if key != "per_averted"]
+    assert sorted(set(written) - set(declared)) == []

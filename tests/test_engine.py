@@ -21,7 +21,7 @@ from .conftest import assert_only_declared_writes
 @dataclass
 class Writer:
     name: str
-    array: str = "mobility"
+    array: str = "workplace_is_open"
     phase: ClassVar[Phase] = Phase.POLICY
     reads: ClassVar[frozenset[str]] = frozenset()
 
@@ -43,6 +43,11 @@ def test_two_writers_of_one_array_are_named(make_state):
     state = make_state(500)
     with pytest.raises(StateError, match="'a' and 'b'"):
         Simulation(state, [Writer("a"), Writer("b")], days=1, seed=1)
+
+
+def test_a_component_may_not_write_a_per_agent_array_another_kind_owns(make_state):
+    with pytest.raises(StateError, match="'mobility', which 'confinement' owns"):
+        Simulation(make_state(500), [Writer("a", array="mobility")], days=1, seed=1)
 
 
 def test_unknown_array_is_refused(make_state):
@@ -73,6 +78,7 @@ class ConfineEveryone:
 
     day_from: int
     name: str = "confine_everyone"
+    kind: ClassVar[str] = "confinement"  # mobility is confinement's: this stands in for it (demo has none)
     phase: ClassVar[Phase] = Phase.POLICY
     reads: ClassVar[frozenset[str]] = frozenset()
     writes: ClassVar[frozenset[str]] = frozenset({"mobility"})

@@ -41,7 +41,7 @@ def captured(tmp_path_factory):
             "cities.2.population_size": 3000, "travel.volume_multiplier": 10, "outputs.city_figures": False})
         run_region(region, out=out / "region")
         # the comparison figure (a run against itself) and the ensemble figure (bands from the run's series)
-        from zerosim.engine.ensemble import BAND_SERIES, QUANTILES
+        from zerosim.experiments.ensemble import BAND_SERIES, QUANTILES
         from zerosim.io.compare import compare_runs
         from zerosim.viz.figures import ensemble_bands
         from zerosim.viz.ledger_figures import comparison_figure

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import zerosim
-from zerosim.calibrate.forecast import release_rows, zone_free_release
+from zerosim.experiments.calibrate.forecast import release_rows, zone_free_release
 from zerosim.cli.app import app
 from zerosim.numbers import money
 
@@ -183,7 +183,7 @@ def test_release_rules():
 
 
 def test_release_sentences_say_each_date_once():
-    from zerosim.calibrate.forecast import release_sentences
+    from zerosim.experiments.calibrate.forecast import release_sentences
 
     def released(q80: str, runs: int = 5) -> dict:
         return {"runs": runs, "status_counts": {"released": runs}, "probability_released_within_horizon": 1.0,

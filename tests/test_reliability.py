@@ -332,7 +332,7 @@ def test_every_config_model_refuses_inf_and_nan():
     import zerosim
 
     for module in pkgutil.walk_packages(zerosim.__path__, "zerosim."):
-        if module.name.startswith(("zerosim.dashboard.app", "zerosim.calibrate")):
+        if module.name.startswith(("zerosim.dashboard.app", "zerosim.experiments.calibrate")):
             continue
         importlib.import_module(module.name)
     models = [cls for cls in _subclasses(BaseModel) if cls.__module__.startswith("zerosim.")]

@@ -5,9 +5,10 @@ Public API::
     import zerosim
     results = zerosim.run("demo", overrides={"population.size": 100_000}, out="results/demo")
     results.summary["attack_rate"]
+    faster = zerosim.apply_overrides(zerosim.load_scenario("demo"), {"duration_days": 30})
 
-Everything else lives in the layer subpackages (population, disease, transmission, policy,
-behaviour, ledger, engine, io, cli, viz); see docs/model.md.
+Everything else lives in the layer subpackages (population, engine, disease, transmission, policy,
+behaviour, ledger, io, viz, report, region, experiments, dashboard, cli); see docs/model.md#layers.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from zerosim.api import build, run  # noqa: E402
 from zerosim.errors import InputError, OutputError, RunDirError, ScenarioError, StateError, ZerosimError  # noqa: E402
 from zerosim.io.compare import Comparison, compare_runs, headline  # noqa: E402
 from zerosim.io.results import Results, read_results  # noqa: E402
-from zerosim.io.scenario import Scenario, builtin_names, load_scenario  # noqa: E402
+from zerosim.io.scenario import Scenario, apply_overrides, builtin_names, load_scenario  # noqa: E402
 
 __all__ = [
     "Comparison",
@@ -42,6 +43,7 @@ __all__ = [
     "StateError",
     "ZerosimError",
     "__version__",
+    "apply_overrides",
     "build",
     "builtin_names",
     "load_scenario",

@@ -32,7 +32,7 @@ from zerosim.io.results import (
     write_results,
     write_summary,
 )
-from zerosim.io.scenario import Scenario, load_scenario
+from zerosim.io.scenario import Scenario, apply_overrides, load_scenario
 from zerosim.ledger.summary import confinement_days_table, ledger_totals, pressure_table
 from zerosim.population.state import PopulationState, bytes_per_agent
 from zerosim.population.synthesis import build_population, check_fits_in_memory
@@ -52,7 +52,18 @@ def build(scenario: Scenario, population: PopulationState | None = None) -> Simu
                                   pressure_confined_days=behaviour.pressure_confined_days,
                                   has_containment=bool(policies) or behaviour.enabled),
     ]
+    components += extension_components(scenario)
     return Simulation(state, components, days=scenario.duration_days, seed=scenario.seed)
+
+
+def extension_components(scenario: Scenario) -> list:
+    """The components from installed packages that ``scenario.components`` switches on, each made by its
+    class's ``from_config(config, scenario)`` (or ``cls(config=config)``)."""
+    made = []
+    for cls, config in scenario.resolved_components():
+        factory = getattr(cls, "from_config", None)
+        made.append(factory(config, scenario) if factory is not None else cls(config=config))
+    return made
 
 
 def _containment_parts(containment, disease, kinds: set[str] | None = None) -> dict:
@@ -100,7 +111,8 @@ def policy_components(scenario: Scenario, disease) -> list:
     return [Scheduled([(day, parts[kind]) for day, parts in per_period]) for kind in order]
 
 
-def _git_revision() -> str | None:
+def git_revision() -> str | None:
+    """The short git revision of the installed source tree, or None outside a git checkout."""
     try:
         output = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -159,12 +171,7 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, dict(overrides or {}))
     elif overrides:
-        from zerosim.io.scenario import _set_dotted, validate_mapping
-
-        data = scenario.model_dump(mode="json")
-        for key, value in overrides.items():
-            _set_dotted(data, key, value)
-        scenario = validate_mapping(data)
+        scenario = apply_overrides(scenario, overrides)
     if checkpoint_every is not None and checkpoint_every < 1:
         raise ScenarioError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; give a whole number of days")
     out_dir = preflight(scenario, out, force, baseline)
@@ -188,7 +195,7 @@ def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoin
     if on_phase:
         on_phase("simulating")
     _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day, on_progress)
-    return _finish(scenario, simulation, timing, out_dir, figures, on_phase, baseline, report)
+    return finish_run(scenario, simulation, timing, out_dir, figures, on_phase, baseline, report)
 
 
 def resume(
@@ -223,30 +230,52 @@ def _resume_locked(run_dir: Path, figures, report, on_phase, on_day, on_progress
     if on_phase:
         on_phase("simulating")
     _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day, on_progress)
-    return _finish(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
+    return finish_run(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
               checkpoint_every: int | None, on_day, on_progress=None) -> None:
-    """Run the days from ``start_day``, checkpointing (and flushing the tables) every k days."""
+    """Run the days from ``start_day`` (:meth:`Simulation.run`), checkpointing every k days when asked."""
+    checkpoints = _Checkpoints(scenario, simulation, timing, out_dir, checkpoint_every)
+    hooks = [checkpoints] if out_dir is not None and checkpoint_every else []
+    if on_progress is not None:
+        hooks.append(lambda day: on_progress(day, _infections_so_far(simulation, day)))
+    simulation.run(on_day, start_day, after_day=hooks)
+    checkpoints.stop_clock()
 
-    clock = time.perf_counter()
-    for day in range(start_day, simulation.days):
-        simulation.step(day)
-        if on_day is not None:
-            on_day(day)
-        if on_progress is not None:
-            new_infections = simulation.recorder.scalars.get("new_infections")
-            on_progress(day, int(new_infections[: day + 1].sum()) if new_infections is not None else -1)
+
+def _infections_so_far(simulation: Simulation, day: int) -> int:
+    """Infections from day 0 to ``day`` (-1 when the run records no ``new_infections``)."""
+    new_infections = simulation.recorder.scalars.get("new_infections")
+    return int(new_infections[: day + 1].sum()) if new_infections is not None else -1
+
+
+class _Checkpoints:
+    """An after-day hook: every ``every`` days (not after the last) it writes the tables so far and a checkpoint.
+
+    It also keeps ``timing["simulation_seconds"]``: the time up to each checkpoint is added before the
+    checkpoint is saved, so a resumed run goes on counting from there.
+    """
+
+    def __init__(self, scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None,
+                 every: int | None):
+        self.scenario, self.simulation, self.timing = scenario, simulation, timing
+        self.out_dir, self.every = out_dir, every
+        self.clock = time.perf_counter()
+
+    def __call__(self, day: int) -> None:
         finished_days = day + 1
-        if out_dir is not None and checkpoint_every and finished_days % checkpoint_every == 0 \
-                and finished_days < simulation.days:
-            now = time.perf_counter()
-            timing["simulation_seconds"] += now - clock
-            clock = now
-            _flush_tables(scenario, simulation, out_dir)
-            save_checkpoint(out_dir, scenario, simulation, timing, finished_days, checkpoint_every)
-    timing["simulation_seconds"] += time.perf_counter() - clock
+        if finished_days % self.every or finished_days >= self.simulation.days:
+            return
+        self.stop_clock()
+        _flush_tables(self.scenario, self.simulation, self.out_dir)
+        save_checkpoint(self.out_dir, self.scenario, self.simulation, self.timing, finished_days, self.every)
+
+    def stop_clock(self) -> None:
+        """Add the time since the last stop to ``simulation_seconds``."""
+        now = time.perf_counter()
+        self.timing["simulation_seconds"] += now - self.clock
+        self.clock = now
 
 
 def _per_averted(baseline: str | Path, summary: dict) -> dict:
@@ -271,7 +300,7 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
     recorder, state = simulation.recorder, simulation.state
     timeseries, by_district, _, ledger = build_tables(
         scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names,
-        recorder.days_recorded,
+        recorder.days_recorded, recorder.ledger,
     )
     for name, frame in (("timeseries.parquet", timeseries), ("by_district.parquet", by_district),
                         ("ledger.parquet", ledger)):
@@ -296,8 +325,9 @@ def scale_notes(scenario: Scenario) -> list[str]:
         smallest = next((int(n) for n in grid[grid > size]
                          if unit_sizes(city, int(n))["subdistrict"][0] >= 0.5 * real_sub), real_population)
         notes.append(f"at this size a subdistrict holds {model_sub:,.0f} people against {real_sub:,.0f} in the real "
-                     f"city: rules acting on subdistricts act on units {real_sub / model_sub:.1f}x too small; "
-                     f"run with --population {smallest:,} or more to keep them")
+                     f"city: zone rules acting on a subdistrict use neighbourhoods of the real size (they cross "
+                     f"district lines), and community contacts stay in units {real_sub / model_sub:.1f}x too small; "
+                     f"run with --population {smallest:,} or more to keep both")
     absolute = sorted({name for _, containment in scenario.resolved_periods()
                        for name in ("district_sealed_after_cases", "city_sealed_after_cases")
                        if getattr(containment.zoning, name) is not None})
@@ -328,13 +358,40 @@ def _severity_summary(state: PopulationState, by_age_band) -> dict:
     return result
 
 
-def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None, figures, on_phase,
-            baseline: str | Path | None = None, report: bool = False) -> Results:
-    """Tables, summary and files of a finished simulation."""
+def _declared_totals(simulation: Simulation, summary: dict) -> dict:
+    """What the components declare about their time-series columns: ``measures`` (label, unit, aggregate and
+    component of each) and, for each with an aggregate, its run total under its own name."""
+    declared = [(kind, measure) for kind, measure in simulation.measures.values() if measure.table == "timeseries"]
+    if not declared:
+        return {}
+    result: dict = {"measures": {measure.column: measure.describe(kind) for kind, measure in declared}}
+    recorder = simulation.recorder
+    for kind, measure in declared:
+        daily = recorder.scalars.get(measure.column)
+        if measure.aggregate and daily is not None and measure.column not in summary:
+            total = measure.total(daily[: recorder.days_recorded])
+            result[measure.column] = int(total) if float(total).is_integer() and measure.aggregate != "mean" else total
+    return result
+
+
+def finish_run(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: Path | None = None,
+               figures: bool | None = None, on_phase: Callable[[str], None] | None = None,
+               baseline: str | Path | None = None, report: bool = False) -> Results:
+    """Tables, summary and files of a finished simulation: what :func:`run` returns and writes.
+
+    Parameters
+    ----------
+    scenario : the scenario ``simulation`` was built from
+    simulation : a Simulation stepped to its last day (by :func:`run`, :func:`resume` or a region)
+    timing : ``{"build_seconds": s, "simulation_seconds": s}``, reported in summary.json
+    out_dir : a prepared run directory to write into (None: results in memory only)
+    figures, on_phase, baseline, report : as for :func:`run`
+    """
     recorder = simulation.recorder
     state = simulation.state
     timeseries, by_district, by_age_band, ledger = build_tables(
-        scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded
+        scenario, recorder.scalars, recorder.by_district, recorder.by_age_band, state.district_names, recorder.days_recorded,
+        recorder.ledger,
     )
     population_by_district = dict(zip(state.district_names, np.diff(state.groups.district_start).tolist()))
     extra = {
@@ -356,11 +413,14 @@ def _finish(scenario: Scenario, simulation: Simulation, timing: dict, out_dir: P
         "population_by_district": population_by_district,
         "scenario_hash": scenario.digest(),
         "zerosim_version": __version__,
-        "git_revision": _git_revision(),
+        "git_revision": git_revision(),
     }
     runtime = timing["build_seconds"] + timing["simulation_seconds"]
     summary = summarise(scenario, timeseries, state.size, runtime, extra)
     summary.update(_severity_summary(state, by_age_band))
+    summary.update(_declared_totals(simulation, summary))
+    if scenario.components:
+        summary["extensions"] = list(scenario.components)  # components from installed packages, by kind
     summary["scale_notes"] = scale_notes(scenario)
     summary["ledger"] = ledger_totals(state, timeseries, scenario.resolved_ledger())
     if baseline is not None:

@@ -9,11 +9,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zerosim.ledger.components import store_demand
+from zerosim.ledger.components import draw_group_buying, food_supply_schedule, store_demand
 from zerosim.ledger.config import default_ledger
 from zerosim.ledger.kernels import (
     MOBILITY_LEVELS,
     SCAN_CHUNKS,
+    SUPPLY_FIELDS,
+    ConfinementRecord,
+    DayAccounts,
+    LedgerPeople,
+    WorkRules,
     account_agents,
     account_food,
     account_households,
@@ -82,14 +87,17 @@ def run_agents(city, confined_level, threshold):
     )
     n = city["compartment"].size
     account_agents(
-        city["household_start"], household_chunks(city["household_start"], n), city["household_id"],
-        city["compartment"], city["mobility"], city["health_code"], city["consecutive_negatives"], city["district_id"],
-        city["subdistrict_id"], city["workplace_id"], city["workplace_is_open"], city["sector"], city["worker_type"],
-        city["daily_wage_by_sector"], city["loss_fraction_by_type"], confined_level, LOGISTICS, threshold,
-        np.zeros(city["workplace_is_open"].size + 1, dtype=np.int8), out["confined_streak_days"],
-        out["longest_confinement_days"], out["confined_days_total"], out["ledger_flags"], out["household_counts"],
-        out["person_days"], out["after_ten"], out["lost_by_district"], out["lost_by_sector"], out["lost_by_type"],
-        out["idle"], out["pressure_by_subdistrict"], out["pressure_by_district"], out["couriers_not_free"],
+        city["household_start"], household_chunks(city["household_start"], n),
+        LedgerPeople(city["household_id"], city["compartment"], city["mobility"], city["health_code"],
+                     city["consecutive_negatives"], city["district_id"], city["subdistrict_id"], city["workplace_id"],
+                     city["sector"], city["worker_type"]),
+        WorkRules(city["workplace_is_open"], city["daily_wage_by_sector"], city["loss_fraction_by_type"], confined_level,
+                  LOGISTICS, threshold, np.zeros(city["workplace_is_open"].size + 1, dtype=np.int8)),
+        ConfinementRecord(out["confined_streak_days"], out["longest_confinement_days"], out["confined_days_total"],
+                          out["ledger_flags"]),
+        DayAccounts(out["household_counts"], out["person_days"], out["after_ten"], out["lost_by_district"],
+                    out["lost_by_sector"], out["lost_by_type"], out["idle"], out["pressure_by_subdistrict"],
+                    out["pressure_by_district"], out["couriers_not_free"]),
     )
     return out
 
@@ -151,6 +159,27 @@ def reference_agents(city, confined_level, threshold):
     return out
 
 
+def reference_supplies(cut_off, cut_off_days, group_buy, supply):
+    """Scheduled food (government packages, group buying) as NumPy: the new counters of days cut off from shops
+    (int16) and the days of food received today (float32), from the ``supply`` layout of the kernels."""
+    package_wait, package_every, package, buy_wait, buy_every, buy = supply
+    days = np.where(cut_off, np.minimum(cut_off_days.astype(np.int64) + 1, 32767), 0)
+
+    def due(wait, every):
+        since = days - 1 - int(wait)
+        return cut_off & (every > 0) & (since >= 0) & (since % max(int(every), 1) == 0)
+
+    received = (np.where(due(package_wait, package_every), np.float32(package), np.float32(0))
+                + np.where(due(buy_wait, buy_every) & (group_buy == 1), np.float32(buy), np.float32(0)))
+    return days.astype(np.int16), received.astype(np.float32)
+
+
+def supplies():
+    """A random ``supply`` array: waits and intervals in whole days (0 = never), days of food per delivery."""
+    return st.tuples(st.integers(0, 6), st.integers(0, 4), st.floats(0.0, 5.0, width=32), st.integers(0, 6),
+                     st.integers(0, 4), st.floats(0.0, 5.0, width=32)).map(lambda t: np.array(t, dtype=np.float64))
+
+
 def cities():
     return st.builds(
         dict, seed=st.integers(0, 2**31), households=st.integers(1, 400), in_district_order=st.booleans(),
@@ -173,10 +202,11 @@ def test_account_agents_matches_reference(case):
 
 
 @settings(max_examples=60, deadline=None)
-@given(cities(), st.floats(0.0, 4.0), st.sampled_from([1.0, 0.0, 0.3]))
-def test_account_households_matches_reference(case, stock_scale, shops_open):
+@given(cities(), st.floats(0.0, 4.0), st.sampled_from([1.0, 0.0, 0.3]), supplies())
+def test_account_households_matches_reference(case, stock_scale, shops_open, supply):
     """account_agents then account_households: confinement of households, stocks, the needy list; a free
-    household restocks fully where every shop is open, buys back the open share of what it lacks elsewhere."""
+    household restocks fully where every shop is open, buys back the open share of what it lacks elsewhere;
+    a confined one receives its scheduled packages and group-buying orders before it eats."""
     city = random_city(case["seed"], case["households"], in_district_order=case["in_district_order"])
     rng = np.random.default_rng(case["seed"] + 1)
     size = case["households"]
@@ -192,12 +222,17 @@ def test_account_households_matches_reference(case, stock_scale, shops_open):
     household_district = city["district_id"][city["household_start"][:-1]].astype(np.int64)
     share = np.full(city["districts"], np.float32(1.0), dtype=np.float32)
     share[::2] = np.float32(shops_open)  # every other district
+    confined_days = rng.choice(np.array([0, 1, 2, 5, 9, 32767], dtype=np.int16), size)  # saturated counters too
+    group_buy = (rng.random(size) < 0.5).astype(np.int8)
+    new_days = confined_days.copy()
     account_households(city["household_start"], chunks, counts, case["threshold"] < 0, new_stock, initial, out_today,
-                       needy_count, household_district, share)
+                       needy_count, household_district, share, new_days, group_buy, supply)
     confined = (expected["household_present"] > 0) & (expected["household_free"] == 0)
     household_share = share[household_district]
     short = ~confined & (household_share < 1)
-    eaten = np.maximum(stock - np.float32(1.0), np.float32(0.0))
+    expected_days, received = reference_supplies(confined | short, confined_days, group_buy, supply)
+    assert np.array_equal(new_days, expected_days)
+    eaten = np.maximum((stock + received) - np.float32(1.0), np.float32(0.0))
     bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
     expected_stock = np.where(confined, eaten, np.where(short, bought, initial))
     assert np.array_equal(new_stock, expected_stock)
@@ -383,7 +418,9 @@ def reference_step(ledger, state, rng):
     share = np.where(shops > 0, shops_open / np.maximum(shops, 1), 1.0).astype(np.float32)
     household_share = share[store.household_district.astype(np.int64)]
     short = ~confined & (household_share < 1)
-    eaten = np.maximum(state.food_stock_days - np.float32(1.0), np.float32(0.0))
+    confined_days, received = reference_supplies(confined | short, state.household_cut_off_days,
+                                                 state.household_group_buy, store.food_supply)
+    eaten = np.maximum((state.food_stock_days + received) - np.float32(1.0), np.float32(0.0))
     initial = state.food_stock_initial
     bought = np.where(eaten < initial, eaten + household_share * (initial - eaten), eaten).astype(np.float32)
     stock = np.where(confined, eaten, np.where(short, bought, initial))
@@ -417,7 +454,7 @@ def reference_step(ledger, state, rng):
     arrays = {name: agents[name] for name in
               ("confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags")}
     arrays.update(food_stock_days=stock, household_out_today=np.isin(np.arange(stock.size), out).astype(np.int8),
-                  household_ran_out=ran_out)
+                  household_ran_out=ran_out, household_cut_off_days=confined_days)
     pressure = (pressure_s / np.maximum(np.diff(g.subdistrict_start), 1)).astype(np.float32)
     return arrays, rows, pressure
 
@@ -454,3 +491,100 @@ def test_ledger_step_matches_reference(make_state):
         assert np.array_equal(state.ledger_store.pressure[-1], expected_pressure), day
         assert not state.ledger_store.household_counts.any()  # scratch cleared between days
     assert state.household_ran_out.any() and state.ledger_daily[LEDGER_INDEX["residents_under_pressure"]].any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 400), st.floats(0.0, 1.0))
+def test_group_buying_needs_a_member_under_65(seed, households, reach):
+    """Households of people aged 65+ only never take part; the others with probability ``reach`` (one uniform
+    per household, in order, as one draw would give)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 5, households)
+    start = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    age = rng.choice(np.array([8, 40, 66, 80], dtype=np.int8), start[-1])
+    got = draw_group_buying(np.random.default_rng(seed + 1), reach, start, age)
+    young = np.array([(age[a:b] < 65).any() for a, b in zip(start[:-1], start[1:])])
+    expected = young & (np.random.default_rng(seed + 1).random(households) < reach)
+    assert got.dtype == np.int8 and np.array_equal(got.astype(bool), expected)
+
+
+def test_scheduled_supplies_feed_a_sealed_household():
+    """One confined household with no stock and no deliveries: with the shipped schedule it receives a package
+    after ``package_wait_days`` days and group-buying orders after ``group_buy_wait_days``; with the schedule
+    off it stays at zero."""
+    food = default_ledger().food
+    start = np.array([0, 1], dtype=np.int64)
+    chunks = household_chunks(start, 1)
+    received = {}
+    for name, supply in (("shipped", food_supply_schedule(food)), ("off", np.zeros(SUPPLY_FIELDS))):
+        stock, days = np.zeros(1, np.float32), np.zeros(1, np.int16)
+        history = []
+        for _ in range(30):
+            counts = np.array([1 | (1 << 16)], dtype=np.int64)  # listed, present, not free: confined
+            account_households(start, chunks, counts, False, stock, np.full(1, 7, np.float32), np.zeros(1, np.int8),
+                               np.zeros(SCAN_CHUNKS, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32),
+                               days, np.ones(1, np.int8), supply)
+            history.append(float(stock[0]))
+        received[name] = history
+    assert days[0] == 30
+    assert received["off"] == [0.0] * 30
+    shipped = np.array(received["shipped"])
+    first = min(food.package_wait_days, food.group_buy_wait_days)
+    assert (shipped[:first] == 0).all() and shipped[first] > 0
+    assert shipped.sum() > 0 and (shipped >= 0).all()
+
+
+def test_dialysis_has_its_own_access_when_confined(make_state):
+    """Missed dialysis sessions use dialysis_access_when_confined_fraction, other care the general access; the
+    excess deaths are the missed emergencies and dialysis weeks times their death rates."""
+    from zerosim.engine.rng import component_rng
+    from zerosim.ledger.components import LEDGER_INDEX, Ledger
+
+    cfg = default_ledger()
+    care = cfg.care
+    assert care.dialysis_access_when_confined_fraction != care.access_when_confined_fraction
+    state = make_state(2000, 2)
+    ledger = Ledger(config=cfg)
+    ledger.setup(state, component_rng(1, "ledger"))
+    state.mobility[:] = Mobility.HOME
+    ledger.step(state, 0, component_rng(2, "ledger"))
+    daily = state.ledger_daily
+    shut_in = daily[LEDGER_INDEX["confined_home_person_days"]] + daily[LEDGER_INDEX["facility_person_days"]]
+    assert shut_in.sum() > 0
+    dialysis = (shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7
+                * (1 - care.dialysis_access_when_confined_fraction))
+    emergencies = shut_in * care.emergencies_per_100k_per_day / 1e5 * (1 - care.access_when_confined_fraction)
+    assert np.allclose(daily[LEDGER_INDEX["dialysis_sessions_missed"]], dialysis)
+    assert np.allclose(daily[LEDGER_INDEX["emergencies_without_care"]], emergencies)
+    deaths = (emergencies * care.excess_death_per_missed_emergency
+              + dialysis / care.dialysis_sessions_per_week * care.excess_death_per_missed_dialysis_week)
+    assert np.allclose(daily[LEDGER_INDEX["excess_non_covid_deaths"]], deaths)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cities(), supplies())
+def test_scheduled_supplies_never_leave_a_household_with_less_food(case, supply):
+    """The same day with and without the schedule: no household ends with less food, and every household needy
+    with the schedule was needy without it."""
+    city = random_city(case["seed"], case["households"], in_district_order=case["in_district_order"])
+    rng = np.random.default_rng(case["seed"] + 2)
+    size = case["households"]
+    stock = (rng.random(size) * 3).astype(np.float32)
+    initial = (rng.random(size) * 10).astype(np.float32)
+    days = rng.integers(0, 20, size).astype(np.int16)
+    group_buy = (rng.random(size) < 0.7).astype(np.int8)
+    chunks = household_chunks(city["household_start"], city["compartment"].size)
+    household_district = city["district_id"][city["household_start"][:-1]].astype(np.int64)
+    share = np.full(city["districts"], np.float32(0.5), dtype=np.float32)
+    results = []
+    for schedule in (np.zeros(SUPPLY_FIELDS), supply):
+        counts = run_agents(city, case["confined_level"], case["threshold"])["household_counts"]
+        new_stock, needy_count = stock.copy(), np.zeros(SCAN_CHUNKS, dtype=np.int64)
+        account_households(city["household_start"], chunks, counts, False, new_stock, initial, np.zeros(size, np.int8),
+                           needy_count, household_district, share, days.copy(), group_buy, schedule)
+        needy = np.concatenate([counts[f:f + k] & 0xFFFFFFFF for f, k in zip(chunks[:-1], needy_count)]
+                               + [np.zeros(0, np.int64)])
+        results.append((new_stock, set(needy.tolist())))
+    (without, needy_without), (with_schedule, needy_with) = results
+    assert (with_schedule >= without).all()
+    assert needy_with <= needy_without

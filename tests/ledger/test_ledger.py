@@ -74,7 +74,7 @@ def test_accounting_identities():
     assert ledger_confined == simulation.state.confined_days_total.sum()
     assert auditor.min_stock >= 0.0                                  # food stocks never negative
     assert auditor.reopened_in_closed_zone == 0                     # no store open in a closed zone
-    by_district = recorder.by_district["ledger:income_lost_cny"].sum()
+    by_district = recorder.ledger["income_lost_cny"].sum()
     assert np.isclose(by_district, s["ledger_income_lost_cny"].sum())
 
 

@@ -28,6 +28,8 @@ from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     apply_result_stage,
+    TestedPeople,
+    TestRules,
     classify_individual_tests,
     classify_listed_tests,
     gather_individual_tests,
@@ -710,12 +712,13 @@ def test_individual_test_kernels_match_reference():
      top) = individual_test_inputs(rng, n, [0, 2, 3, 4, 5, 6, 7, 8], [0, 1, 3, 4], [0.7, 0.1, 0.1, 0.1],
                                    {Sector.RETAIL: 0, Sector.HEALTH: 1})
     p_symptomatic, p_antigen, antigen_limit = 0.4, 0.3, 5.0
-    arguments = (day, np.uint64(seed), p_symptomatic, p_antigen, antigen_limit, 3.0, compartment, mobility,
-                 day_detected, isolation, quarantine, q_start, last_swab, last_result, test_day, sector, workplace,
-                 is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear, top)
+    rules = TestRules(day, np.uint64(seed), p_symptomatic, p_antigen, antigen_limit, 3.0, test_day, screen_of_sector,
+                      screen_start, screen_interval)
+    people = TestedPeople(compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result,
+                          sector, workplace, is_open, detectable, peak, clear, top)
     chunk_tests, chunk_antigen = np.zeros(SCAN_CHUNKS, np.int64), np.zeros(SCAN_CHUNKS, np.int64)
     kind_all = np.empty(n, np.int8)
-    classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
+    classify_individual_tests(rules, people, kind_all, chunk_tests, chunk_antigen)
     offsets = np.r_[0, np.cumsum(chunk_tests)].astype(np.int64)
     out_ids, out_kind = np.empty(offsets[-1], np.int32), np.empty(offsets[-1], np.int8)
     gather_individual_tests(kind_all, offsets, out_ids, out_kind)
@@ -757,13 +760,12 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
      workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak, clear,
      top) = individual_test_inputs(rng, n, [0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4], [0.6, 0.1, 0.1, 0.1, 0.1],
                                    {Sector.RETAIL: 0, Sector.HEALTH: 1, Sector.LOGISTICS: 0})
-    head = (day, np.uint64(seed), 0.4)
-    tail = (5.0, 3.0, compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result,
-            test_day, sector, workplace, is_open, screen_of_sector, screen_start, screen_interval, detectable, peak,
-            clear, top)
+    rules = TestRules(day, np.uint64(seed), 0.4, 0.0, 5.0, 3.0, test_day, screen_of_sector, screen_start,
+                      screen_interval)
+    people = TestedPeople(compartment, mobility, day_detected, isolation, quarantine, q_start, last_swab, last_result,
+                          sector, workplace, is_open, detectable, peak, clear, top)
     kind_all = np.empty(n, np.int8)
-    classify_individual_tests(*head, 0.0, *tail, kind_all, np.zeros(SCAN_CHUNKS, np.int64),
-                              np.zeros(SCAN_CHUNKS, np.int64))
+    classify_individual_tests(rules, people, kind_all, np.zeros(SCAN_CHUNKS, np.int64), np.zeros(SCAN_CHUNKS, np.int64))
 
     ids = np.arange(n)
     active = np.flatnonzero((compartment >= 1) & (compartment <= 6)).astype(np.int32)
@@ -779,7 +781,7 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
             due = (workplace >= 0) & (screen == s) & (ids % screen_interval[s] == (day - screen_start[s]) % screen_interval[s])
             candidates = _union(candidates, np.flatnonzero(due).astype(np.int32))
     kinds = np.empty(candidates.size, np.int8)
-    classify_listed_tests(candidates, *head, *tail, kinds)
+    classify_listed_tests(candidates, rules._replace(antigen_probability=0.7), people, kinds)  # listed: never antigen
     assert np.array_equal(candidates[kinds >= 0], np.flatnonzero(kind_all >= 0))
     assert np.array_equal(kinds[kinds >= 0], kind_all[kind_all >= 0])
     assert (kinds == 0).sum() > 0 and (kinds == 1).sum() > 0 and (kinds == 2).sum() > 0

@@ -9,7 +9,7 @@ import pytest
 from zerosim.engine.rng import component_rng
 from zerosim.policy.config import ContainmentConfig, ZoningConfig
 from zerosim.policy.confinement import Confinement
-from zerosim.policy.zoning import Zoning
+from zerosim.policy.zoning import Zoning, zone_neighbourhoods
 from zerosim.population.state import Mobility, ZoneLevel
 
 
@@ -36,13 +36,13 @@ def test_case_seals_its_compound_and_neighbours_go_to_precaution(make_state):
     detect(state, case, 0)
     run_days(zoning, state, [0])
     compound = state.compound_id[case]
-    sub = state.subdistrict_id[case]
+    hood = state.compound_neighbourhood  # at 20,000 people: neighbourhoods of a real subdistrict's size
     levels = state.compound_zone_level
     assert levels[compound] == ZoneLevel.SEALED
-    neighbours = np.flatnonzero(state.groups.compound_subdistrict == sub)
+    neighbours = np.flatnonzero(hood == hood[compound])
     neighbours = neighbours[neighbours != compound]
     assert neighbours.size and (levels[neighbours] == ZoneLevel.PRECAUTION).all()
-    others = state.groups.compound_subdistrict != sub
+    others = hood != hood[compound]
     assert (levels[others] == ZoneLevel.NONE).all()
     log = state.stores["zone_events"]
     assert log.event.count("sealed") == 1 and log.reason[0] == "case among residents"
@@ -120,15 +120,16 @@ def test_district_escalation_per_100k(make_state):
 
 
 def test_subdistrict_controlled_after_k_sealed_compounds(make_state):
-    state = make_state(30_000)
+    state = make_state(300_000)
     zoning = make_zoning(state, neighbours_level="none", subdistrict_controlled_after_compounds=2)
     sub = 0
-    compounds = np.flatnonzero(state.groups.compound_subdistrict == sub)[:2]
+    compounds = np.flatnonzero(state.compound_neighbourhood == sub)[:2]
     for c in compounds:
         detect(state, state.groups.compound_start[c], 0)
     run_days(zoning, state, [0])
     assert state.subdistrict_level[sub] == ZoneLevel.CONTROLLED
-    in_sub = state.groups.compound_subdistrict == sub
+    in_sub = state.compound_neighbourhood == sub
+    assert not in_sub.all()
     assert (state.compound_zone_level[in_sub] >= ZoneLevel.CONTROLLED).all()
 
 
@@ -149,5 +150,29 @@ def test_confined_though_ten_negative_tests(make_state, release_after):
         assert state.mobility[resident] == Mobility.HOME  # the practice: ten negatives change nothing
     else:
         assert state.mobility[resident] == Mobility.COMPOUND
-    other = np.flatnonzero(state.compound_zone_level[state.compound_id] == ZoneLevel.NONE)[0]
+    other = np.flatnonzero(state.compound_zone_level[state.compound_id] == ZoneLevel.PRECAUTION)[0]
     assert state.mobility[other] == Mobility.FREE
+
+
+@pytest.mark.parametrize("n", [60_000, 300_000, 1_000_000])
+def test_below_one_tenth_scale_subdistrict_rules_act_on_neighbourhoods_of_real_size(make_state, n):
+    """Issue 14: a rule acting on a subdistrict reaches as many people per case at every scale."""
+    state = make_state(n)
+    unit, count = zone_neighbourhoods(state)
+    g = state.groups
+    real = state.real_residents["subdistrict"]
+    assert state.groups.subdistrict_count * 0.75 * real > n  # the run's own subdistricts are too small
+    assert count == max(1, round(n / real))
+    assert (np.diff(unit) >= 0).all() and set(np.unique(unit)) == set(range(count))  # contiguous, all used
+    people = np.bincount(unit, weights=np.diff(g.compound_start), minlength=count)
+    largest = np.diff(g.compound_start).max()
+    assert (np.abs(people - n / count) <= largest).all()
+    if count > 1:  # a neighbourhood of real size crosses district lines: a reduced city cannot keep both
+        assert abs(people.mean() - real) < 0.25 * real
+
+
+def test_at_one_tenth_scale_and_above_the_run_s_own_subdistricts_are_the_units(make_state):
+    state = make_state(2_500_000)
+    unit, count = zone_neighbourhoods(state)
+    assert count == state.groups.subdistrict_count
+    assert np.array_equal(unit, state.groups.compound_subdistrict)

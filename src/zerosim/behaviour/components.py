@@ -27,6 +27,8 @@ from zerosim.population.state import PopulationState
 class Compliance:
     """Draws each person's compliance for the day."""
 
+    kind: ClassVar[str] = "behaviour"
+
     config: BehaviourConfig
     name: str = "behaviour"
     phase: ClassVar[Phase] = Phase.BEHAVIOUR

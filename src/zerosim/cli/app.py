@@ -251,8 +251,9 @@ def validate(
     set_: Annotated[list[str], typer.Option("--set", help="Override: dotted.path=value (repeatable).")] = [],  # noqa: B006
 ) -> None:
     """Check a scenario file without running it: every problem, one line each (exit 2), or its summary."""
-    from zerosim.io.problems import region_problems, scenario_problems
+    from zerosim.io.problems import scenario_problems
     from zerosim.io.scenario import load_scenario
+    from zerosim.region.config import region_problems
 
     try:
         problems = (region_problems if _region.is_region(file) else scenario_problems)(
@@ -414,7 +415,7 @@ def ensemble(
     force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.engine.ensemble import describe, parse_sweep, run_ensemble, sweep_points
+    from zerosim.experiments.ensemble import describe, parse_sweep, run_ensemble, sweep_points
     from zerosim.viz.figures import ensemble_bands
 
     try:

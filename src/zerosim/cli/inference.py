@@ -1,4 +1,4 @@
-"""CLI layer: `zerosim calibrate` and `zerosim forecast`, thin shells over :mod:`zerosim.calibrate`.
+"""CLI layer: `zerosim calibrate` and `zerosim forecast`, thin shells over :mod:`zerosim.experiments.calibrate`.
 
 Registered on the app by :func:`register` (called at the end of ``cli/app.py``). Turns every
 :class:`~zerosim.errors.ZerosimError` into ``error: <one line>`` on stderr and its exit code.
@@ -179,8 +179,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.
 
 def _settings(prior, spec, observe, until, population, city_population, particles, generations, min_epsilon,
               max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads):
-    from zerosim.calibrate.fit import Settings
-    from zerosim.calibrate.observed import parse_date
+    from zerosim.experiments.calibrate.fit import Settings
+    from zerosim.experiments.calibrate.observed import parse_date
 
     return Settings.build(
         prior, spec, observe=observe, until=parse_date(until, "--until") if until is not None else None,
@@ -232,8 +232,8 @@ def calibrate(
     quiet: Quiet = False,
 ) -> None:
     """Fit uncertain parameters to observed daily cases (ABC-SMC): posterior, posterior predictive, fitted.yaml."""
-    from zerosim.calibrate.fit import calibrate as run_calibration
-    from zerosim.calibrate.fit import require_pyabc
+    from zerosim.experiments.calibrate.fit import calibrate as run_calibration
+    from zerosim.experiments.calibrate.fit import require_pyabc
 
     try:
         require_pyabc()
@@ -283,8 +283,8 @@ def forecast(
     as_json: Annotated[bool, typer.Option("--json", help="Print forecast.json on stdout (for scripts).")] = False,
 ) -> None:
     """Forecast release dates, confinement and cases to come, conditioned on the data up to --until."""
-    from zerosim.calibrate.fit import require_pyabc
-    from zerosim.calibrate.forecast import forecast as run_forecast
+    from zerosim.experiments.calibrate.fit import require_pyabc
+    from zerosim.experiments.calibrate.forecast import forecast as run_forecast
 
     try:
         if posterior is None:

@@ -26,6 +26,8 @@ from zerosim.disease.kernels import (
     COURSE_OUTCOME,
     COURSE_SEVERE,
     COURSE_SYMPTOMATIC,
+    CourseParameters,
+    CoursePeople,
     collect_active,
     count_active,
     drop_listed,
@@ -33,7 +35,7 @@ from zerosim.disease.kernels import (
     progress_day,
     sample_courses,
 )
-from zerosim.engine.component import Phase
+from zerosim.engine.component import Measure, Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import count_codes, threads_for
 from zerosim.errors import StateError
@@ -236,10 +238,17 @@ def scale_infectiousness(state: PopulationState, rows: np.ndarray, factor: np.nd
 class NaturalHistory:
     """Samples each new infection's course and moves infected agents through the compartments."""
 
+    kind: ClassVar[str] = "disease"
+
     config: DiseaseConfig
     hospitalised_transmit: bool = False
     name: str = "disease"
     phase: ClassVar[Phase] = Phase.DISEASE
+    #: People by age band each day (``by_age_band.parquet``), declared so the recorder routes them.
+    measures: ClassVar[tuple[Measure, ...]] = tuple(
+        Measure(f"age_band/{column}", label, "people", aggregate=None, table="by_age_band", column=column)
+        for column, label in (("susceptible", "susceptible"), ("infectious", "infectious"), ("dead", "dead"),
+                              ("ever_infected", "infected so far")))
     reads: ClassVar[frozenset[str]] = frozenset(
         {"age", "district_id", "vaccine_doses", "day_last_dose", "day_infected"}
     )
@@ -327,19 +336,18 @@ class NaturalHistory:
         by_district = np.zeros(state.district_count, dtype=np.int64)
         by_band = np.zeros(AGE_BAND_COUNT, dtype=np.int64)
         with threads_for(ids.size, minimum=1_000):  # ~0.2 us of hashing per infection
-            latest = sample_courses(
-                ids, day, kernel_seed(rng), mu, sigma, fixed, vl.peak_after_onset_days, vl.peak_log10_mean,
-                vl.peak_log10_sd, vl.detection_limit_log10, vl.infectious_threshold_log10, cfg.asymptomatic_fraction,
-                cfg.asymptomatic_relative_infectiousness, cfg.infectiousness_dispersion_k or 0.0,
-                mean_relative_infectiousness(cfg), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
+            parameters = CourseParameters(
+                mu, sigma, fixed, float(vl.peak_after_onset_days), float(vl.peak_log10_mean), float(vl.peak_log10_sd),
+                float(vl.detection_limit_log10), float(vl.infectious_threshold_log10), float(cfg.asymptomatic_fraction),
+                float(cfg.asymptomatic_relative_infectiousness), float(cfg.infectiousness_dispersion_k or 0.0),
+                float(mean_relative_infectiousness(cfg)), np.asarray(cfg.severe_probability_by_age, dtype=np.float64),
                 np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
-                np.asarray(cfg.death_probability_by_age, dtype=np.float64), cfg.severity_multiplier,
+                np.asarray(cfg.death_probability_by_age, dtype=np.float64), float(cfg.severity_multiplier),
                 np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
-                np.asarray(vaccine.death_effectiveness, dtype=np.float64), _fatality_table(cfg), state.age,
-                state.vaccine_doses,
-                state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
-                state.viral_peak_log10, course, scale, state.district_id, by_district, by_band,
-            )
+                np.asarray(vaccine.death_effectiveness, dtype=np.float64), _fatality_table(cfg))
+            people = CoursePeople(state.age, state.vaccine_doses, state.compartment, state.day_viral_detectable,
+                                  state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10, state.district_id)
+            latest = sample_courses(ids, day, kernel_seed(rng), parameters, people, course, scale, by_district, by_band)
         if latest > _MAX_DAY:
             raise OverflowError("day numbers beyond int16; runs are limited to 30,000 days")
         state.count_by_district[:, Compartment.SUSCEPTIBLE] -= by_district

@@ -8,6 +8,7 @@ a NumPy reference in ``tests/disease/test_kernels.py``.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -316,43 +317,20 @@ def _duration(position, seed, agent, mu, sigma, fixed):
     return math.exp(mu[position] + sigma[position] * hash_normal(seed, agent, _ST_DURATION + position, 0))
 
 
+#: The natural history :func:`sample_courses` draws from (the variant's parameters, per age band where arrays).
+CourseParameters = namedtuple("CourseParameters", [
+    "duration_mu", "duration_sigma", "duration_fixed", "peak_after_onset_days", "peak_log10_mean", "peak_log10_sd",
+    "detection_limit_log10", "threshold_log10", "asymptomatic_fraction", "asymptomatic_relative", "dispersion_k",
+    "mean_relative", "severe_probability", "critical_probability", "death_probability", "severity_multiplier",
+    "severe_effectiveness", "death_effectiveness", "fatality"])
+#: The per-agent arrays :func:`sample_courses` reads (age, doses, district) and writes (compartment, viral load).
+CoursePeople = namedtuple("CoursePeople", [
+    "age", "vaccine_doses", "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear",
+    "viral_peak_log10", "district_id"])
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def sample_courses(
-    ids,
-    day,
-    seed,
-    duration_mu,
-    duration_sigma,
-    duration_fixed,
-    peak_after_onset_days,
-    peak_log10_mean,
-    peak_log10_sd,
-    detection_limit_log10,
-    threshold_log10,
-    asymptomatic_fraction,
-    asymptomatic_relative,
-    dispersion_k,
-    mean_relative,
-    severe_probability,
-    critical_probability,
-    death_probability,
-    severity_multiplier,
-    severe_effectiveness,
-    death_effectiveness,
-    fatality,
-    age,
-    vaccine_doses,
-    compartment,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    course,
-    scale,
-    district_id,
-    infected_by_district,
-    infected_by_age_band,
-):
+def sample_courses(ids, day, seed, parameters, people, course, scale, infected_by_district, infected_by_age_band):
     """Sample the whole course of each agent in ``ids`` (infected on ``day``) and make it EXPOSED.
 
     The course, per agent (all durations log-normal, rounded to whole days, at least 1):
@@ -382,7 +360,22 @@ def sample_courses(
     ``infected_by_age_band`` (B,) int64 (``district_id`` (n,) int8). Returns the largest outcome
     day written
     (the caller checks it against the int16 day range).
+
+    ``parameters`` is a :class:`CourseParameters` (the variant's natural history: the names above),
+    ``people`` a :class:`CoursePeople` (the per-agent arrays read and written).
     """
+    duration_mu, duration_sigma, duration_fixed = parameters.duration_mu, parameters.duration_sigma, parameters.duration_fixed
+    peak_after_onset_days, peak_log10_mean = parameters.peak_after_onset_days, parameters.peak_log10_mean
+    peak_log10_sd, detection_limit_log10 = parameters.peak_log10_sd, parameters.detection_limit_log10
+    threshold_log10, asymptomatic_fraction = parameters.threshold_log10, parameters.asymptomatic_fraction
+    asymptomatic_relative, dispersion_k = parameters.asymptomatic_relative, parameters.dispersion_k
+    mean_relative, severe_probability = parameters.mean_relative, parameters.severe_probability
+    critical_probability, death_probability = parameters.critical_probability, parameters.death_probability
+    severity_multiplier, severe_effectiveness = parameters.severity_multiplier, parameters.severe_effectiveness
+    death_effectiveness, fatality = parameters.death_effectiveness, parameters.fatality
+    age, vaccine_doses, compartment, district_id = people.age, people.vaccine_doses, people.compartment, people.district_id
+    day_viral_detectable, day_viral_peak = people.day_viral_detectable, people.day_viral_peak
+    day_viral_clear, viral_peak_log10 = people.day_viral_clear, people.viral_peak_log10
     m = ids.size
     bands = severe_probability.size
     latest = np.zeros(SCAN_CHUNKS, dtype=np.int64)

@@ -1,14 +1,23 @@
-"""Engine layer: the explicit registry from a config ``kind`` to its component class.
+"""Engine layer: the registry from a scenario's component ``kind`` to its class.
 
-Classes are named by dotted path and imported only when a scenario asks for them, so the engine
-never imports ``policy``, ``behaviour`` or ``ledger`` itself.
+Built-in classes are named by dotted path and imported only when a scenario asks for them, so the
+engine never imports ``policy``, ``behaviour`` or ``ledger`` itself. Components from other
+installed packages are found through the entry-point group :data:`ENTRY_POINT_GROUP`: a package
+declares, in its ``pyproject.toml``::
+
+    [project.entry-points."zerosim.components"]
+    mask_mandate = "mask_mandate:MaskMandate"
+
+and a scenario switches it on with ``components: {mask_mandate: {...}}``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
+from importlib.metadata import entry_points
 
-#: kind -> "module:Class". Later layers add their rows here.
+#: kind -> "module:Class" of the components that ship with zerosim.
 COMPONENTS: dict[str, str] = {
     "transmission": "zerosim.transmission.components:Transmission",
     "disease": "zerosim.disease.components:NaturalHistory",
@@ -22,9 +31,22 @@ COMPONENTS: dict[str, str] = {
     "behaviour": "zerosim.behaviour.components:Compliance",
     "ledger": "zerosim.ledger.components:Ledger",
 }
+#: The entry-point group installed packages use to offer components.
+ENTRY_POINT_GROUP = "zerosim.components"
+
+
+@lru_cache(maxsize=1)
+def extension_kinds() -> dict[str, str]:
+    """kind -> "module:Class" of the components installed packages offer (built-in names excluded)."""
+    return {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)
+            if point.name not in COMPONENTS}
 
 
 def component_class(kind: str) -> type:
-    """The class registered for ``kind`` (KeyError if none)."""
-    module, _, name = COMPONENTS[kind].partition(":")
-    return getattr(import_module(module), name)
+    """The class registered for ``kind``: built-in, or offered by an installed package (KeyError if none)."""
+    target = COMPONENTS.get(kind) or extension_kinds()[kind]
+    module, _, name = target.partition(":")
+    cls = getattr(import_module(module), name)
+    if getattr(cls, "kind", kind) != kind:
+        raise TypeError(f"{target} declares kind {cls.kind!r} but is registered as {kind!r}")
+    return cls

@@ -23,7 +23,10 @@ class Scheduled:
         self.periods = tuple(periods)
         first = self.periods[0][1]
         self.name = first.name
+        self.kind = getattr(first, "kind", None) or first.name
         self.phase = first.phase
+        self.states = tuple(getattr(first, "states", ()))
+        self.measures = tuple(getattr(first, "measures", ()))
         self.reads = frozenset().union(*(c.reads for _, c in self.periods))
         self.writes = frozenset().union(*(c.writes for _, c in self.periods))
 

@@ -7,13 +7,13 @@ Format (version :data:`CHECKPOINT_VERSION`), two files in the run directory:
 ``checkpoint.json``
     The index, written last (its atomic replacement is the commit point of a checkpoint)::
 
-        {"format": "zerosim-checkpoint", "version": 4, "zerosim_version": "...",
+        {"format": "zerosim-checkpoint", "version": 5, "zerosim_version": "...",
          "scenario_hash": "<16 hex>", "scenario": {...resolved scenario...},
          "arrays_file": "checkpoint-<token>.npz", "token": "<token>",
          "next_day": 20, "every": 10, "timing": {"build_seconds": ..., "simulation_seconds": ...},
          "rng": [{"component": "testing", "state": {...numpy bit-generator state...}}, ...],
          "state": {"arrays": [...], "unit_arrays": [...], "stores": <tree>, "new_infected_count": 0},
-         "recorder": {"days_recorded": 20, "scalars": [...], "by_district": [...], "by_age_band": [...]}}
+         "recorder": {"days_recorded": 20, "scalars": [...], "by_district": [...], "by_age_band": [...], "ledger": [...]}}
 
 ``checkpoint-<token>.npz``
     Every array, keyed ``a<k>``, read with ``allow_pickle=False`` (object arrays are refused).
@@ -57,7 +57,7 @@ from zerosim.policy.zoning import ZoneEventLog
 
 CHECKPOINT_INDEX = "checkpoint.json"
 CHECKPOINT_FORMAT = "zerosim-checkpoint"
-CHECKPOINT_VERSION = 4  # 4: arrays + JSON (3 and before: a pickle, checkpoint.pkl, no longer read)
+CHECKPOINT_VERSION = 5  # 5: the recorder's ledger buffers; 4: arrays + JSON (3 and before: a pickle, no longer read)
 LEGACY_PICKLE = "checkpoint.pkl"
 #: The only classes a checkpoint may name (the stores components keep in ``state.stores``).
 STORE_CLASSES: dict[str, type] = {cls.__name__: cls for cls in (ActiveAgents, ZoneEventLog, LabQueue, TubeBatch,
@@ -220,7 +220,7 @@ def save_checkpoint(out_dir: Path, scenario: Scenario, simulation: Simulation, t
         "recorder": {
             "days_recorded": int(recorder.days_recorded),
             **{part: [[name, encoder.array(array)] for name, array in getattr(recorder, part).items()]
-               for part in ("scalars", "by_district", "by_age_band")},
+               for part in ("scalars", "by_district", "by_age_band", "ledger")},
         },
     }
     token = secrets.token_hex(8)
@@ -315,7 +315,8 @@ class Checkpoint:
 
         recorder: Recorder = simulation.recorder
         saved_recorder = self.index["recorder"]
-        for part, width in (("scalars", None), ("by_district", recorder.district_count), ("by_age_band", -1)):
+        for part, width in (("scalars", None), ("by_district", recorder.district_count), ("by_age_band", -1),
+                            ("ledger", recorder.district_count)):
             buffers = {}
             for name, key in saved_recorder[part]:
                 array = decoder.array(key)

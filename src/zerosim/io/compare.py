@@ -26,59 +26,19 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.errors import InputError, OutputError, RunDirError
-from zerosim.io.results import load_summary
+from zerosim.io.results import SUMMARY_TOTALS, load_summary
+from zerosim.ledger.totals import LEDGER_TOTALS
 from zerosim.numbers import money, words
 
-#: Top-level summary measures compared, with their units, in table order.
-SUMMARY_MEASURES: dict[str, str] = {
-    "infections": "people",
-    "deaths": "deaths",
-    "attack_rate": "fraction",
-    "cases_detected": "people",
-    "tests_swabbed": "tests",
-    "tubes_processed": "tubes",
-    "max_in_isolation": "people",
-    "max_in_quarantine": "people",
-    "peak_sealed_population": "people",
-    "city_sealed_days": "days",
-}
+#: Top-level summary measures compared, with their units, in table order (from :data:`SUMMARY_TOTALS`).
+SUMMARY_MEASURES: dict[str, str] = {total.key: total.unit for total in SUMMARY_TOTALS}
 
-#: Units of the ledger totals in summary.json; keys not listed get a unit from their suffix.
-LEDGER_UNITS: dict[str, str] = {
-    "confined_person_days": "person-days",
-    "confined_home_person_days": "person-days",
-    "confined_compound_person_days": "person-days",
-    "facility_person_days": "person-days",
-    "people_ever_confined": "people",
-    "longest_confinement_days_max": "days",
-    "longest_confinement_days_mean": "days",
-    "people_confined_after_ten_negatives": "people",
-    "confined_after_ten_negatives_person_days": "person-days",
-    "food_shortfall_person_days": "person-days",
-    "households_ran_out": "households",
-    "elderly_alone_ran_out": "households",
-    "income_lost_cny": "CNY",
-    "income_lost_cny_by_sector": "CNY",
-    "income_lost_cny_by_worker_type": "CNY",
-    "worker_days_lost": "person-days",
-    "store_days_closed": "store-days",
-    "stores_failed": "stores",
-    "stores": "stores",
-    "store_demand_lost_store_days": "store-days",
-    "testing_cny": "CNY",
-    "testing_staff_hours": "hours",
-    "testing_queue_hours": "hours",
-    "dialysis_sessions_missed": "episodes",
-    "emergencies_without_care": "episodes",
-    "births_without_care": "episodes",
-    "chemotherapy_patient_days_missed": "person-days",
-    "excess_non_covid_deaths": "deaths",
-    "infections_in_facilities": "people",
-    "resistance_pressure_max": "fraction",
-}
+#: Units of the ledger totals in summary.json, from the ledger's declaration (zerosim.ledger.totals); keys
+#: not listed get a unit from their suffix.
+LEDGER_UNITS: dict[str, str] = {total.key: total.unit for total in LEDGER_TOTALS}
 
 #: Numbers in the ledger object that are parameters echoed for reference, not totals of the run.
-LEDGER_PARAMETERS = frozenset({"people_per_toilet"})
+LEDGER_PARAMETERS = frozenset(total.key for total in LEDGER_TOTALS if total.parameter)
 
 #: The main costs given per infection and per death averted.
 MAIN_COSTS = ("confined_person_days", "income_lost_cny", "food_shortfall_person_days", "testing_cny")
@@ -190,10 +150,30 @@ def _unit(key: str) -> str:
     return "count"
 
 
+def declared_measures(summaries: Iterable[dict]) -> dict[str, dict]:
+    """Run totals the runs' components declared (summary.json ``measures`` with an aggregate): key -> its
+    label, unit and component. A component from an installed package shows in comparisons through this."""
+    declared: dict[str, dict] = {}
+    for summary in summaries:
+        catalogue = summary.get("measures")
+        if not isinstance(catalogue, dict):
+            continue
+        for key, about in catalogue.items():
+            if isinstance(about, dict) and about.get("aggregate") and about.get("table", "timeseries") == "timeseries" \
+                    and key not in SUMMARY_MEASURES:
+                declared.setdefault(str(key), {"label": str(about.get("label") or key),
+                                               "unit": str(about.get("unit") or "count"),
+                                               "component": str(about.get("component") or "")})
+    return declared
+
+
 def _measures(summary: dict) -> dict[str, float]:
     """Flat numeric measures of one summary, in table order (ledger dicts expanded as ``name.key``)."""
     values: dict[str, float] = {}
     for key in SUMMARY_MEASURES:
+        if _is_number(summary.get(key)):
+            values[key] = float(summary[key])
+    for key in declared_measures([summary]):
         if _is_number(summary.get(key)):
             values[key] = float(summary[key])
     ledger = summary.get("ledger")
@@ -213,7 +193,8 @@ def _measures(summary: dict) -> dict[str, float]:
 def _labels(summaries: Sequence[dict]) -> tuple[list[str], list[str]]:
     """Column labels (scenario/policy, disambiguated) and short names for sentences."""
     scenarios = [str(s.get("scenario", "run")) for s in summaries]
-    policies = [str(s.get("policy", "none")) for s in summaries]
+    policies = [str(s.get("policy", "none")) + "".join(f"+{kind}" for kind in s.get("extensions") or [])
+                for s in summaries]
     labels = [scenario if scenario == policy else f"{scenario}/{policy}" for scenario, policy in zip(scenarios, policies)]
     labels = _disambiguate(labels, summaries)
     names = _disambiguate(policies, summaries) if len(set(scenarios)) == 1 else labels
@@ -302,7 +283,9 @@ def compare_runs(results: Iterable[Any], baseline: int = 0, *, strict: bool = Fa
     for i, label in enumerate(labels):
         if i != baseline:
             table[difference_column(label)] = table[label] - table[base]
-    table.insert(0, "unit", [SUMMARY_MEASURES.get(key) or _unit(key) for key in order])
+    declared = declared_measures(summaries)
+    table.insert(0, "unit", [SUMMARY_MEASURES.get(key) or (declared[key]["unit"] if key in declared else _unit(key))
+                             for key in order])
 
     return Comparison(
         table=table,

@@ -95,15 +95,20 @@ class _OneError:
         return [self.item]
 
 
-def _problems(load_raw, model: type[BaseModel], source: str | Path, overrides: dict[str, Any] | None) -> list[str]:
+def collect_problems(load_raw, model: type[BaseModel], source: str | Path,
+                     overrides: dict[str, Any] | None) -> list[str]:
+    """Every problem of ``source`` read by ``load_raw`` and validated by ``model``, one line each.
+
+    The engine of :func:`scenario_problems`; a region passes its own reader and model
+    (:func:`zerosim.region.config.region_problems`).
+    """
     from zerosim.io import scenario as scenarios
 
     try:
         data = load_raw(source)
         if "name" not in data:
             data["name"] = Path(str(source)).stem
-        for key, value in (overrides or {}).items():
-            scenarios._set_dotted(data, key, value)
+        scenarios.apply_dotted(data, overrides)
     except ScenarioError as error:
         return [str(error)]
     try:
@@ -129,15 +134,8 @@ def scenario_problems(source: str | Path, overrides: dict[str, Any] | None = Non
     """
     from zerosim.io import scenario as scenarios
 
-    return _problems(scenarios._load_raw, scenarios.Scenario, source, overrides)
+    return collect_problems(scenarios.load_raw, scenarios.Scenario, source, overrides)
 
 
-def region_problems(source: str | Path, overrides: dict[str, Any] | None = None) -> list[str]:
-    """Every problem of a ``kind: region`` scenario, one line each (as :func:`scenario_problems`)."""
-    from zerosim.region import config as regions
 
-    return _problems(regions._raw, regions.RegionScenario, source, overrides)
-
-
-__all__ = ["field_names", "region_problems", "scenario_problems", "spelling_hint"]
-
+__all__ = ["collect_problems", "field_names", "scenario_problems", "spelling_hint"]

@@ -23,6 +23,7 @@ from zerosim.lazy import lazy_module
 pd = lazy_module("pandas")  # imported when results are assembled, not during the daily loop
 
 from zerosim.disease.config import AGE_BAND_LOWER_YEARS
+from zerosim.engine.component import Total
 from zerosim.errors import OutputDirError, OutputError, RunDirError, ZerosimError
 from zerosim.io.paths import check_path
 from zerosim.io.scenario import Scenario
@@ -50,6 +51,20 @@ POLICY_COLUMNS = (
     "in_quarantine", "sealed", "controlled", "precaution", "waiting_for_bed", "city_sealed",
 )
 EVENT_COLUMNS = ("day", "scope", "zone_id", "zone_name", "event", "reason")
+#: The run's headline totals in summary.json (made by :func:`summarise`), described once for ``compare``, the
+#: report and the dashboard.
+SUMMARY_TOTALS: tuple[Total, ...] = (
+    Total("infections", "Infections", "people"),
+    Total("deaths", "COVID deaths", "deaths"),
+    Total("attack_rate", "Attack rate", "fraction"),
+    Total("cases_detected", "Cases detected", "people"),
+    Total("tests_swabbed", "People swabbed", "tests"),
+    Total("tubes_processed", "Tubes processed by the lab", "tubes"),
+    Total("max_in_isolation", "Most people in isolation on one day", "people"),
+    Total("max_in_quarantine", "Most people in quarantine on one day", "people"),
+    Total("peak_sealed_population", "Most people in sealed zones on one day", "people"),
+    Total("city_sealed_days", "Days the whole city was sealed", "days"),
+)
 
 
 @dataclass
@@ -205,8 +220,10 @@ def build_tables(
     by_age_band: dict[str, np.ndarray],
     district_names: tuple[str, ...],
     days: int,
+    ledger: dict[str, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Wide timeseries and long by-district / by-age-band / ledger tables from the Recorder's buffers."""
+    """Wide timeseries and long by-district / by-age-band / ledger tables from the Recorder's buffers
+    (``ledger``: the recorder's buffers of measures declared with table ``ledger``, by column)."""
     day = np.arange(days, dtype=np.int32)
     columns: dict[str, np.ndarray] = {"day": day}
     if scenario.start_date is not None:
@@ -232,10 +249,9 @@ def build_tables(
     }
     ledger_frame = dict(district_frame)
     for name, values in by_district.items():
-        if name.startswith("ledger:"):
-            ledger_frame[name.removeprefix("ledger:")] = values[:days].reshape(-1)
-        else:
-            district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+        district_frame[name.removesuffix("_district")] = values[:days].reshape(-1).astype(np.int64)
+    for name, values in (ledger or {}).items():
+        ledger_frame[name] = values[:days].reshape(-1)
     districts = pd.DataFrame(district_frame)
     ledger = pd.DataFrame(ledger_frame) if len(ledger_frame) > 2 else pd.DataFrame()
     if "new_infections" in districts:
@@ -377,11 +393,13 @@ def check_one_run(run_dir: Path, summary: dict) -> None:
 
 #: summary.json keys (at any depth) whose values are text; every other leaf is a number (or null).
 SUMMARY_TEXT_KEYS = frozenset({"scenario", "variant", "policy", "policy_label", "scenario_hash", "zerosim_version",
-                               "git_revision", "baseline", "unit", "date", "start_date"})
+                               "git_revision", "baseline", "unit", "date", "start_date",
+                               # the ``measures`` catalogue components declare (label, unit, ...)
+                               "label", "aggregate", "table", "component"})
 
 
 #: summary.json keys whose values are lists of texts.
-SUMMARY_TEXT_LIST_KEYS = frozenset({"warnings", "scale_notes"})
+SUMMARY_TEXT_LIST_KEYS = frozenset({"warnings", "scale_notes", "extensions"})
 
 
 def _summary_type_problem(summary: dict, path: str = "") -> str | None:

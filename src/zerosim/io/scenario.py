@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Callable, Mapping
 import hashlib
 import json
 import os
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -31,6 +32,8 @@ from zerosim.population.config import PopulationConfig
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
 
 SCHEMA_VERSION = 1
+
+ModelT = TypeVar("ModelT")
 
 
 class DiseaseSelection(BaseModel):
@@ -49,10 +52,7 @@ class DiseaseSelection(BaseModel):
 
     def resolve(self) -> DiseaseConfig:
         """The preset with the overrides applied, validated."""
-        data = preset(self.variant).model_dump()
-        for key, value in self.overrides.items():
-            _set_dotted(data, key, value)
-        return DiseaseConfig.model_validate(data)
+        return DiseaseConfig.model_validate(apply_dotted(preset(self.variant).model_dump(), self.overrides))
 
     @model_validator(mode="after")
     def _overrides_valid(self) -> "DiseaseSelection":
@@ -83,13 +83,19 @@ class ScenarioDocument(BaseModel):
 
     model_config = ConfigDict(allow_inf_nan=False)  # every number that enters is finite (subclasses keep it)
 
+    def _document(self) -> dict:
+        data = self.model_dump(mode="json")
+        if not data.get("components"):
+            data.pop("components", None)  # no extension components: the same file and hash as before they existed
+        return data
+
     def digest(self) -> str:
         """A short hash of the resolved scenario (recorded in summary.json)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        text = json.dumps(self._document(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
-        return dump_yaml(self.model_dump(mode="json"))
+        return dump_yaml(self._document())
 
 
 class Scenario(ScenarioDocument):
@@ -120,6 +126,10 @@ class Scenario(ScenarioDocument):
     behaviour: dict[str, Any] = Field(
         default_factory=dict, description="Overrides of the behaviour model, e.g. {enabled: true}."
     )
+    components: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict,
+        description="Components from installed packages (entry-point group zerosim.components), by kind, each "
+                    "with its settings, e.g. {mask_mandate: {start_day: 10}}.")
     outputs: OutputConfig = Field(default_factory=OutputConfig)
 
     @model_validator(mode="before")
@@ -177,8 +187,38 @@ class Scenario(ScenarioDocument):
         """The shipped behaviour model with this scenario's overrides."""
         return BehaviourConfig.model_validate(merge_overrides(default_behaviour().model_dump(), self.behaviour))
 
+    def resolved_components(self) -> list[tuple[type, BaseModel]]:
+        """(class, validated settings) of each extension component the scenario switches on, in file order."""
+        from zerosim.engine.registry import COMPONENTS, component_class, extension_kinds
+
+        resolved = []
+        for kind, settings in self.components.items():
+            if kind in COMPONENTS:
+                raise ValueError(f"components.{kind}: a built-in part of zerosim; configure it under containment, "
+                                 "behaviour or ledger instead")
+            try:
+                cls = component_class(kind)
+            except KeyError:
+                offered = ", ".join(sorted(extension_kinds())) or "none"
+                raise ValueError(f"components.{kind}: no installed package offers this component (installed: {offered}); "
+                                 f"pip install the package that provides it, or check the name") from None
+            except (ImportError, AttributeError, TypeError) as error:
+                raise ValueError(f"components.{kind}: its package failed to load ({error}); reinstall it") from None
+            model = getattr(cls, "Config", None)
+            if model is None:
+                if settings:
+                    raise ValueError(f"components.{kind}: takes no settings; give {{}}")
+                resolved.append((cls, None))
+                continue
+            try:
+                resolved.append((cls, model.model_validate(settings or {})))
+            except ValidationError as error:
+                raise ValueError(f"components.{kind}." + describe_validation_error(error)) from None
+        return resolved
+
     @model_validator(mode="after")
     def _consistent(self) -> "Scenario":
+        self.resolved_components()
         for section, resolve in (("ledger", self.resolved_ledger), ("behaviour", self.resolved_behaviour)):
             try:
                 resolve()
@@ -275,7 +315,30 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
         node[last] = value
 
 
-def _parse_yaml(text: str, origin: str) -> dict:
+def apply_dotted(data: dict, overrides: Mapping[str, Any] | None) -> dict:
+    """Set every dotted key of ``overrides`` in the raw mapping ``data``, in order, in place; no validation.
+
+    The step under :func:`apply_overrides`, for code that validates the mapping itself (a region, or a
+    listing of every problem). ``a.b.c`` sets ``data["a"]["b"]["c"]``; list items go by index
+    (``seeding.0.day``); a missing section is created.
+
+    Returns
+    -------
+    dict
+        ``data`` itself.
+
+    Raises
+    ------
+    ScenarioError
+        A key that walks into a plain value or past the end of a list (one line naming the key).
+    """
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
+    return data
+
+
+def parse_mapping(text: str, origin: str) -> dict:
+    """The YAML ``text`` of a scenario (or region) file as a mapping; ``origin`` names it in errors."""
     data = load_yaml(text, origin)
     if data is None:
         return {}
@@ -292,7 +355,7 @@ def source_identity(source: str | Path) -> str:
     return os.path.realpath(text_source)
 
 
-def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
+def load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     """The raw mapping of a built-in name or a file, with ``extends:`` resolved.
 
     ``seen`` holds the identities (:func:`source_identity`) of the files extending this one; a
@@ -320,7 +383,7 @@ def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
             raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
         origin, base_dir = str(path), path.parent
     identity = source_identity(text_source)
-    data = _parse_yaml(text, origin)
+    data = parse_mapping(text, origin)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -332,17 +395,19 @@ def _load_raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     if source_identity(parent) in chain:
         loop = " -> ".join(Path(step.removeprefix("builtin:")).name for step in chain + (source_identity(parent),))
         raise ScenarioError(f"extends: '{parent}' extends itself ({loop[:200]}); break the cycle")
-    base = _load_raw(parent, chain)
-    return _merge(base, data)
+    base = load_raw(parent, chain)
+    return merge_mapping(base, data)
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge_mapping(base: dict, override: dict) -> dict:
+    """``override`` laid over a copy of ``base`` (as ``extends:`` does): sections merge key by key,
+    dotted keys set nested fields, anything else replaces."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if "." in key:
             _set_dotted(merged, key, value)
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_mapping(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -377,12 +442,10 @@ def load_scenario(source: str | Path, overrides: dict[str, Any] | None = None) -
     ScenarioError
         With the field path and the fix, for anything wrong.
     """
-    data = _load_raw(source)
+    data = load_raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return validate_mapping(apply_dotted(data, overrides))
 
 
 def validate_mapping(data: dict) -> Scenario:
@@ -391,6 +454,36 @@ def validate_mapping(data: dict) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as error:
         raise ScenarioError(describe_validation_error(error)) from None
+
+
+def apply_overrides(
+    scenario: BaseModel | Mapping[str, Any],
+    overrides: Mapping[str, Any] | None,
+    *,
+    validate: Callable[[dict], ModelT] = validate_mapping,  # type: ignore[assignment]
+) -> ModelT:
+    """A validated copy of ``scenario`` with dotted ``overrides`` applied (``scenario`` is not changed).
+
+    Parameters
+    ----------
+    scenario : Scenario (any pydantic scenario model) or raw mapping
+        A model is dumped to its JSON form first; a mapping is deep-copied.
+    overrides : mapping of dotted field -> value, e.g. ``{"policy": "dynamic-zero-2022", "seeding.0.day": 3}``
+        Applied in order, as ``--set`` does.
+    validate : the validation of the result (default :func:`validate_mapping`, giving a Scenario; a region
+        passes :func:`zerosim.region.config.validate_region`).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the field, for a key that does not fit the mapping or a value that fails validation.
+
+    Examples
+    --------
+    >>> fast = apply_overrides(load_scenario("demo"), {"duration_days": 20, "seed": 7})
+    """
+    data = scenario.model_dump(mode="json") if isinstance(scenario, BaseModel) else copy.deepcopy(dict(scenario))
+    return validate(apply_dotted(data, overrides))
 
 
 def _short(value: Any, limit: int = 60) -> str:

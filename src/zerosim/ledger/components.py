@@ -14,13 +14,25 @@ from typing import ClassVar
 
 import numpy as np
 
-from zerosim.engine.component import Phase
+from zerosim.engine.component import Measure, Phase, Total
 from zerosim.errors import StateError
 from zerosim.ledger.config import SECTORS, WORKER_TYPES, LedgerConfig
+from zerosim.ledger.totals import LEDGER_MEASURES, LEDGER_ROWS, LEDGER_TOTALS
 from zerosim.ledger.kernels import (
     MAX_HOUSEHOLD_MEMBERS,
     MOBILITY_LEVELS,
     SCAN_CHUNKS,
+    SUPPLY_FIELDS,
+    GROUP_BUY_FOOD,
+    GROUP_BUY_INTERVAL,
+    GROUP_BUY_WAIT,
+    PACKAGE_FOOD,
+    PACKAGE_INTERVAL,
+    PACKAGE_WAIT,
+    ConfinementRecord,
+    DayAccounts,
+    LedgerPeople,
+    WorkRules,
     account_agents,
     account_food,
     account_households,
@@ -73,6 +85,35 @@ def draw_food_stocks(rng: np.random.Generator, food, household_start: np.ndarray
     return stock, elderly_alone
 
 
+def draw_group_buying(rng: np.random.Generator, reach_fraction: float, household_start: np.ndarray,
+                      age: np.ndarray) -> np.ndarray:
+    """Which households take part in compound group buying (int8, 1 = yes): those with a member under 65,
+    each with probability ``reach_fraction`` (docs/ledger.md 2.1); one uniform per household, drawn in slices
+    of households (the same numbers as one draw for all)."""
+    households = household_start.size - 1
+    taking_part = np.zeros(households, dtype=np.int8)
+    for lo in range(0, households, CHUNK_AGENTS):
+        hi = min(households, lo + CHUNK_AGENTS)
+        first = household_start[lo:hi]
+        members = household_start[lo + 1 : hi + 1] - first
+        young = age[first[0] : household_start[hi]] < ELDERLY_AGE
+        has_young = np.add.reduceat(young, first - first[0]) > 0 if members.size else np.zeros(0, dtype=bool)
+        taking_part[lo:hi] = has_young & (rng.random(hi - lo) < reach_fraction)
+    return taking_part
+
+
+def food_supply_schedule(food) -> np.ndarray:
+    """The ``supply`` array of kernels.account_households: (SUPPLY_FIELDS,) float64."""
+    supply = np.zeros(SUPPLY_FIELDS)
+    supply[PACKAGE_WAIT] = food.package_wait_days
+    supply[PACKAGE_INTERVAL] = food.package_interval_days
+    supply[PACKAGE_FOOD] = food.package_days_of_food
+    supply[GROUP_BUY_WAIT] = food.group_buy_wait_days
+    supply[GROUP_BUY_INTERVAL] = food.group_buy_interval_days
+    supply[GROUP_BUY_FOOD] = food.group_buy_days_of_food
+    return supply
+
+
 def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
     """Demand of a reopened store, share of normal: 1 - (1 - f0) * 2**(-t / half-life) (docs/ledger.md 4.2)."""
     t = np.asarray(days_since_reopening, dtype=np.float64)
@@ -82,6 +123,12 @@ def store_demand(days_since_reopening: np.ndarray, shops) -> np.ndarray:
 @dataclass(frozen=True, slots=True)
 class Ledger:
     """Keeps the daily accounts of containment's costs (it never changes anyone's behaviour)."""
+
+    kind: ClassVar[str] = "ledger"
+    #: The totals of summary.json's ``ledger`` object (labels, units and groups for compare and the report).
+    totals: ClassVar[tuple[Total, ...]] = LEDGER_TOTALS
+    #: The daily accounts by district (``ledger.parquet``), one per :data:`LEDGER_ROWS` entry.
+    measures: ClassVar[tuple[Measure, ...]] = LEDGER_MEASURES
 
     config: LedgerConfig
     pressure_confined_days: int = 14
@@ -96,7 +143,8 @@ class Ledger:
     )
     writes: ClassVar[frozenset[str]] = frozenset(
         {"worker_type", "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags",
-         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "store_closed_streak",
+         "food_stock_days", "food_stock_initial", "household_ran_out", "household_out_today", "household_cut_off_days",
+         "household_group_buy", "store_closed_streak",
          "store_runway_days", "store_failed", "store_days_since_reopen", "ledger_daily", "ledger_store"}
     )
 
@@ -110,11 +158,14 @@ class Ledger:
         first = g.household_start[:-1]
         stock, elderly_alone = draw_food_stocks(rng, cfg.food, g.household_start, state.age)
         runway = lognormal(rng, cfg.shops.cash_runway_days_mean, cfg.shops.cash_runway_days_sd, g.workplace_count)
+        group_buy = draw_group_buying(rng, cfg.food.group_buy_reach_fraction, g.household_start, state.age)
         arrays = {
             "food_stock_days": stock.copy(),
             "food_stock_initial": stock,
             "household_ran_out": np.zeros(households, dtype=np.int8),
             "household_out_today": np.zeros(households, dtype=np.int8),
+            "household_cut_off_days": np.zeros(households, dtype=np.int16),
+            "household_group_buy": group_buy,
             "store_closed_streak": np.zeros(g.workplace_count, dtype=np.int16),
             "store_runway_days": runway.astype(np.float32),
             "store_failed": np.zeros(g.workplace_count, dtype=np.int8),
@@ -139,6 +190,7 @@ class Ledger:
             household_subdistrict=state.subdistrict_id[first],
             household_district=state.district_id[first],
             household_elderly_alone=elderly_alone,
+            food_supply=food_supply_schedule(cfg.food),
             is_store=is_store,
             store_ids=store_ids,
             stores_by_district=np.bincount(g.workplace_district[store_ids].astype(np.int64),
@@ -181,14 +233,17 @@ class Ledger:
         pressure_district = np.zeros(districts, dtype=np.int64)
         couriers_not_free = np.zeros(1, dtype=np.int64)
         account_agents(
-            g.household_start, store.household_chunk_start, state.household_id, state.compartment, state.mobility,
-            state.health_code, state.consecutive_negatives, state.district_id, state.subdistrict_id,
-            state.workplace_id, state.workplace_is_open, state.sector, state.worker_type,
-            store.daily_wage_by_sector_code, store.wage_loss_fraction_by_type, cfg.food.confined_level,
-            int(Sector.LOGISTICS), self.pressure_confined_days, store.workplace_codes, state.confined_streak_days,
-            state.longest_confinement_days, state.confined_days_total, state.ledger_flags, store.household_counts,
-            person_days, after_ten, lost_district, lost_sector_code, lost_type, idle, pressure_subdistrict,
-            pressure_district, couriers_not_free,
+            g.household_start, store.household_chunk_start,
+            LedgerPeople(state.household_id, state.compartment, state.mobility, state.health_code,
+                         state.consecutive_negatives, state.district_id, state.subdistrict_id, state.workplace_id,
+                         state.sector, state.worker_type),
+            WorkRules(state.workplace_is_open, store.daily_wage_by_sector_code, store.wage_loss_fraction_by_type,
+                      int(cfg.food.confined_level), int(Sector.LOGISTICS), int(self.pressure_confined_days),
+                      store.workplace_codes),
+            ConfinementRecord(state.confined_streak_days, state.longest_confinement_days, state.confined_days_total,
+                              state.ledger_flags),
+            DayAccounts(store.household_counts, person_days, after_ten, lost_district, lost_sector_code, lost_type, idle,
+                        pressure_subdistrict, pressure_district, couriers_not_free),
         )
         daily[row["confined_compound_person_days"]] = person_days[:, Mobility.COMPOUND]
         daily[row["confined_home_person_days"]] = person_days[:, Mobility.HOME]
@@ -200,7 +255,8 @@ class Ledger:
         account_households(g.household_start, store.household_chunk_start, store.household_counts,
                            self.pressure_confined_days < 0, state.food_stock_days, state.food_stock_initial,
                            state.household_out_today, needy_count, store.household_district,
-                           self._food_shops_open(state))
+                           self._food_shops_open(state), state.household_cut_off_days, state.household_group_buy,
+                           store.food_supply)
         needy_start = np.concatenate(([0], np.cumsum(needy_count)))
         needy_subdistrict = needy_subdistricts(store.household_chunk_start, store.household_counts, needy_start,
                                                store.household_subdistrict)
@@ -231,7 +287,9 @@ class Ledger:
         care = cfg.care
         shut_in = person_days[:, Mobility.HOME] + person_days[:, Mobility.FACILITY]
         missed = 1.0 - care.access_when_confined_fraction
-        dialysis_sessions = shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7 * missed
+        dialysis_missed = 1.0 - care.dialysis_access_when_confined_fraction  # dialysis had its own routes
+        dialysis_sessions = (shut_in * care.dialysis_patients_per_100k / 1e5 * care.dialysis_sessions_per_week / 7
+                             * dialysis_missed)
         emergencies = shut_in * care.emergencies_per_100k_per_day / 1e5 * missed
         births = shut_in * care.births_per_100k_per_year / 1e5 / 365 * missed
         chemo_days = shut_in * care.chemotherapy_patients_per_100k / 1e5 * missed
@@ -246,7 +304,7 @@ class Ledger:
 
         # 6. Testing costs (from the testing component's counters, when it runs).
         if state.has_array("testing_counts"):
-            from zerosim.policy.testing import TestingCounter
+            from zerosim.population.testing_counts import TestingCounter
 
             counts = state.testing_counts
             swabbed = float(counts[TestingCounter.SWABBED_TODAY])
@@ -313,6 +371,7 @@ class LedgerStore:
     household_subdistrict: np.ndarray  # (H,) int16, as subdistrict_id
     household_district: np.ndarray  # (H,) int8, as district_id
     household_elderly_alone: np.ndarray  # (H,) bool
+    food_supply: np.ndarray  # (SUPPLY_FIELDS,) float64: government packages and group buying (kernels)
     is_store: np.ndarray  # (W,) bool: small store or restaurant
     store_ids: np.ndarray  # (stores,) intp, increasing: np.flatnonzero(is_store)
     stores_by_district: np.ndarray  # (D,) float64
@@ -328,30 +387,4 @@ class LedgerStore:
     pressure: list
 
 
-#: The per-district daily accounts (rows of ``ledger_daily``), in ledger.parquet's column order.
-LEDGER_ROWS = (
-    "confined_compound_person_days",
-    "confined_home_person_days",
-    "facility_person_days",
-    "confined_after_ten_negatives_person_days",
-    "food_shortfall_person_days",
-    "households_without_food",
-    "households_ran_out_new",
-    "elderly_alone_ran_out_new",
-    "income_lost_cny",
-    "workers_kept_from_work",
-    "stores",
-    "stores_closed",
-    "stores_failed",
-    "store_demand_lost",
-    "testing_cny",
-    "testing_staff_hours",
-    "testing_queue_hours",
-    "dialysis_sessions_missed",
-    "emergencies_without_care",
-    "births_without_care",
-    "chemotherapy_patient_days_missed",
-    "excess_non_covid_deaths",
-    "residents_under_pressure",
-)
 LEDGER_INDEX = {name: index for index, name in enumerate(LEDGER_ROWS)}

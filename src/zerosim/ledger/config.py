@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -31,13 +31,32 @@ class FoodConfig(_Model):
     stock_days_sd: NonNegative = Field(description="SD of the days of food held (log-normal).")
     elderly_alone_stock_factor: NonNegative = Field(description="Multiplier on the stock of people >= 65 living alone.")
     deliveries_per_day_per_100k: NonNegative = Field(
-        description="Households resupplied per day per 100,000 residents (government packages, group buying, couriers)."
+        description="Households resupplied per day per 100,000 residents by couriers (delivery platforms); government "
+        "packages and group buying are separate supplies (package_*, group_buy_*)."
     )
     delivery_days_of_food: NonNegative = Field(description="Days of food one delivery brings.")
     courier_dependence_fraction: Fraction = Field(
         description="Share of delivery capacity that depends on logistics workers being free to work."
     )
     confined_level: int = Field(2, ge=1, le=3, description="Mobility level from which a household cannot shop (2 = home).")
+    package_wait_days: NonNegativeInt = Field(
+        description="Days a household is cut off from shops (confined, or its shops closed) before its first "
+        "government food package."
+    )
+    package_interval_days: NonNegativeInt = Field(
+        description="Days between government food packages to a household cut off from shops (0: no packages)."
+    )
+    package_days_of_food: NonNegative = Field(description="Days of food one government package holds.")
+    group_buy_reach_fraction: Fraction = Field(
+        description="Share of households with a member under 65 that take part in compound group buying (团购)."
+    )
+    group_buy_wait_days: NonNegativeInt = Field(
+        description="Days a household is cut off from shops before its first group-buying order arrives."
+    )
+    group_buy_interval_days: NonNegativeInt = Field(
+        description="Days between group-buying orders a taking-part household receives (0: no group buying)."
+    )
+    group_buy_days_of_food: NonNegative = Field(description="Days of food one group-buying order brings.")
 
 
 class IncomeConfig(_Model):
@@ -82,6 +101,10 @@ class CareConfig(_Model):
     )
     access_when_confined_fraction: Fraction = Field(
         description="Share of needed care episodes that still get through when the patient is confined at home."
+    )
+    dialysis_access_when_confined_fraction: Fraction = Field(
+        description="Share of dialysis sessions that still take place when the patient is confined (dialysis had "
+        "its own passes and emergency units)."
     )
     excess_death_per_missed_emergency: Fraction = Field(
         description="Added probability of death for an emergency that does not reach care (ASSUMPTION stated in docs)."

@@ -23,6 +23,8 @@ and household indices are cast to unsigned so that Numba drops its test for nega
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit, prange
 
@@ -110,42 +112,27 @@ def _member(compartment, mobility, workplace_id, confined_level, streak, pressur
     return 1 | (np.int64(is_present) << 16) | (np.int64(free) << 32) | (np.int64(pressured) << 48)
 
 
+#: The per-agent arrays :func:`account_agents` reads.
+LedgerPeople = namedtuple("LedgerPeople", [
+    "household_id", "compartment", "mobility", "health_code", "consecutive_negatives", "district_id",
+    "subdistrict_id", "workplace_id", "sector", "worker_type"])
+#: What decides a day's lost wages and pressure: open workplaces, wages by sector, the share a worker type
+#: loses, the mobility that counts as confined for shopping, the logistics sector code, the pressure
+#: threshold in days, and a scratch array of workplace codes (W + 1,) int8.
+WorkRules = namedtuple("WorkRules", [
+    "workplace_is_open", "daily_wage_by_sector", "loss_fraction_by_type", "confined_level", "logistics_sector",
+    "pressure_threshold_days", "workplace_codes"])
+#: Each agent's confinement record (in/out): current streak, longest streak, total days, flags.
+ConfinementRecord = namedtuple("ConfinementRecord", [
+    "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags"])
+#: The day's totals :func:`account_agents` adds to.
+DayAccounts = namedtuple("DayAccounts", [
+    "household_counts", "person_days", "after_ten_negatives", "lost_by_district", "lost_by_sector", "lost_by_type",
+    "idle_workers", "pressure_by_subdistrict", "pressure_by_district", "couriers_not_free"])
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def account_agents(
-    household_start,
-    household_chunk_start,
-    household_id,
-    compartment,
-    mobility,
-    health_code,
-    consecutive_negatives,
-    district_id,
-    subdistrict_id,
-    workplace_id,
-    workplace_is_open,
-    sector,
-    worker_type,
-    daily_wage_by_sector,
-    loss_fraction_by_type,
-    confined_level,
-    logistics_sector,
-    pressure_threshold_days,
-    workplace_codes,
-    confined_streak_days,
-    longest_confinement_days,
-    confined_days_total,
-    ledger_flags,
-    household_counts,
-    person_days,
-    after_ten_negatives,
-    lost_by_district,
-    lost_by_sector,
-    lost_by_type,
-    idle_workers,
-    pressure_by_subdistrict,
-    pressure_by_district,
-    couriers_not_free,
-):
+def account_agents(household_start, household_chunk_start, people, rules, record, accounts):
     """One day's pass over every agent: confinement, wages lost, the pressure index of workers kept
     home, and the member counts of the household pass.
 
@@ -188,7 +175,27 @@ def account_agents(
     confined_level, logistics_sector, pressure_threshold_days : int
     confined_streak_days, longest_confinement_days, confined_days_total : (n,) int16, in/out
     ledger_flags : (n,) int8, in/out
+
+    Bundled as ``people`` (:class:`LedgerPeople`, read), ``rules`` (:class:`WorkRules`), ``record``
+    (:class:`ConfinementRecord`, in/out) and ``accounts`` (:class:`DayAccounts`, added to).
     """
+    household_id, compartment, mobility, health_code = (people.household_id, people.compartment, people.mobility,
+                                                         people.health_code)
+    consecutive_negatives, district_id, subdistrict_id = (people.consecutive_negatives, people.district_id,
+                                                          people.subdistrict_id)
+    workplace_id, sector, worker_type = people.workplace_id, people.sector, people.worker_type
+    workplace_is_open, daily_wage_by_sector, loss_fraction_by_type = (rules.workplace_is_open, rules.daily_wage_by_sector,
+                                                                      rules.loss_fraction_by_type)
+    confined_level, logistics_sector = rules.confined_level, rules.logistics_sector
+    pressure_threshold_days, workplace_codes = rules.pressure_threshold_days, rules.workplace_codes
+    confined_streak_days, longest_confinement_days = record.confined_streak_days, record.longest_confinement_days
+    confined_days_total, ledger_flags = record.confined_days_total, record.ledger_flags
+    household_counts, person_days, after_ten_negatives = (accounts.household_counts, accounts.person_days,
+                                                          accounts.after_ten_negatives)
+    lost_by_district, lost_by_sector, lost_by_type = (accounts.lost_by_district, accounts.lost_by_sector,
+                                                      accounts.lost_by_type)
+    idle_workers, pressure_by_subdistrict = accounts.idle_workers, accounts.pressure_by_subdistrict
+    pressure_by_district, couriers_not_free = accounts.pressure_by_district, accounts.couriers_not_free
     n = compartment.size
     districts = person_days.shape[0]
     subdistricts = pressure_by_subdistrict.size
@@ -306,10 +313,25 @@ def account_agents(
         couriers_not_free[0] += couriers_acc[c]
 
 
+#: Layout of the ``supply`` array of :func:`account_households` (float64): the scheduled food that reaches a
+#: household cut off from shops, from government packages and from group buying (docs/ledger.md 2.1).
+PACKAGE_WAIT, PACKAGE_INTERVAL, PACKAGE_FOOD, GROUP_BUY_WAIT, GROUP_BUY_INTERVAL, GROUP_BUY_FOOD = range(6)
+SUPPLY_FIELDS = 6
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _scheduled(days, wait, interval):
+    """True on the days cut off from shops ``days`` (1 on the first) when a supply arrives: after ``wait`` whole
+    days confined, then every ``interval`` days (never if ``interval`` <= 0); both whole days."""
+    every = np.int64(interval)
+    since = np.int64(days) - 1 - np.int64(wait)
+    return every > 0 and since >= 0 and since % every == 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def account_households(household_start, household_chunk_start, household_counts, free_is_pressured,
                        food_stock_days, food_stock_initial, household_out_today, needy_count, household_district,
-                       shop_open_share):
+                       shop_open_share, household_cut_off_days, household_group_buy, supply):
     """One day's pass over every household: who cannot shop, food stocks, who needs a delivery.
 
     From the counts of :func:`account_agents` (members not listed there are present, free to shop,
@@ -317,7 +339,14 @@ def account_households(household_start, household_chunk_start, household_counts,
     members and none free to shop. A confined household eats one day of stock (floor 0); any other
     restocks to ``food_stock_initial`` if every food shop of its district is open, and otherwise eats a
     day and buys back ``shop_open_share[district]`` of what it lacks (shops shut by closures sell nothing,
-    whoever is free to go out). ``household_out_today`` is cleared (the households that run
+    whoever is free to go out).
+
+    Scheduled supplies: ``household_cut_off_days`` counts the household's unbroken days cut off from shops
+    (confined, or in a district whose food shops are not all open; 1 on the first, int16 saturating; 0 otherwise).
+    A sealed compound's households (mobility level 1) are fed through the compound gate like those confined at
+    home. On the days :func:`_scheduled` picks, a household cut off receives, before it eats, ``supply[PACKAGE_FOOD]`` days of food (a government package) and, if
+    ``household_group_buy`` is 1, ``supply[GROUP_BUY_FOOD]`` (a group-buying order); float32 arithmetic:
+    ``max((stock + received) - 1, 0)``. ``household_out_today`` is cleared (the households that run
     out are marked by :func:`account_food`), and so is ``household_counts``, but for the needy.
 
     The households left with less than one day of food that are confined, or whose district's shops are
@@ -333,9 +362,13 @@ def account_households(household_start, household_chunk_start, household_counts,
     food_stock_days : (H,) float32, in/out; food_stock_initial : (H,) float32
     household_out_today : (H,) int8, out; needy_count : (SCAN_CHUNKS,) int64, out
     household_district : (H,) int; shop_open_share : (D,) float32, the share of food shops open today
+    household_cut_off_days : (H,) int16, in/out; household_group_buy : (H,) int8 (1 = takes part)
+    supply : (SUPPLY_FIELDS,) float64, laid out as ``PACKAGE_WAIT`` ... ``GROUP_BUY_FOOD``
     """
     one = np.float32(1.0)
     zero = np.float32(0.0)
+    package = np.float32(supply[PACKAGE_FOOD])
+    group_buy = np.float32(supply[GROUP_BUY_FOOD])
     for c in prange(SCAN_CHUNKS):
         first = household_chunk_start[c]
         last = household_chunk_start[c + 1]
@@ -348,8 +381,21 @@ def account_households(household_start, household_chunk_start, household_counts,
             present = unlisted + _field(counts, 1)
             confined = (present > 0) & (unlisted + _field(counts, 2) == 0)
             share = shop_open_share[household_district[k]]
+            received = zero
+            if confined or share < one:  # cut off from shops: fed by packages and group buying too
+                days = household_cut_off_days[k]
+                if days < 32767:
+                    days += 1
+                    household_cut_off_days[k] = days
+                if _scheduled(days, supply[PACKAGE_WAIT], supply[PACKAGE_INTERVAL]):
+                    received += package
+                if household_group_buy[k] == 1 and _scheduled(days, supply[GROUP_BUY_WAIT],
+                                                                supply[GROUP_BUY_INTERVAL]):
+                    received += group_buy
+            elif household_cut_off_days[k] != 0:
+                household_cut_off_days[k] = 0
             if confined or share < one:
-                stock = max(food_stock_days[k] - one, zero)
+                stock = max((food_stock_days[k] + received) - one, zero)
                 if not confined and stock < food_stock_initial[k]:  # some shops open: buy back that share
                     stock += share * (food_stock_initial[k] - stock)
                 food_stock_days[k] = stock

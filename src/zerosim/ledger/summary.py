@@ -39,6 +39,8 @@ def ledger_totals(state: PopulationState, timeseries: pd.DataFrame, config: Ledg
         "food_shortfall_person_days": total["food_shortfall_person_days"],
         "households_ran_out": int((state.household_ran_out == 1).sum()),
         "elderly_alone_ran_out": int(((state.household_ran_out == 1) & store.household_elderly_alone).sum()),
+        "elderly_alone_households": int(store.household_elderly_alone.sum()),
+        "households_group_buying": int((state.household_group_buy == 1).sum()),
         "income_lost_cny": total["income_lost_cny"],
         "income_lost_cny_by_sector": {name: float(v) for name, v in zip(SECTORS, store.income_by_sector)},
         "income_lost_cny_by_worker_type": {name: float(v) for name, v in zip(WORKER_TYPES, store.income_by_type)},

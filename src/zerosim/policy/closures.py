@@ -25,6 +25,8 @@ _NEVER_CLOSES = 99
 class Closures:
     """Opens and closes workplaces and schools each day from the zone levels."""
 
+    kind: ClassVar[str] = "closures"
+
     config: ClosuresConfig
     name: str = "closures"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -26,6 +26,8 @@ from zerosim.population.state import Mobility, PopulationState, Sector
 class Confinement:
     """Resolves mobility and facility from every policy's requirement."""
 
+    kind: ClassVar[str] = "confinement"
+
     config: ContainmentConfig
     name: str = "confinement"
     phase: ClassVar[Phase] = Phase.POLICY

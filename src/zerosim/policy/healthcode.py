@@ -23,6 +23,8 @@ from zerosim.population.state import HealthCode, PopulationState
 class HealthCodes:
     """Assigns every person's health-code colour each day."""
 
+    kind: ClassVar[str] = "health_code"
+
     config: HealthCodeConfig
     name: str = "health_code"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -56,6 +56,8 @@ def viral_load_today(state: PopulationState, ids: np.ndarray, day: int, limit_lo
 class Isolation:
     """Transfer, bed capacity, discharge and home monitoring of detected cases."""
 
+    kind: ClassVar[str] = "isolation"
+
     config: IsolationConfig
     viral_load: ViralLoadConfig
     name: str = "isolation"

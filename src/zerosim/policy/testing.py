@@ -94,7 +94,6 @@ and the unit arrays ``swab_pool_size`` (per agent, a schema row), ``testing_coun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import ClassVar
 
 import numpy as np
@@ -112,6 +111,8 @@ from zerosim.policy.testing_kernels import (
     KIND_SINGLE,
     STREAM_CAMPAIGN,
     apply_result_stage,
+    TestedPeople,
+    TestRules,
     classify_individual_tests,
     classify_listed_tests,
     gather_individual_tests,
@@ -127,6 +128,7 @@ from zerosim.policy.testing_kernels import (
 )
 from zerosim.population.kernels import stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import PopulationState, Sector, ZoneLevel
+from zerosim.population.testing_counts import TestingCounter
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
 ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
@@ -135,25 +137,6 @@ ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
     "precaution": (ZoneLevel.PRECAUTION,),
     "restricted": (ZoneLevel.CONTROLLED, ZoneLevel.SEALED),
 }
-
-
-class TestingCounter(IntEnum):
-    """Slots of the ``testing_counts`` unit array (int64). *_TODAY slots are reset every step."""
-
-    CUMULATIVE_CASES = 0  # cases detected so far (drives start_after_cases)
-    SWABBED_TODAY = 1  # people swabbed today (campaigns, individual tests, re-tests)
-    TUBES_PROCESSED_TODAY = 2
-    LAB_BACKLOG = 3  # tubes waiting for the lab at the end of the day
-    CASES_TODAY = 4
-    FALSE_POSITIVES_TODAY = 5  # false-positive tubes reported today
-    TURNAROUND_SUM_TODAY = 6  # sum over tubes reported today of (day - swab day)
-    TUBES_REPORTED_TODAY = 7
-    ANTIGEN_TESTS_TODAY = 8
-    PENDING_REQUESTS = 9  # campaign requests not yet swabbed
-    REQUESTED_TOTAL = 10  # campaign requests made so far
-    CAMPAIGN_SWABBED_TOTAL = 11  # campaign requests swabbed so far
-    CANCELLED_TOTAL = 12  # campaign requests dropped because the person died or was isolated
-    RETESTS_TODAY = 13  # individual re-tests of positive pools swabbed today
 
 
 # -- the lab queue ---------------------------------------------------------------------------------
@@ -361,6 +344,8 @@ class Testing:
         HOME quarantine (from ``TracingConfig.test_days``).
     """
 
+    kind: ClassVar[str] = "testing"
+
     config: TestingConfig
     viral_load: ViralLoadConfig
     quarantine_test_days: tuple[int, ...] = ()
@@ -519,14 +504,15 @@ class Testing:
                 screen_of_sector[Sector[sector_name.upper()]] = index
         screen_start = np.array([s.start_day for s in screening], dtype=np.int64)
         screen_interval = np.array([s.interval_days for s in screening], dtype=np.int64)
-        arguments = (
-            day, kernel_seed(rng), cfg.symptomatic_test_probability_per_day, cfg.antigen_self_test_probability_per_day,
-            cfg.antigen_limit_of_detection_log10, self.viral_load.detection_limit_log10, state.compartment,
-            state.mobility, state.day_detected, state.isolation_status, state.quarantine_status,
-            state.day_quarantine_start, state.day_last_swab, state.day_last_result, test_day, state.sector,
-            state.workplace_id, state.workplace_is_open, screen_of_sector, screen_start, screen_interval,
-            state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10,
-        )
+        rules = TestRules(
+            day, kernel_seed(rng), float(cfg.symptomatic_test_probability_per_day),
+            float(cfg.antigen_self_test_probability_per_day), float(cfg.antigen_limit_of_detection_log10),
+            float(self.viral_load.detection_limit_log10), test_day, screen_of_sector, screen_start, screen_interval)
+        people = TestedPeople(
+            state.compartment, state.mobility, state.day_detected, state.isolation_status, state.quarantine_status,
+            state.day_quarantine_start, state.day_last_swab, state.day_last_result, state.sector, state.workplace_id,
+            state.workplace_is_open, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
+            state.viral_peak_log10)
         counts = state.testing_counts
         if cfg.antigen_self_test_probability_per_day > 0:
             # Self-tests may come from anyone free: decide for every agent (one byte each), then gather.
@@ -535,7 +521,7 @@ class Testing:
             kind_all = state.stores.get("individual_test_kind")
             if kind_all is None or kind_all.size != state.size:  # scratch, 1 byte per agent, kept between days
                 kind_all = state.stores["individual_test_kind"] = np.empty(state.size, dtype=np.int8)
-            classify_individual_tests(*arguments, kind_all, chunk_tests, chunk_antigen)
+            classify_individual_tests(rules, people, kind_all, chunk_tests, chunk_antigen)
             counts[TestingCounter.ANTIGEN_TESTS_TODAY] += int(chunk_antigen.sum())
             offsets = np.zeros(SCAN_CHUNKS + 1, dtype=np.int64)
             np.cumsum(chunk_tests, out=offsets[1:])
@@ -551,9 +537,8 @@ class Testing:
             for due in self._screening_due(state, day, screen_of_sector):
                 candidates = _union(candidates, due)
             kinds = np.empty(candidates.size, dtype=np.int8)
-            listed = arguments[:4] + arguments[5:]  # without the antigen probability
             with threads_for(candidates.size, minimum=5_000):
-                classify_listed_tests(candidates, *listed, kinds)
+                classify_listed_tests(candidates, rules, people, kinds)  # (no antigen self-tests on this path)
             swabbed = kinds >= 0
             ids, kinds = candidates[swabbed], kinds[swabbed]
         if ids.size == 0:

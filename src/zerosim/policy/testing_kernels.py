@@ -14,6 +14,7 @@ result is the same whatever ``NUMBA_NUM_THREADS`` is.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -44,6 +45,18 @@ STREAM_SYMPTOMATIC = 1
 STREAM_ANTIGEN_TAKEN = 2
 STREAM_ANTIGEN_RESULT = 3
 STREAM_CAMPAIGN = 16  # + campaign index
+
+#: What decides an individual PCR swab today (:func:`classify_individual_tests`): the day and its random
+#: seed, fever-clinic and antigen self-test probabilities, the assays' limits, the quarantine test days
+#: and the sector screening plan.
+TestRules = namedtuple("TestRules", [
+    "day", "seed", "symptomatic_probability", "antigen_probability", "antigen_limit_log10", "detection_limit_log10",
+    "quarantine_test_day", "screen_of_sector", "screen_start_day", "screen_interval_days"])
+#: The per-agent arrays an individual test decision reads.
+TestedPeople = namedtuple("TestedPeople", [
+    "compartment", "mobility", "day_detected", "isolation_status", "quarantine_status", "day_quarantine_start",
+    "day_last_swab", "day_last_result", "sector", "workplace_id", "workplace_is_open", "day_viral_detectable",
+    "day_viral_peak", "day_viral_clear", "viral_peak_log10"])
 
 #: ``kind`` codes of :func:`classify_individual_tests`: a single priority tube; sector screening s is 1 + s.
 KIND_SINGLE = 0
@@ -429,40 +442,24 @@ def viral_samples(
 
 # -- individual tests (priority lane) --------------------------------------------------------------
 @njit(cache=True, nogil=True, inline="always")
-def _individual_test(
-    i,
-    day,
-    seed,
-    symptomatic_probability,
-    antigen_probability,
-    antigen_limit_log10,
-    detection_limit_log10,
-    compartment,
-    mobility,
-    day_detected,
-    isolation_status,
-    quarantine_status,
-    day_quarantine_start,
-    day_last_swab,
-    day_last_result,
-    quarantine_test_day,
-    sector,
-    workplace_id,
-    workplace_is_open,
-    screen_of_sector,
-    screen_start_day,
-    screen_interval_days,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-):
+def _individual_test(i, rules, people, antigen_probability):
     """(kind, took an antigen test) of agent i today; kind -1 = no PCR swab.
 
     The checks are ordered so that the common agent (free, undetected, not screened today) is
     settled with few reads; the per-agent state of detection and outstanding results is read only
-    on the paths that need it.
+    on the paths that need it. ``rules`` is a :class:`TestRules`, ``people`` a :class:`TestedPeople`.
     """
+    day, seed, symptomatic_probability = rules.day, rules.seed, rules.symptomatic_probability
+    antigen_limit_log10, detection_limit_log10 = rules.antigen_limit_log10, rules.detection_limit_log10
+    quarantine_test_day, screen_of_sector = rules.quarantine_test_day, rules.screen_of_sector
+    screen_start_day, screen_interval_days = rules.screen_start_day, rules.screen_interval_days
+    compartment, mobility, day_detected = people.compartment, people.mobility, people.day_detected
+    isolation_status, quarantine_status = people.isolation_status, people.quarantine_status
+    day_quarantine_start, day_last_swab, day_last_result = (people.day_quarantine_start, people.day_last_swab,
+                                                            people.day_last_result)
+    sector, workplace_id, workplace_is_open = people.sector, people.workplace_id, people.workplace_is_open
+    day_viral_detectable, day_viral_peak = people.day_viral_detectable, people.day_viral_peak
+    day_viral_clear, viral_peak_log10 = people.day_viral_clear, people.viral_peak_log10
     if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
         return -1, False
     # Antigen self-test: free, not yet detected residents.
@@ -504,36 +501,7 @@ def _individual_test(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def classify_individual_tests(
-    day,
-    seed,
-    symptomatic_probability,
-    antigen_probability,
-    antigen_limit_log10,
-    detection_limit_log10,
-    compartment,
-    mobility,
-    day_detected,
-    isolation_status,
-    quarantine_status,
-    day_quarantine_start,
-    day_last_swab,
-    day_last_result,
-    quarantine_test_day,
-    sector,
-    workplace_id,
-    workplace_is_open,
-    screen_of_sector,
-    screen_start_day,
-    screen_interval_days,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    kind_out,
-    chunk_tests,
-    chunk_antigen,
-):
+def classify_individual_tests(rules, people, kind_out, chunk_tests, chunk_antigen):
     """Decide today's individual PCR swabs: each agent's kind into ``kind_out`` (n,) int8 (-1: none),
     and per chunk of ``SCAN_CHUNKS`` the swabs and antigen self-tests into ``chunk_tests`` /
     ``chunk_antigen`` (SCAN_CHUNKS,) int64; :func:`gather_individual_tests` then lists the swabbed from
@@ -552,12 +520,14 @@ def classify_individual_tests(
     * sector screening s (kind ``1 + s``): a worker of a screened sector at an open workplace,
       free to go out, on the days ``(day - start) % interval == agent % interval``.
 
-    Agent arrays are (n,) with the schema dtypes; ``quarantine_test_day`` (d,) bool is True at each
-    quarantine day number with a test; ``screen_of_sector`` (sectors,) int8 gives the screening config
-    of each Sector code (-1 none); ``screen_start_day`` / ``screen_interval_days`` (configs,) int64.
+    ``people`` (:class:`TestedPeople`) holds agent arrays (n,) with the schema dtypes; in ``rules``
+    (:class:`TestRules`) ``quarantine_test_day`` (d,) bool is True at each quarantine day number with a
+    test, ``screen_of_sector`` (sectors,) int8 gives the screening config of each Sector code (-1 none),
+    ``screen_start_day`` / ``screen_interval_days`` (configs,) int64.
     Who is swabbed is decided by counter-based hashes, so the result does not depend on the threads.
     """
-    n = compartment.size
+    n = people.compartment.size
+    antigen_probability = rules.antigen_probability
     chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         start = c * chunk
@@ -565,13 +535,7 @@ def classify_individual_tests(
         tests = 0
         antigen = 0
         for i in range(start, stop):
-            kind, took = _individual_test(
-                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
-                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
-                day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id, workplace_is_open,
-                screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable, day_viral_peak,
-                day_viral_clear, viral_peak_log10,
-            )
+            kind, took = _individual_test(i, rules, people, antigen_probability)
             kind_out[i] = kind
             if kind >= 0:
                 tests += 1
@@ -598,34 +562,7 @@ def gather_individual_tests(kind_all, chunk_offsets, out_ids, out_kind):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def classify_listed_tests(
-    candidates,
-    day,
-    seed,
-    symptomatic_probability,
-    antigen_limit_log10,
-    detection_limit_log10,
-    compartment,
-    mobility,
-    day_detected,
-    isolation_status,
-    quarantine_status,
-    day_quarantine_start,
-    day_last_swab,
-    day_last_result,
-    quarantine_test_day,
-    sector,
-    workplace_id,
-    workplace_is_open,
-    screen_of_sector,
-    screen_start_day,
-    screen_interval_days,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    kind_out,
-):
+def classify_listed_tests(candidates, rules, people, kind_out):
     """:func:`classify_individual_tests` for the agents ``candidates`` only (no antigen self-tests):
     each candidate's kind into ``kind_out`` (m,) int8, -1 = no swab.
 
@@ -637,13 +574,7 @@ def classify_listed_tests(
     chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         for a in range(c * chunk, min(m, (c + 1) * chunk)):
-            kind, _ = _individual_test(
-                np.int64(candidates[a]), day, seed, symptomatic_probability, 0.0, antigen_limit_log10,
-                detection_limit_log10, compartment, mobility, day_detected, isolation_status, quarantine_status,
-                day_quarantine_start, day_last_swab, day_last_result, quarantine_test_day, sector, workplace_id,
-                workplace_is_open, screen_of_sector, screen_start_day, screen_interval_days, day_viral_detectable,
-                day_viral_peak, day_viral_clear, viral_peak_log10,
-            )
+            kind, _ = _individual_test(np.int64(candidates[a]), rules, people, 0.0)
             kind_out[a] = kind
 
 

@@ -50,6 +50,8 @@ def _sample_members(offsets: np.ndarray, members: np.ndarray, units: np.ndarray,
 class Tracing:
     """Finds close and secondary contacts of new cases and runs their quarantine."""
 
+    kind: ClassVar[str] = "tracing"
+
     config: TracingConfig
     name: str = "tracing"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -23,6 +23,39 @@ from zerosim.population.state import NEVER, PopulationState, ZoneLevel
 
 LEVEL_NAMES = {int(level): level.name.lower() for level in ZoneLevel}
 
+#: When the run's subdistricts hold less than this share of the real city's mean subdistrict, the rules
+#: that act on a subdistrict (neighbours of a sealed compound, a subdistrict controlled after N sealed
+#: compounds) act on neighbourhoods of the real size instead (see :func:`zone_neighbourhoods`).
+NEIGHBOURHOOD_MIN_SHARE = 0.75
+
+
+def zone_neighbourhoods(state: PopulationState) -> tuple[np.ndarray, int]:
+    """The unit each compound's subdistrict rules act on: (unit of each compound (int64), number of units).
+
+    A rule that acts on a subdistrict must act on as many people per case at every scale, or the same rule
+    contains an outbreak better in a bigger run (issue 14: ``shanghai-2022`` at 1/100 infected three times
+    the share it infected at 1/10, where a subdistrict held 15,500 people against 115,700). So when the
+    run's subdistricts are smaller than :data:`NEIGHBOURHOOD_MIN_SHARE` of the real city's mean
+    (``state.real_residents``), consecutive compounds in residence order are grouped into neighbourhoods of
+    the real mean size (they may cross a district line: a reduced city cannot keep both its districts and
+    its subdistricts at their real size). Otherwise -- at 1/10 scale and above -- the units are the run's
+    own subdistricts, unchanged. Visitor slots (zerosim.region) belong to their host subdistrict's unit.
+    """
+    g = state.groups
+    real = state.real_residents.get("subdistrict")
+    residents = int(g.subdistrict_start[-1])
+    if not real or residents / max(g.subdistrict_count, 1) >= NEIGHBOURHOOD_MIN_SHARE * real:
+        return g.compound_subdistrict.astype(np.int64), g.subdistrict_count
+    count = max(1, int(round(residents / real)))
+    own = int(np.searchsorted(g.compound_start, residents))  # compounds of residents; visitor slots after
+    middle = (g.compound_start[:own] + g.compound_start[1 : own + 1]) / 2.0
+    unit = np.empty(g.compound_count, dtype=np.int64)
+    unit[:own] = np.minimum((middle * count / residents).astype(np.int64), count - 1)
+    if own < g.compound_count:
+        host_first = np.searchsorted(g.compound_start, g.subdistrict_start[g.compound_subdistrict[own:]])
+        unit[own:] = unit[np.minimum(host_first, own - 1)]
+    return unit, count
+
 
 def check_district_names(wanted: list[str], names: list[str], field: str) -> None:
     """Refuse (ValueError naming ``field``) district names the city does not have."""
@@ -64,6 +97,8 @@ class ZoneEventLog:
 class Zoning:
     """Sets and lifts zones from today's detected cases; writes ``compound_zone_level``."""
 
+    kind: ClassVar[str] = "zoning"
+
     config: ZoningConfig
     name: str = "zoning"
     phase: ClassVar[Phase] = Phase.POLICY
@@ -72,20 +107,23 @@ class Zoning:
         {
             "compound_zone_level", "compound_case_level", "compound_level", "compound_day_last_case", "compound_day_level_since",
             "subdistrict_level", "subdistrict_day_last_case", "district_level", "district_day_level_since",
-            "district_day_last_community_case", "city_zone", "case_window", "zone_events",
+            "district_day_last_community_case", "city_zone", "case_window", "zone_events", "compound_neighbourhood",
         }
     )
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         g = state.groups
+        neighbourhood, units = zone_neighbourhoods(state)
         arrays = {
+            # the unit subdistrict rules act on, per compound (the subdistrict, or a real-size neighbourhood)
+            "compound_neighbourhood": neighbourhood,
             "compound_zone_level": np.zeros(g.compound_count, dtype=np.int8),
             "compound_case_level": np.zeros(g.compound_count, dtype=np.int8),
             "compound_level": np.zeros(g.compound_count, dtype=np.int8),
             "compound_day_last_case": np.full(g.compound_count, NEVER, dtype=np.int16),
             "compound_day_level_since": np.full(g.compound_count, NEVER, dtype=np.int16),
-            "subdistrict_level": np.zeros(g.subdistrict_count, dtype=np.int8),
-            "subdistrict_day_last_case": np.full(g.subdistrict_count, NEVER, dtype=np.int16),
+            "subdistrict_level": np.zeros(units, dtype=np.int8),
+            "subdistrict_day_last_case": np.full(units, NEVER, dtype=np.int16),
             "district_level": np.zeros(g.district_count, dtype=np.int8),
             "district_day_level_since": np.full(g.district_count, NEVER, dtype=np.int16),
             "district_day_last_community_case": np.full(g.district_count, NEVER, dtype=np.int16),
@@ -130,7 +168,8 @@ class Zoning:
         city[4] = community.size
         triggering = detected if cfg.count_quarantined_cases else community
         compounds = np.unique(state.compound_id[triggering]).astype(np.int64)
-        subdistricts = np.unique(g.compound_subdistrict[compounds]).astype(np.int64)
+        hood = state.compound_neighbourhood  # each compound's subdistrict, or its real-size neighbourhood
+        subdistricts = np.unique(hood[compounds])
 
         # -- triggers ---------------------------------------------------------------------------
         case_level = LEVEL_CODE[cfg.compound_level_on_case]
@@ -143,14 +182,14 @@ class Zoning:
             log.add(day, "compound", raise_to, None, LEVEL_NAMES[case_level], "case among residents")
         neighbour_level = LEVEL_CODE[cfg.neighbours_level]
         if subdistricts.size and neighbour_level:
-            in_subdistrict = np.isin(g.compound_subdistrict, subdistricts)
+            in_subdistrict = np.isin(hood, subdistricts)
             raise_to = np.flatnonzero(in_subdistrict & (level < neighbour_level))
             level[raise_to] = neighbour_level
             refresh = np.flatnonzero(in_subdistrict & (level == neighbour_level))
             since[refresh] = day
             log.add(day, "compound", raise_to, None, LEVEL_NAMES[neighbour_level], "case in the subdistrict")
         if cfg.subdistrict_controlled_after_compounds is not None:
-            sealed_count = np.bincount(g.compound_subdistrict[level == ZoneLevel.SEALED], minlength=g.subdistrict_count)
+            sealed_count = np.bincount(hood[level == ZoneLevel.SEALED], minlength=sub_level.size)
             raise_to = np.flatnonzero(
                 (sealed_count >= cfg.subdistrict_controlled_after_compounds) & (sub_level < ZoneLevel.CONTROLLED)
             )
@@ -242,7 +281,7 @@ class Zoning:
                         f"social-level zero for {cfg.city_release_social_zero_days} days")
 
         # -- effective level per compound -------------------------------------------------------------
-        effective = np.maximum(level, sub_level[g.compound_subdistrict])
+        effective = np.maximum(level, sub_level[state.compound_neighbourhood])
         state.compound_case_level[:] = effective  # zones drawn around cases (what "social-level zero" looks past)
         effective = np.maximum(effective, district_level[g.subdistrict_district[g.compound_subdistrict]])
         state.compound_zone_level[:] = np.maximum(effective, city[0]).astype(np.int8)

@@ -145,69 +145,102 @@ class HealthCode(IntEnum):
     RED = 2
 
 
+#: How a per-agent array moves with a person between cities (zerosim.region).
+class Travel(IntEnum):
+    """What happens to an array when its agent travels to another city (zerosim.region)."""
+
+    WITH_PERSON = 0  # copied to the visitor slot on arrival and back home on return
+    FIXED = 1  # copied on arrival only: it never changes during a run (age, doses)
+    STAYS = 2  # belongs to the row, not the person (the slot's own household, compound, mobility ...)
+
+
 @dataclass(frozen=True, slots=True)
 class ArraySpec:
-    """One per-agent array of the schema."""
+    """One per-agent array: its name, dtype, fill value, meaning, owner and how it travels.
+
+    ``owner`` names the component kind that writes it during a run ("population": written once at
+    build and never again). The engine checks every component's ``writes`` against it. Components
+    outside this module declare their own arrays (``states``) and the engine adds them to the run's
+    state with :meth:`PopulationState.declare`.
+    """
 
     name: str
     dtype: np.dtype
     fill: int | float
     meaning: str
+    owner: str = "population"
+    travel: Travel = Travel.WITH_PERSON
+
+    @classmethod
+    def of(cls, name: str, dtype: str, fill: int | float, meaning: str, owner: str = "population",
+           travel: Travel = Travel.WITH_PERSON) -> ArraySpec:
+        """A spec from a dtype name (``"int8"``) -- how components declare their arrays."""
+        return cls(name, np.dtype(dtype), fill, meaning, owner, Travel(travel))
 
 
-def _spec(name: str, dtype: str, fill: int | float, meaning: str) -> ArraySpec:
-    return ArraySpec(name, np.dtype(dtype), fill, meaning)
+def _spec(name: str, dtype: str, fill: int | float, meaning: str, owner: str = "population",
+          travel: Travel = Travel.WITH_PERSON) -> ArraySpec:
+    return ArraySpec.of(name, dtype, fill, meaning, owner, travel)
 
 
-#: The per-agent schema. Bytes per agent = sum of item sizes (see :func:`bytes_per_agent`).
+_STAYS, _FIXED = Travel.STAYS, Travel.FIXED
+
+#: The per-agent arrays every run has: the people and the arrays the layers exchange (always present,
+#: because the contact and disease kernels read them whether or not the component that writes them
+#: runs). Bytes per agent = sum of item sizes (see :func:`bytes_per_agent`). A component adds
+#: arrays of its own through its ``states`` declaration (see :mod:`zerosim.engine.component`).
 AGENT_SCHEMA: tuple[ArraySpec, ...] = (
     # -- who and where (population layer, written once at build) --
-    _spec("age", "uint8", 0, "age in whole years (0-100)"),
-    _spec("sex", "int8", 0, "Sex code"),
-    _spec("household_id", "int32", 0, "household index; households are contiguous agent ranges"),
-    _spec("building_id", "int32", 0, "residential building index (contiguous)"),
-    _spec("compound_id", "int32", 0, "residential compound (小区) index (contiguous)"),
-    _spec("subdistrict_id", "int16", 0, "subdistrict / town (街道/镇) index (contiguous)"),
-    _spec("district_id", "int8", 0, "district (区) index (contiguous)"),
-    _spec("workplace_id", "int32", NO_GROUP, "workplace index, -1 if the agent does not work"),
-    _spec("school_id", "int32", NO_GROUP, "school or kindergarten index, -1 if not a pupil"),
-    _spec("sector", "int8", 0, "Sector code: work sector or school type"),
-    _spec("vaccine_doses", "int8", 0, "vaccine doses received (0-3)"),
-    _spec("day_last_dose", "int16", -32768, "day of the last dose relative to day 0 (negative = before)"),
+    _spec("age", "uint8", 0, "age in whole years (0-100)", travel=_FIXED),
+    _spec("sex", "int8", 0, "Sex code", travel=_FIXED),
+    _spec("household_id", "int32", 0, "household index; households are contiguous agent ranges", travel=_STAYS),
+    _spec("building_id", "int32", 0, "residential building index (contiguous)", travel=_STAYS),
+    _spec("compound_id", "int32", 0, "residential compound (小区) index (contiguous)", travel=_STAYS),
+    _spec("subdistrict_id", "int16", 0, "subdistrict / town (街道/镇) index (contiguous)", travel=_STAYS),
+    _spec("district_id", "int8", 0, "district (区) index (contiguous)", travel=_STAYS),
+    _spec("workplace_id", "int32", NO_GROUP, "workplace index, -1 if the agent does not work", travel=_STAYS),
+    _spec("school_id", "int32", NO_GROUP, "school or kindergarten index, -1 if not a pupil", travel=_STAYS),
+    _spec("sector", "int8", 0, "Sector code: work sector or school type", travel=_STAYS),
+    _spec("vaccine_doses", "int8", 0, "vaccine doses received (0-3)", travel=_FIXED),
+    _spec("day_last_dose", "int16", -32768, "day of the last dose relative to day 0 (negative = before)", travel=_FIXED),
     # -- disease layer --
-    _spec("compartment", "int8", 0, "Compartment code"),
-    _spec("day_infected", "int16", NEVER, "day of infection, -1 if never infected"),
-    _spec("infected_by", "int32", NO_GROUP, "index of the infector, -1 for seeds and the uninfected"),
-    _spec("day_viral_detectable", "int16", NEVER, "first day viral load reaches the PCR limit of detection"),
-    _spec("day_viral_peak", "int16", NEVER, "day of peak viral load"),
-    _spec("day_viral_clear", "int16", NEVER, "day viral load falls back to the limit of detection"),
-    _spec("viral_peak_log10", "float32", 0.0, "peak viral load, log10 copies/mL"),
+    _spec("compartment", "int8", 0, "Compartment code", "disease"),
+    _spec("day_infected", "int16", NEVER, "day of infection, -1 if never infected", "transmission"),
+    _spec("infected_by", "int32", NO_GROUP, "index of the infector, -1 for seeds and the uninfected", "transmission"),
+    _spec("day_viral_detectable", "int16", NEVER, "first day viral load reaches the PCR limit of detection", "disease"),
+    _spec("day_viral_peak", "int16", NEVER, "day of peak viral load", "disease"),
+    _spec("day_viral_clear", "int16", NEVER, "day viral load falls back to the limit of detection", "disease"),
+    _spec("viral_peak_log10", "float32", 0.0, "peak viral load, log10 copies/mL", "disease"),
     # -- what policy and behaviour set; the contact layers only read these --
-    _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today"),
-    _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none"),
-    _spec("health_code", "int8", 0, "HealthCode colour"),
+    _spec("mobility", "int8", 0, "Mobility code: how far the agent may go today", "confinement", _STAYS),
+    _spec("facility_id", "int32", NO_GROUP, "centralized facility the agent is in, -1 if none", "confinement", _STAYS),
+    _spec("health_code", "int8", 0, "HealthCode colour", "health_code"),
     # -- policy layer: testing, isolation, tracing --
-    _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken"),
-    _spec("swab_pool_size", "int8", 1, "pool size (samples per tube) of the pending campaign swab request"),
-    _spec("day_last_swab", "int16", NEVER, "day of the last swab taken"),
-    _spec("test_result", "int8", 0, "TestResult: latest known PCR result"),
-    _spec("day_last_result", "int16", NEVER, "day the latest result came back"),
-    _spec("consecutive_negatives", "int8", 0, "negative results in a row since the last positive (capped at 127)"),
-    _spec("day_detected", "int16", NEVER, "day first reported positive (true or false positive), -1 if never"),
-    _spec("is_community_case", "int8", 0, "1 if detected outside quarantine and outside sealed/controlled zones"),
-    _spec("isolation_status", "int8", 0, "IsolationStatus"),
-    _spec("day_isolation_change", "int16", NEVER, "day of the last isolation status change"),
-    _spec("quarantine_status", "int8", 0, "QuarantineStatus"),
-    _spec("day_quarantine_start", "int16", NEVER, "first day of the current quarantine phase"),
-    _spec("day_quarantine_end", "int16", NEVER, "last day of the current quarantine phase"),
+    _spec("day_swab_requested", "int16", NEVER, "day a mass-testing swab was requested and not yet taken", "testing"),
+    _spec("swab_pool_size", "int8", 1, "pool size (samples per tube) of the pending campaign swab request", "testing"),
+    _spec("day_last_swab", "int16", NEVER, "day of the last swab taken", "testing"),
+    _spec("test_result", "int8", 0, "TestResult: latest known PCR result", "testing"),
+    _spec("day_last_result", "int16", NEVER, "day the latest result came back", "testing"),
+    _spec("consecutive_negatives", "int8", 0, "negative results in a row since the last positive (capped at 127)",
+          "testing"),
+    _spec("day_detected", "int16", NEVER, "day first reported positive (true or false positive), -1 if never",
+          "testing"),
+    _spec("is_community_case", "int8", 0, "1 if detected outside quarantine and outside sealed/controlled zones",
+          "testing"),
+    _spec("isolation_status", "int8", 0, "IsolationStatus", "isolation"),
+    _spec("day_isolation_change", "int16", NEVER, "day of the last isolation status change", "isolation"),
+    _spec("quarantine_status", "int8", 0, "QuarantineStatus", "tracing"),
+    _spec("day_quarantine_start", "int16", NEVER, "first day of the current quarantine phase", "tracing"),
+    _spec("day_quarantine_end", "int16", NEVER, "last day of the current quarantine phase", "tracing"),
     # -- behaviour layer --
-    _spec("is_compliant_today", "int8", 1, "1 if the agent keeps to its confinement and testing today"),
+    _spec("is_compliant_today", "int8", 1, "1 if the agent keeps to its confinement and testing today", "behaviour"),
     # -- ledger layer --
-    _spec("worker_type", "int8", 0, "WorkerType of a worker (formal, informal, gig, self-employed)"),
-    _spec("confined_streak_days", "int16", 0, "current unbroken days confined (compound, home or facility)"),
-    _spec("longest_confinement_days", "int16", 0, "longest unbroken confinement so far, days"),
-    _spec("confined_days_total", "int16", 0, "days confined so far (any level)"),
-    _spec("ledger_flags", "int8", 0, "bit 0: ever kept confined after >= 10 consecutive negative tests"),
+    _spec("worker_type", "int8", 0, "WorkerType of a worker (formal, informal, gig, self-employed)", "ledger",
+          _STAYS),
+    _spec("confined_streak_days", "int16", 0, "current unbroken days confined (compound, home or facility)", "ledger"),
+    _spec("longest_confinement_days", "int16", 0, "longest unbroken confinement so far, days", "ledger"),
+    _spec("confined_days_total", "int16", 0, "days confined so far (any level)", "ledger"),
+    _spec("ledger_flags", "int8", 0, "bit 0: ever kept confined after >= 10 consecutive negative tests", "ledger"),
 )
 
 SCHEMA_BY_NAME: dict[str, ArraySpec] = {spec.name: spec for spec in AGENT_SCHEMA}
@@ -323,6 +356,8 @@ class PopulationState:
                     f"got {array.dtype} {array.shape}; convert it first"
                 )
             self.arrays[spec.name] = array
+        #: Spec of every per-agent array of this state: the base schema, then what components declared.
+        self.schema: dict[str, ArraySpec] = dict(SCHEMA_BY_NAME)
         self.unit_arrays: dict[str, np.ndarray] = {
             "workplace_is_open": np.ones(groups.workplace_count, dtype=np.int8),
             "school_is_open": np.ones(groups.school_count, dtype=np.int8),
@@ -332,6 +367,10 @@ class PopulationState:
             "entered_by_district": np.zeros((groups.district_count, COMPARTMENT_COUNT), dtype=np.int64),
         }
         self.events = DayEvents(self.size)
+        #: Mean residents of a district and of a subdistrict in the real city this one scales down
+        #: ({"district": ..., "subdistrict": ...}; empty when unknown). Rules that act on a unit use it to
+        #: keep the unit's real size in a reduced-scale run (see zerosim.policy.zoning.zone_neighbourhoods).
+        self.real_residents: dict[str, float] = {}
         #: Component-owned mutable structures that are not arrays (e.g. the lab queue, the zone
         #: event log). Added at setup, declared in reads/writes like arrays.
         self.stores: dict[str, object] = {}
@@ -354,6 +393,29 @@ class PopulationState:
         if name in self.arrays or name in self.unit_arrays:
             raise ValueError(f"state array {name!r} already exists")
         self.unit_arrays[name] = array
+
+    def declare(self, specs, by: str = "a component") -> None:
+        """Add the per-agent arrays in ``specs`` (allocated at their fill value), before the daily loop.
+
+        Declaring an array that exists with the same dtype and fill is a no-op (two runs of one
+        component kind share it); the same name with another dtype or fill raises ValueError.
+        """
+        for spec in specs:
+            known = self.schema.get(spec.name)
+            if known is not None:
+                if (known.dtype, known.fill) != (spec.dtype, spec.fill):
+                    raise ValueError(f"state array {spec.name!r} declared by {by} as {spec.dtype} (fill {spec.fill}) "
+                                     f"already exists as {known.dtype} (fill {known.fill}); rename it")
+                continue
+            if spec.name in self.unit_arrays or spec.name in self.stores or spec.name in type(self).__dict__:
+                raise ValueError(f"state array {spec.name!r} declared by {by} clashes with an existing name; rename it")
+            self.arrays[spec.name] = np.full(self.size, spec.fill, dtype=spec.dtype)
+            self.schema[spec.name] = spec
+
+    def travel_columns(self, travel: Travel | None = None) -> tuple[str, ...]:
+        """Per-agent arrays that move with a person between cities, in schema order (``travel`` picks one kind)."""
+        kinds = (Travel.WITH_PERSON, Travel.FIXED) if travel is None else (travel,)
+        return tuple(name for name, spec in self.schema.items() if spec.travel in kinds)
 
     def has_array(self, name: str) -> bool:
         return name in self.arrays or name in self.unit_arrays or name in self.stores

@@ -14,7 +14,6 @@ age pyramid and household sizes are Shanghai's, adjusted to the city's census in
 from __future__ import annotations
 
 import csv
-import ctypes
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +22,7 @@ from importlib import resources
 import numpy as np
 
 from zerosim.errors import ScenarioError
+from zerosim.memory import release_freed_memory
 from zerosim.population.config import PopulationConfig, available_cities, unknown_city_message
 from zerosim.population.draws import lognormal
 from zerosim.population.kernels import stable_order_by_key
@@ -345,36 +345,6 @@ def check_fits_in_memory(size: int, available: int | None = None) -> None:
         )
 
 
-def release_freed_memory() -> bool:
-    """Give memory that the C allocator keeps after large frees back to the operating system.
-
-    glibc serves a large array from a fresh mapping (returned on free) only above its mmap
-    threshold, and it raises that threshold (up to 32 MiB) each time such an array is freed; later
-    arrays below it come from the heap and, once freed, stay resident as free heap space. After a
-    population build that was ~36 bytes per agent. ``malloc_trim(0)`` returns the free heap pages.
-    A no-op where the C library has no ``malloc_trim`` (musl, macOS, Windows).
-
-    Returns
-    -------
-    bool
-        True if some memory was returned.
-    """
-    trim = _malloc_trim()
-    return bool(trim(0)) if trim is not None else False
-
-
-@cache
-def _malloc_trim():
-    """glibc's ``int malloc_trim(size_t pad)`` from the C library already loaded, or None."""
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, TypeError, AttributeError):  # no C library to open by None, or not glibc
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
-
-
 # -- helpers -------------------------------------------------------------------------------------
 def unit_sizes(city: str, size: int) -> dict[str, tuple[float, float]]:
     """Mean residents of a district and of a subdistrict: (in a city of ``size`` people, in the real
@@ -550,7 +520,10 @@ def build_population(config: PopulationConfig, seed: int, check_memory: bool = T
         "vaccine_doses": doses,
         "day_last_dose": day_last_dose,
     }
-    return PopulationState(n, groups, tables.district_names, filled=filled)
+    state = PopulationState(n, groups, tables.district_names, filled=filled)
+    sizes = unit_sizes(config.city, n)
+    state.real_residents = {unit: real for unit, (_, real) in sizes.items()}  # the real city's mean unit sizes
+    return state
 
 
 def _draw_households(rng, tables: CityTables, district_people: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

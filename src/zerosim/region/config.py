@@ -285,7 +285,7 @@ def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
 
     from zerosim.io.paths import check_path
     from zerosim.io.safe_yaml import MAX_YAML_BYTES
-    from zerosim.io.scenario import _merge, _parse_yaml
+    from zerosim.io.scenario import merge_mapping, parse_mapping
 
     def identity(text: str) -> str:
         return f"region:{text}" if text in region_builtin_names() and not Path(text).suffix else os.path.realpath(text)
@@ -307,7 +307,7 @@ def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
         except (OSError, UnicodeDecodeError) as error:
             raise ScenarioError(f"scenario: cannot read '{text_source}' ({error.__class__.__name__}); check the file") from None
         origin, base_dir = str(path), path.parent
-    data = _parse_yaml(text, origin)
+    data = parse_mapping(text, origin)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -319,7 +319,7 @@ def _raw(source: str | Path, seen: tuple[str, ...] = ()) -> dict:
     if identity(parent) in chain:
         loop = " -> ".join(Path(step.removeprefix("region:")).name for step in chain + (identity(parent),))
         raise ScenarioError(f"extends: '{parent}' extends itself ({loop[:200]}); break the cycle")
-    return _merge(_raw(parent, chain), data)
+    return merge_mapping(_raw(parent, chain), data)
 
 
 def is_region_source(source: str | Path) -> bool:
@@ -345,14 +345,20 @@ def load_region(source: str | Path, overrides: dict[str, Any] | None = None) -> 
     ScenarioError
         One line naming the field and the fix.
     """
-    from zerosim.io.scenario import _set_dotted
+    from zerosim.io.scenario import apply_dotted
 
     data = _raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
-    for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
-    return validate_region(data)
+    return validate_region(apply_dotted(data, overrides))
+
+
+def region_problems(source: str | Path, overrides: dict[str, Any] | None = None) -> list[str]:
+    """Every problem of a ``kind: region`` scenario, one line each (as
+    :func:`zerosim.io.problems.scenario_problems`; for ``zerosim validate``)."""
+    from zerosim.io.problems import collect_problems
+
+    return collect_problems(_raw, RegionScenario, source, overrides)
 
 
 def validate_region(data: dict) -> RegionScenario:

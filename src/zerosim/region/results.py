@@ -56,12 +56,9 @@ def prepare(scenario: RegionScenario | str | Path, overrides: Mapping[str, Any] 
     if isinstance(scenario, RegionScenario):
         if not overrides:
             return scenario
-        from zerosim.io.scenario import _set_dotted
+        from zerosim.io.scenario import apply_overrides
 
-        data = scenario.model_dump(mode="json")
-        for key, value in overrides.items():
-            _set_dotted(data, key, value)
-        return validate_region(data)
+        return apply_overrides(scenario, overrides, validate=validate_region)
     return load_region(scenario, overrides)
 
 
@@ -113,7 +110,7 @@ def finish(region: Region, out_dir: Path | None, figures: bool | None, on_phase,
            simulation_seconds: float, force: bool = False) -> RegionResults:
     """Per-city results and files, then the region's tables, summary and figure."""
     from zerosim import __version__
-    from zerosim.api import _finish, _git_revision
+    from zerosim.api import finish_run, git_revision
     from zerosim.io.results import prepare_out_dir
 
     scenario = region.scenario
@@ -123,8 +120,8 @@ def finish(region: Region, out_dir: Path | None, figures: bool | None, on_phase,
     cities = {}
     for city in region.cities:
         city_dir = prepare_out_dir(out_dir / "cities" / city.name, force) if out_dir is not None else None
-        results = _finish(city.resolved.scenario, city.simulation, city.timing, city_dir,
-                          write_figures and scenario.outputs.city_figures, None)
+        results = finish_run(city.resolved.scenario, city.simulation, city.timing, city_dir,
+                             figures=write_figures and scenario.outputs.city_figures)
         _fix_city_summary(results, city)
         if city_dir is not None:
             _write_json(city_dir / "summary.json", results.summary)
@@ -136,7 +133,7 @@ def finish(region: Region, out_dir: Path | None, figures: bool | None, on_phase,
                                               "infected", "arrived_at", "diverted_to", "diverted", "turned_away", "blocked",
                                               "predeparture_positives", "origin_prevalence")})
     summary = region_summary(region, cities, timeseries, flows, build_seconds, simulation_seconds)
-    summary.update({"scenario_hash": scenario.digest(), "zerosim_version": __version__, "git_revision": _git_revision()})
+    summary.update({"scenario_hash": scenario.digest(), "zerosim_version": __version__, "git_revision": git_revision()})
     result = RegionResults(scenario, summary, timeseries, flows, cities)
     if out_dir is not None:
         try:
@@ -279,15 +276,10 @@ ENSEMBLE_SERIES = ("new_infections", "infectious", "new_deaths", "cases_detected
 def region_replicate(scenario_data: dict, overrides: dict, seed: int, point: int, replicate: int) -> dict:
     """One Dask task of a region ensemble: summary scalars, and a per-day table of region totals
     (the ensemble's band series) plus per-city and travel columns (``new_infections:Beijing``, ...)."""
-    import copy
+    from zerosim.io.scenario import apply_overrides
 
-    from zerosim.io.scenario import _set_dotted
-
-    data = copy.deepcopy(scenario_data)
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    data["seed"] = seed
-    results = run_region(validate_region(data), figures=False)
+    results = run_region(apply_overrides(scenario_data, {**overrides, "seed": seed}, validate=validate_region),
+                         figures=False)
     summary = {key: value for key, value in results.summary.items() if np.isscalar(value) and value is not None}
     summary.update({f"travel.{k}": v for k, v in results.summary["travel"].items() if np.isscalar(v)})
     for name, city in results.summary["cities"].items():

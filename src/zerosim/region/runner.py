@@ -57,13 +57,12 @@ from zerosim.population.state import (
     PopulationState,
     QuarantineStatus,
     TestResult,
+    Travel,
     ZoneLevel,
     bytes_per_agent,
 )
 from zerosim.region.config import CaseTrigger, CityConfig, RegionScenario
 from zerosim.region.slots import (
-    STATIC_COLUMNS,
-    TRAVEL_COLUMNS,
     add_to_counts,
     copy_rows,
     park,
@@ -79,7 +78,6 @@ SLOT_METADATA_BYTES = 1 + 4 + 1 + 1 + 2 + 2 + 1 + 4 + 2 + 2 + 4
 #: State bytes per resident beyond the schema (group indexes, per-unit arrays, event buffer):
 #: 107 - 96 measured at 25 M with containment (docs/performance.md).
 RESIDENT_OVERHEAD_BYTES = 11
-_BACK_COLUMNS = tuple(c for c in TRAVEL_COLUMNS if c not in STATIC_COLUMNS)
 
 
 # -- resolving the cities ---------------------------------------------------------------------------
@@ -117,24 +115,16 @@ class ResolvedCity:
 
 
 def _load_city_scenario(config: CityConfig, overrides: dict[str, Any]) -> Scenario:
-    from zerosim.io.scenario import (
-        _load_raw,
-        _merge,
-        _set_dotted,
-        load_scenario,
-        validate_mapping,
-    )
+    from zerosim.io.scenario import apply_overrides, load_raw, load_scenario, merge_mapping
 
     if isinstance(config.scenario, str):
         return load_scenario(config.scenario, overrides)
     data = copy.deepcopy(config.scenario)
     parent = data.pop("extends", None)
     if parent is not None:
-        data = _merge(_load_raw(str(parent)), data)
+        data = merge_mapping(load_raw(str(parent)), data)
     data.setdefault("name", config.name)
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    return validate_mapping(data)
+    return apply_overrides(data, overrides)
 
 
 def resolve_cities(region: RegionScenario) -> list[ResolvedCity]:
@@ -351,7 +341,7 @@ class Region:
             simulation.setup()
             if v:
                 self._after_setup(simulation, n, v, rates)
-            has_confinement = any(component.name == "confinement" for component, _ in simulation.plan)
+            has_confinement = simulation.find("confinement") is not None
             limit = city.scenario.disease.resolve().viral_load.detection_limit_log10
             timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
             self.cities.append(CityRun(city, simulation, n, v, has_confinement, limit, timing))
@@ -427,11 +417,9 @@ class Region:
         rows = np.arange(residents, residents + slots)
         bands = np.minimum(state.age[rows] // 10, state.count_by_age_band.shape[0] - 1).astype(np.int64)
         np.subtract.at(state.count_by_age_band, (bands, Compartment.SUSCEPTIBLE), 1)
-        for component, _ in simulation.plan:
-            inner = getattr(component, "periods", None)
-            for part in ([p for _, p in inner] if inner else [component]):
-                if part.name == "transmission" and rates is not None:
-                    part._rate = rates
+        if rates is not None:
+            for transmission in simulation.components("transmission"):
+                transmission.use_contact_rates(rates)
         if state.has_array("food_stock_initial"):
             households = state.household_id[rows]
             state.food_stock_initial[households] = np.float32(1e6)
@@ -755,7 +743,7 @@ class Region:
         rows = city.residents + slots
         home_rows = city.home_row[slots].astype(np.int64)
         infected_here = city.state.day_infected[rows] >= city.arrival[slots]
-        copy_rows(city.state, rows, home.state, home_rows, _BACK_COLUMNS)
+        copy_rows(city.state, rows, home.state, home_rows, city.state.travel_columns(Travel.WITH_PERSON))
         # the slot's infectiousness carries the scale ratio; the home row gets it back without
         move_courses(city.state, rows, home.state, home_rows)
         scale_infectiousness(home.state, home_rows, city.weight[slots], divide=True)
@@ -899,9 +887,8 @@ class Region:
                 state.arrays[name][rows] = state.arrays[name][template]
             # arrive susceptible (counted as such), then some are infected 0-5 days before arrival
             add_to_counts(state, rows, -1)
-            for name in _BACK_COLUMNS:
-                spec_fill = _FILL[name]
-                state.arrays[name][rows] = spec_fill
+            for name in state.travel_columns(Travel.WITH_PERSON):
+                state.arrays[name][rows] = state.schema[name].fill
             state.day_quarantine_start[rows] = day + 1
             state.mobility[rows] = Mobility.FREE
             add_to_counts(state, rows, +1)
@@ -926,13 +913,10 @@ class Region:
 
     @staticmethod
     def _component(city: CityRun, name: str):
-        for component, _ in city.simulation.plan:
-            inner = getattr(component, "periods", None)
-            parts = [p for _, p in inner] if inner else [component]
-            for part in parts:
-                if part.name == name:
-                    return part
-        raise ScenarioError(f"city {city.name}: no {name} component")
+        component = city.simulation.find(name)
+        if component is None:
+            raise ScenarioError(f"city {city.name}: no {name} component")
+        return component
 
     def _quarantine(self, day: int) -> None:
         """Statuses of everyone in arrival quarantine for tomorrow (day + 1)."""
@@ -1041,15 +1025,6 @@ DAILY_KEYS = (
     "visitor_campaign_positives",
 )
 TOTAL_KEYS = DAILY_KEYS
-
-
-def _fills() -> dict[str, int | float]:
-    from zerosim.population.state import SCHEMA_BY_NAME
-
-    return {name: SCHEMA_BY_NAME[name].fill for name in TRAVEL_COLUMNS}
-
-
-_FILL = _fills()
 
 
 def memory_estimate(residents: list[int], slots: list[int]) -> dict:

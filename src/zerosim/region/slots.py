@@ -23,6 +23,7 @@ import numpy as np
 
 from zerosim.population.state import (
     AGE_BAND_COUNT,
+    AGENT_SCHEMA,
     NEVER,
     NO_GROUP,
     Compartment,
@@ -33,24 +34,18 @@ from zerosim.population.state import (
     PopulationState,
     QuarantineStatus,
     TestResult,
+    Travel,
 )
 
-#: Columns that travel with a person (copied to the slot on arrival and back home on return). The
-#: clinical course of the infected travels too, with ``zerosim.disease.components.move_courses``.
-TRAVEL_COLUMNS: tuple[str, ...] = (
-    "age", "sex", "vaccine_doses", "day_last_dose",
-    "compartment", "day_infected", "infected_by", "day_viral_detectable", "day_viral_peak", "day_viral_clear",
-    "viral_peak_log10",
-    "health_code", "day_swab_requested", "swab_pool_size", "day_last_swab", "test_result", "day_last_result",
-    "consecutive_negatives", "day_detected", "is_community_case", "isolation_status", "day_isolation_change",
-    "quarantine_status", "day_quarantine_start", "day_quarantine_end", "is_compliant_today",
-    "confined_streak_days", "longest_confinement_days", "confined_days_total", "ledger_flags",
-)
+#: Columns of the base schema that travel with a person (copied to the slot on arrival and back home
+#: on return), read off each array's declared ``travel``; a run's own list, with the arrays its
+#: components declared, is :meth:`PopulationState.travel_columns`. The clinical course of the
+#: infected travels too, with ``zerosim.disease.components.move_courses``.
+TRAVEL_COLUMNS: tuple[str, ...] = tuple(s.name for s in AGENT_SCHEMA if s.travel in (Travel.WITH_PERSON, Travel.FIXED))
 #: Columns that never change during a run: not copied back home.
-STATIC_COLUMNS = frozenset({"age", "sex", "vaccine_doses", "day_last_dose"})
+STATIC_COLUMNS = frozenset(s.name for s in AGENT_SCHEMA if s.travel == Travel.FIXED)
 #: Slot-owned columns (the slot's own household, compound, host subdistrict ...), never copied.
-SLOT_COLUMNS = ("household_id", "building_id", "compound_id", "subdistrict_id", "district_id", "workplace_id",
-                "school_id", "sector", "worker_type", "mobility", "facility_id")
+SLOT_COLUMNS = tuple(s.name for s in AGENT_SCHEMA if s.travel == Travel.STAYS)
 
 
 def with_visitor_slots(state: PopulationState, slots: int, rng: np.random.Generator) -> PopulationState:
@@ -92,6 +87,8 @@ def with_visitor_slots(state: PopulationState, slots: int, rng: np.random.Genera
         subdistrict_district=g.subdistrict_district,
     )
     extended = PopulationState(n + v, groups, state.district_names)
+    extended.real_residents = dict(state.real_residents)
+    extended.declare([spec for spec in state.schema.values() if spec.name not in extended.schema], by="the city")
     for name, array in state.arrays.items():
         extended.arrays[name][:n] = array
     for name, array in state.unit_arrays.items():
@@ -145,9 +142,10 @@ def add_to_counts(state: PopulationState, rows: np.ndarray, sign: int) -> None:
 
 
 def copy_rows(source: PopulationState, source_rows: np.ndarray, target: PopulationState, target_rows: np.ndarray,
-              columns: tuple[str, ...] = TRAVEL_COLUMNS) -> None:
-    """Copy the travelling ``columns`` of ``source_rows`` into ``target_rows`` (same order)."""
-    for name in columns:
+              columns: tuple[str, ...] | None = None) -> None:
+    """Copy ``columns`` (default: every array that travels, components' own included) of ``source_rows``
+    into ``target_rows`` (same order)."""
+    for name in (source.travel_columns() if columns is None else columns):
         target.arrays[name][target_rows] = source.arrays[name][source_rows]
 
 

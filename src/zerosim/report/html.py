@@ -44,12 +44,14 @@ from zerosim.io.compare import (
     SUMMARY_MEASURES,
     Comparison,
     compare_runs,
+    declared_measures,
     format_table,
     headline,
     readable,
 )
-from zerosim.io.results import RUN_FILES, load_summary, write_atomic
+from zerosim.io.results import RUN_FILES, SUMMARY_TOTALS, load_summary, write_atomic
 from zerosim.io.safe_yaml import load_yaml
+from zerosim.ledger.totals import LEDGER_GROUPS, LEDGER_TOTALS
 from zerosim.report._style import CSS
 from zerosim.viz import figures as run_figures
 from zerosim.viz import ledger_figures
@@ -80,63 +82,15 @@ _VARIANTS = {
     "omicron_ba5": "Omicron BA.5",
 }
 
-_SUMMARY_LABELS = {
-    "infections": "Infections",
-    "deaths": "COVID deaths",
-    "attack_rate": "Attack rate",
-    "cases_detected": "Cases detected",
-    "tests_swabbed": "People swabbed",
-    "tubes_processed": "Tubes processed by the lab",
-    "max_in_isolation": "Most people in isolation on one day",
-    "max_in_quarantine": "Most people in quarantine on one day",
-    "peak_sealed_population": "Most people in sealed zones on one day",
-    "city_sealed_days": "Days the whole city was sealed",
-}
+_SUMMARY_LABELS = {total.key: total.label for total in SUMMARY_TOTALS}
 
-#: Ledger totals: key -> (group, plain label, shown indented under the row above). Keys not listed go to
-#: "Other" with their name spelled out.
-_LEDGER_LABELS: dict[str, tuple[str, str, bool]] = {
-    "confined_person_days": ("Confinement", "Person-days confined (home, compound or facility)", False),
-    "confined_home_person_days": ("Confinement", "Person-days confined at home", True),
-    "confined_compound_person_days": ("Confinement", "Person-days confined to the compound (controlled zone)", True),
-    "facility_person_days": ("Confinement", "Person-days in a centralized facility", True),
-    "people_ever_confined": ("Confinement", "People ever confined", False),
-    "longest_confinement_days_max": ("Confinement", "Longest unbroken confinement of anyone", False),
-    "longest_confinement_days_mean": ("Confinement", "Longest unbroken confinement, mean over people confined",
-                                      False),
-    "people_confined_after_ten_negatives": ("Confinement", "People still confined after ten negative tests in a row",
-                                            False),
-    "confined_after_ten_negatives_person_days": ("Confinement", "Person-days confined after ten negative tests",
-                                                 True),
-    "food_shortfall_person_days": ("Food", "Person-days without food in confined households", False),
-    "households_ran_out": ("Food", "Households that ran out of food", False),
-    "elderly_alone_ran_out": ("Food", "Households of people aged 65+ living alone that ran out", True),
-    "income_lost_cny": ("Income", "Income lost", False),
-    "income_lost_cny_by_sector": ("Income", "Income lost, by sector", False),
-    "income_lost_cny_by_worker_type": ("Income", "Income lost, by worker type", False),
-    "worker_days_lost": ("Income", "Worker-days kept from work", False),
-    "stores": ("Small stores and restaurants", "Small stores and restaurants in the city", False),
-    "store_days_closed": ("Small stores and restaurants", "Store-days closed", False),
-    "stores_failed": ("Small stores and restaurants", "Stores failed for good", False),
-    "store_demand_lost_store_days": ("Small stores and restaurants", "Demand lost after reopening", False),
-    "testing_cny": ("Testing", "Testing cost", False),
-    "testing_staff_hours": ("Testing", "Sampler staff-hours", False),
-    "testing_queue_hours": ("Testing", "Citizens' hours walking to and queueing for swabs", False),
-    "dialysis_sessions_missed": ("Care denied", "Dialysis sessions missed", False),
-    "emergencies_without_care": ("Care denied", "Emergencies (heart attack, stroke) without care", False),
-    "births_without_care": ("Care denied", "Births without care", False),
-    "chemotherapy_patient_days_missed": ("Care denied", "Chemotherapy patient-days missed", False),
-    "excess_non_covid_deaths": ("Care denied", "Excess non-COVID deaths (expected)", False),
-    "infections_in_facilities": ("Facilities", "Infections acquired inside facilities", False),
-    "people_per_toilet": ("Facilities", "People per toilet in facilities (a parameter, not a total of the run)",
-                          False),
-    "resistance_pressure_max": ("Resistance pressure",
-                                "Resistance-pressure index, highest subdistrict-day (not a prediction of protest)",
-                                False),
-}
-_LEDGER_GROUPS = ("Confinement", "Food", "Income", "Small stores and restaurants", "Testing", "Care denied",
-                  "Facilities", "Resistance pressure", "Other")
-_EXTRA_UNITS = {"people_per_toilet": "people per toilet"}
+#: Ledger totals: key -> (group, plain label, shown indented under the row above), from the ledger's
+#: declaration (zerosim.ledger.totals). Keys not listed go to "Other" with their name spelled out.
+_LEDGER_LABELS: dict[str, tuple[str, str, bool]] = {total.key: (total.group, total.label, total.part)
+                                                     for total in LEDGER_TOTALS}
+_LEDGER_GROUPS = LEDGER_GROUPS
+#: Units of the parameters echoed in the ledger object (not in compare's units of totals).
+_EXTRA_UNITS = {total.key: total.unit for total in LEDGER_TOTALS if total.parameter}
 #: Behaviour fields the ledger reads even when the behaviour model is off (api.build passes it to the ledger).
 _BEHAVIOUR_FIELDS_ALWAYS_USED = frozenset({"behaviour.pressure_confined_days"})
 
@@ -256,10 +210,13 @@ def _spelled(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _measure_label(key: str) -> str:
-    """Plain label of a comparison measure: summary, ledger total or ``ledger_dict.part``."""
+def _measure_label(key: str, declared: dict[str, dict] | None = None) -> str:
+    """Plain label of a comparison measure: summary, declared by a component (``declared``, from
+    :func:`zerosim.io.compare.declared_measures`), ledger total or ``ledger_dict.part``."""
     if key in _SUMMARY_LABELS:
         return _SUMMARY_LABELS[key]
+    if declared and key in declared:
+        return declared[key]["label"][:1].upper() + declared[key]["label"][1:]
     base, _, part = key.partition(".")
     label = _LEDGER_LABELS.get(base, ("", _spelled(base), False))[1]
     return f"{label}: {part.replace('_', ' ')}" if part else label
@@ -926,8 +883,9 @@ def _comparison_section(page: _Page, comparison: Comparison, runs: Sequence[_Run
 
     headers = [("Measure", ""), ("Unit", "")] + [(header(str(column)), "num") for column in text.columns[1:]]
     rows = []
+    declared = declared_measures(comparison.summaries)
     for measure, values in text.iterrows():
-        cells = [(f'{_esc(_measure_label(str(measure)))}<span class="keyname">{_esc(measure)}</span>', ""),
+        cells = [(f'{_esc(_measure_label(str(measure), declared))}<span class="keyname">{_esc(measure)}</span>', ""),
                  (_esc(values["unit"]), "unit")]
         for column in text.columns[1:]:
             cells.append((_esc(values[column]), "num diff" if column in differences else "num"))

@@ -19,7 +19,17 @@ from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import threads_for
 from zerosim.population.state import NO_GROUP, Mobility, PopulationState
 from zerosim.transmission.config import SeedingConfig, TransmissionConfig
-from zerosim.transmission.kernels import LAYER_NAMES, facility_index, member_band_counts, transmit, waning_table
+from zerosim.transmission.kernels import (
+    LAYER_NAMES,
+    ContactRules,
+    People,
+    Places,
+    Spreaders,
+    facility_index,
+    member_band_counts,
+    transmit,
+    waning_table,
+)
 
 #: Days since the last dose covered by the waning table (later doses: computed per contact).
 WANING_TABLE_DAYS = 4096
@@ -37,6 +47,25 @@ MAX_MOBILITY_BY_LAYER: dict[str, Mobility] = {
 }
 #: Layers whose contacts need a green health code (outside the compound).
 GREEN_CODE_LAYERS = frozenset({"workplace", "school", "community", "citywide"})
+
+
+#: The store of per-layer contact multipliers that components other than Closures own (see add_contact_factor).
+CONTACT_FACTORS = "contact_factors"
+
+
+def add_contact_factor(state: PopulationState, owner: str) -> np.ndarray:
+    """A per-layer multiplier on contacts (index by :data:`LAYER_NAMES`; 1 = unchanged) owned by the component
+    ``owner``, which alone writes it (declare ``f"contact_factor/{owner}"`` in its ``writes``). Transmission
+    multiplies every layer's rate by all such factors each day. Call it in ``setup``.
+
+    This is how a component from another package changes contacts (masks, distancing, ventilation)
+    without editing zerosim: it owns its factor, and the transmission layer reads them all.
+    """
+    name = f"contact_factor/{owner}"
+    factor = np.ones(len(LAYER_NAMES), dtype=np.float64)
+    state.add_unit_array(name, factor)
+    state.stores.setdefault(CONTACT_FACTORS, {})[name] = factor
+    return factor
 
 
 def layer_rates(config: TransmissionConfig, disease: DiseaseConfig, state: PopulationState) -> np.ndarray:
@@ -94,6 +123,8 @@ def home_contacts(config: TransmissionConfig) -> tuple[np.ndarray, np.ndarray]:
 class Transmission:
     """Seeds infections and draws new ones through the contact layers each day."""
 
+    kind: ClassVar[str] = "transmission"
+
     config: TransmissionConfig
     disease: DiseaseConfig
     seeding: tuple[SeedingConfig, ...] = ()
@@ -113,6 +144,8 @@ class Transmission:
     _home_factor: np.ndarray = field(init=False, repr=False, default=None)
     _by_layer: np.ndarray = field(init=False, repr=False, default=None)
     _waning: np.ndarray = field(init=False, repr=False, default=None)
+    _requires_green: np.ndarray = field(init=False, repr=False, default=None)
+    _susceptibility: np.ndarray = field(init=False, repr=False, default=None)
 
     def setup(self, state: PopulationState, rng: np.random.Generator) -> None:
         if not state.has_array("facility_contact_scale"):
@@ -125,6 +158,13 @@ class Transmission:
         self._max_mobility, self._home_factor = home_contacts(self.config)
         self._by_layer = np.zeros(len(LAYER_NAMES), dtype=np.int64)
         self._waning = waning_table(WANING_TABLE_DAYS, float(self.disease.vaccine.waning_half_life_days))
+        self._requires_green = np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_)
+        self._susceptibility = np.asarray(self.config.resolved_susceptibility(), dtype=np.float64)
+
+    def use_contact_rates(self, rates: np.ndarray) -> None:
+        """Use these per-layer contact rates (from :func:`layer_rates`) instead of those ``setup`` derived
+        from the state: a region derives them from a city's residents before adding visitor slots."""
+        self._rate = rates
 
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
         events = state.events
@@ -143,58 +183,32 @@ class Transmission:
             events.new_infected_count = transmit(
                 day,
                 kernel_seed(rng),
-                active.ids,
-                active.count,
-                self._rate * state.layer_contact_scale,
-                self._max_mobility,
-                self._home_factor,
-                state.day_last_swab,
-                np.array([name in GREEN_CODE_LAYERS for name in LAYER_NAMES], dtype=np.bool_),
-                self.config.hospitalised_transmit,
-                self.disease.viral_load.detection_limit_log10,
-                self.disease.viral_load.infectious_threshold_log10,
-                state.compartment,
-                state.day_viral_detectable,
-                state.day_viral_peak,
-                state.day_viral_clear,
-                state.viral_peak_log10,
-                active.scale,
-                active.course,
-                state.mobility,
-                state.health_code,
-                state.day_infected,
-                state.infected_by,
-                state.age,
-                state.vaccine_doses,
-                state.day_last_dose,
-                np.asarray(self.config.resolved_susceptibility(), dtype=np.float64),
-                np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
-                float(vaccine.waning_half_life_days),
-                self._waning,
-                state.household_id,
-                g.household_start,
-                state.building_id,
-                g.building_start,
-                state.compound_id,
-                g.compound_start,
-                state.subdistrict_id,
-                g.subdistrict_start,
-                state.workplace_id,
-                g.workplace_offsets,
-                g.workplace_members,
-                state.workplace_is_open,
-                state.school_id,
-                g.school_offsets,
-                g.school_members,
-                state.school_is_open,
-                state.facility_id,
-                facility_offsets,
-                facility_members,
-                state.facility_contact_scale,
+                Spreaders(active.ids, int(active.count), active.scale, active.course,
+                          bool(self.config.hospitalised_transmit),
+                          float(self.disease.viral_load.detection_limit_log10),
+                          float(self.disease.viral_load.infectious_threshold_log10)),
+                ContactRules(self._day_rate(state), self._max_mobility, self._home_factor, self._requires_green),
+                People(state.compartment, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear,
+                       state.viral_peak_log10, state.mobility, state.health_code, state.day_last_swab,
+                       state.day_infected, state.infected_by, state.age, state.vaccine_doses, state.day_last_dose,
+                       self._susceptibility, np.asarray(vaccine.infection_effectiveness, dtype=np.float64),
+                       float(vaccine.waning_half_life_days), self._waning),
+                Places(state.household_id, g.household_start, state.building_id, g.building_start, state.compound_id,
+                       g.compound_start, state.subdistrict_id, g.subdistrict_start, state.workplace_id,
+                       g.workplace_offsets, g.workplace_members, state.workplace_is_open, state.school_id,
+                       g.school_offsets, g.school_members, state.school_is_open, state.facility_id, facility_offsets,
+                       facility_members, state.facility_contact_scale),
                 events.new_infected,
                 events.new_infected_count,
                 self._by_layer,
             )
+
+    def _day_rate(self, state: PopulationState) -> np.ndarray:
+        """Today's per-layer rates: the calibrated rates times Closures' scale and every other component's factor."""
+        rate = self._rate * state.layer_contact_scale
+        for factor in state.stores.get(CONTACT_FACTORS, {}).values():
+            rate = rate * factor
+        return rate
 
     def _seed(self, state: PopulationState, seeding: SeedingConfig, day: int, rng: np.random.Generator) -> None:
         if seeding.district is None:

@@ -11,6 +11,7 @@ not depend on the order of work or on the thread count.
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
@@ -22,6 +23,27 @@ from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F40
 HOUSEHOLD, BUILDING, COMPOUND, WORKPLACE, SCHOOL, COMMUNITY, CITYWIDE, FACILITY = range(8)
 LAYER_NAMES = ("household", "building", "compound", "workplace", "school", "community", "citywide", "facility")
 LAYER_COUNT = len(LAYER_NAMES)
+
+#: What :func:`transmit` reads of the infected: the disease layer's list (``ids``, first ``count``, with their
+#: infectiousness ``scale`` and ``course`` rows) and how viral load makes them infectious.
+Spreaders = namedtuple("Spreaders", ["ids", "count", "scale", "course", "include_hospitalised",
+                                     "detection_limit_log10", "threshold_log10"])
+#: Per layer (index by :data:`LAYER_NAMES`): contact rate, the most confined mobility taking part, the factor
+#: for those at home, and whether a green health code is needed.
+ContactRules = namedtuple("ContactRules", ["rate", "max_mobility", "home_factor", "requires_green"])
+#: Per-agent arrays of the people met (and meeting), and what makes them susceptible. ``day_infected`` and
+#: ``infected_by`` are written (the transmission layer owns them).
+People = namedtuple("People", [
+    "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear", "viral_peak_log10",
+    "mobility", "health_code", "day_last_swab", "day_infected", "infected_by", "age", "vaccine_doses", "day_last_dose",
+    "susceptibility_by_age_band", "vaccine_effectiveness", "vaccine_half_life_days", "waning"])
+#: Where people meet: each residential unit's id and start offsets, workplaces and schools (CSR and open
+#: flags), and today's facility residents (CSR) with their crowding scale.
+Places = namedtuple("Places", [
+    "household_id", "household_start", "building_id", "building_start", "compound_id", "compound_start",
+    "subdistrict_id", "subdistrict_start", "workplace_id", "workplace_offsets", "workplace_members",
+    "workplace_is_open", "school_id", "school_offsets", "school_members", "school_is_open", "facility_id",
+    "facility_offsets", "facility_members", "facility_contact_scale"])
 
 
 @njit(cache=True, nogil=True)
@@ -110,64 +132,11 @@ def member_band_counts(age, bands, household_start, workplace_id, school_id):
 
 
 @njit(cache=True, nogil=True)
-def transmit(
-    day,
-    seed,
-    active,
-    active_count,
-    rate,
-    max_mobility,
-    home_factor,
-    day_last_swab,
-    requires_green,
-    include_hospitalised,
-    detection_limit_log10,
-    threshold_log10,
-    compartment,
-    day_viral_detectable,
-    day_viral_peak,
-    day_viral_clear,
-    viral_peak_log10,
-    infectiousness_scale,
-    course,
-    mobility,
-    health_code,
-    day_infected,
-    infected_by,
-    age,
-    vaccine_doses,
-    day_last_dose,
-    susceptibility_by_age_band,
-    vaccine_effectiveness,
-    vaccine_half_life_days,
-    waning,
-    household_id,
-    household_start,
-    building_id,
-    building_start,
-    compound_id,
-    compound_start,
-    subdistrict_id,
-    subdistrict_start,
-    workplace_id,
-    workplace_offsets,
-    workplace_members,
-    workplace_is_open,
-    school_id,
-    school_offsets,
-    school_members,
-    school_is_open,
-    facility_id,
-    facility_offsets,
-    facility_members,
-    facility_contact_scale,
-    out_new,
-    out_count,
-    infections_by_layer,
-):
-    """Draw today's infections from the ``active`` agents (indices, first ``active_count``), whose
-    infectiousness scales ``infectiousness_scale`` (float32) and course rows ``course`` (int16,
-    columns of :mod:`zerosim.disease.kernels`) are aligned with ``active``.
+def transmit(day, seed, spreaders, rules, people, places, out_new, out_count, infections_by_layer):
+    """Draw today's infections from the infected in ``spreaders`` (a :class:`Spreaders`: indices ``ids``,
+    first ``count``, whose infectiousness scales ``scale`` (float32) and course rows ``course`` (int16,
+    columns of :mod:`zerosim.disease.kernels`) are aligned with ``ids``), under ``rules``
+    (:class:`ContactRules`), among ``people`` (:class:`People`) in ``places`` (:class:`Places`).
 
     In each layer L an infectious agent i makes Poisson(rate[L] * w_i) infectious contacts with
     uniformly chosen members of its group (its household, building, compound, workplace, school,
@@ -188,6 +157,8 @@ def transmit(
     chunk of agents, the contacts that would infect (target not infected before today), then they
     are applied in agent order and a target infected earlier today is skipped.
     """
+    active_count = spreaders.count
+    day_infected, infected_by = people.day_infected, people.infected_by
     chunk_counts = np.zeros(SCAN_CHUNKS, dtype=np.int64)
     capacity = 8
     while True:
@@ -196,16 +167,8 @@ def transmit(
         sources = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int32)
         layers = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.int8)
         uniforms = np.empty(SCAN_CHUNKS * per_chunk, dtype=np.float64)
-        if _contact_candidates(
-            day, seed, active, active_count, rate, max_mobility, home_factor, day_last_swab, requires_green,
-            include_hospitalised, detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear,
-            viral_peak_log10, infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses,
-            day_last_dose, susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id,
-            household_start, building_id, building_start, compound_id, compound_start, subdistrict_id,
-            subdistrict_start, workplace_id, workplace_offsets, workplace_members, workplace_is_open, school_id,
-            school_offsets, school_members, school_is_open, facility_id, facility_offsets, facility_members,
-            facility_contact_scale, targets, sources, layers, uniforms, per_chunk, chunk_counts,
-        ):
+        if _contact_candidates(day, seed, spreaders, rules, people, places, targets, sources, layers, uniforms,
+                               per_chunk, chunk_counts):
             break
         capacity *= 4  # a chunk met more would-be infections than it had room for: again, with more room
     # Apply in agent order: the first infector of a target wins, exactly as one sequential pass would.
@@ -232,16 +195,8 @@ def _home_joins(i, layer, day, mobility, home_factor, day_last_swab):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _contact_candidates(
-    day, seed, active, active_count, rate, max_mobility, home_factor, day_last_swab, requires_green,
-    include_hospitalised, detection_limit_log10, threshold_log10, compartment, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10,
-    infectiousness_scale, course, mobility, health_code, day_infected, age, vaccine_doses, day_last_dose,
-    susceptibility_by_age_band, vaccine_effectiveness, vaccine_half_life_days, waning, household_id, household_start,
-    building_id, building_start, compound_id, compound_start, subdistrict_id, subdistrict_start, workplace_id,
-    workplace_offsets, workplace_members, workplace_is_open, school_id, school_offsets, school_members,
-    school_is_open, facility_id, facility_offsets, facility_members, facility_contact_scale, out_targets,
-    out_sources, out_layers, out_uniforms, per_chunk, chunk_counts,
-):
+def _contact_candidates(day, seed, spreaders, rules, people, places, out_targets, out_sources, out_layers,
+                        out_uniforms, per_chunk, chunk_counts):
     """The would-be infections of today, per fixed chunk of the active agents, in agent order:
     every contact of :func:`transmit`'s rules that would infect its target if nobody had infected
     the target earlier today (``day_infected`` is only read here). Chunk c first lists all its
@@ -249,6 +204,27 @@ def _contact_candidates(
     keeps those that infect, in place; the count goes to ``chunk_counts[c]``. Returns False if a
     chunk ran out of room.
     """
+    # the bundles' fields under the names the rules below use (free: tuples are unpacked when compiled)
+    active, active_count, infectiousness_scale, course = spreaders.ids, spreaders.count, spreaders.scale, spreaders.course
+    include_hospitalised = spreaders.include_hospitalised
+    detection_limit_log10, threshold_log10 = spreaders.detection_limit_log10, spreaders.threshold_log10
+    rate, max_mobility, home_factor, requires_green = rules.rate, rules.max_mobility, rules.home_factor, rules.requires_green
+    compartment, day_viral_detectable, day_viral_peak = people.compartment, people.day_viral_detectable, people.day_viral_peak
+    day_viral_clear, viral_peak_log10 = people.day_viral_clear, people.viral_peak_log10
+    mobility, health_code, day_last_swab, day_infected = people.mobility, people.health_code, people.day_last_swab, people.day_infected
+    age, vaccine_doses, day_last_dose = people.age, people.vaccine_doses, people.day_last_dose
+    susceptibility_by_age_band, vaccine_effectiveness = people.susceptibility_by_age_band, people.vaccine_effectiveness
+    vaccine_half_life_days, waning = people.vaccine_half_life_days, people.waning
+    household_id, household_start, building_id, building_start = (places.household_id, places.household_start,
+                                                                  places.building_id, places.building_start)
+    compound_id, compound_start, subdistrict_id, subdistrict_start = (places.compound_id, places.compound_start,
+                                                                      places.subdistrict_id, places.subdistrict_start)
+    workplace_id, workplace_offsets, workplace_members, workplace_is_open = (
+        places.workplace_id, places.workplace_offsets, places.workplace_members, places.workplace_is_open)
+    school_id, school_offsets, school_members, school_is_open = (places.school_id, places.school_offsets,
+                                                                 places.school_members, places.school_is_open)
+    facility_id, facility_offsets, facility_members, facility_contact_scale = (
+        places.facility_id, places.facility_offsets, places.facility_members, places.facility_contact_scale)
     n = compartment.size
     bands = susceptibility_by_age_band.size
     chunk = (active_count + SCAN_CHUNKS - 1) // SCAN_CHUNKS

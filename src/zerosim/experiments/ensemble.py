@@ -1,4 +1,4 @@
-"""Engine layer: ensembles and sweeps on ``dask.distributed``.
+"""Experiments layer: ensembles and sweeps on ``dask.distributed``.
 
 Replicate r of a scenario runs with seed ``replicate_seed(seed, r)``; sweep points are overrides
 (``path=v1,v2``, combined as a grid). Each (sweep point, replicate) is one Dask task that receives
@@ -11,7 +11,8 @@ with every replicate's time series; ``summaries.parquet`` (one row per replicate
 ``quantiles.parquet`` (per sweep point and day: 5/25/50/75/95 % of the main series);
 ``failures.json``; ``ensemble.json`` (what ran). The CLI adds ``ensemble_bands.png`` (viz layer).
 
-The engine does not import ``policy``: tasks call :func:`zerosim.api.run` by name inside workers.
+Layer ``experiments`` -- above the API: tasks call :func:`zerosim.api.run` (or a region's
+:func:`zerosim.region.results.region_replicate`) inside workers; never ``cli``.
 """
 
 from __future__ import annotations
@@ -99,13 +100,9 @@ def run_replicate(scenario_data: dict, overrides: dict, seed: int, point: int, r
 
         return region_replicate(scenario_data, overrides, seed, point, replicate)
     from zerosim.api import run
-    from zerosim.io.scenario import _set_dotted, validate_mapping
+    from zerosim.io.scenario import apply_overrides
 
-    data = json.loads(json.dumps(scenario_data))
-    for key, value in overrides.items():
-        _set_dotted(data, key, value)
-    data["seed"] = seed
-    scenario = validate_mapping(data)
+    scenario = apply_overrides(scenario_data, {**overrides, "seed": seed})
     results = run(scenario)
     summary = {key: value for key, value in results.summary.items() if np.isscalar(value)}
     summary.update({f"ledger.{k}": v for k, v in results.summary.get("ledger", {}).items() if np.isscalar(v)})
@@ -147,19 +144,17 @@ def run_ensemble(
     points = sweep_points(sweep or {})
     base = scenario.model_dump(mode="json")
     # Validate every sweep point before spending compute on it.
-    from zerosim.io.scenario import _set_dotted, validate_mapping
+    from zerosim.io.scenario import apply_overrides
 
     for point in points:
-        data = json.loads(json.dumps(base))
-        for key, value in point.items():
-            _set_dotted(data, key, value)
-        if data.get("kind") == "region":
+        if base.get("kind") == "region":
             from zerosim.region.config import validate_region
             from zerosim.region.runner import resolve_cities
 
-            people = sum(city.scenario.population.size for city in resolve_cities(validate_region(data)))
+            region = apply_overrides(base, point, validate=validate_region)
+            people = sum(city.scenario.population.size for city in resolve_cities(region))
         else:
-            people = validate_mapping(data).population.size
+            people = apply_overrides(base, point).population.size
         check_memory(people, 1 if scheduler else min(workers, runs * len(points)))
     if out is not None:
         out = Path(out)

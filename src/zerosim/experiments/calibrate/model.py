@@ -1,6 +1,6 @@
-"""Calibration layer: one particle's simulation, the summary statistics and the ABC distance.
+"""Experiments layer (calibration): one particle's simulation, the summary statistics and the ABC distance.
 
-Layer ``calibrate`` -- sits above the API (it assembles runs with :func:`zerosim.api.build`);
+Layer ``experiments`` -- sits above the API (it assembles runs with :func:`zerosim.api.build`);
 imports ``api``, ``io``, ``engine.rng`` and ``population``; never ``cli``.
 
 A particle is a set of parameter values (one per prior). Its simulation runs the scenario with
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zerosim.calibrate.priors import ASCERTAINMENT, Prior
-from zerosim.engine.rng import component_rng
+from zerosim.experiments.calibrate.priors import ASCERTAINMENT, Prior
 from zerosim.population.state import PopulationState
 
 #: Model series that can be compared with reported cases.
@@ -160,15 +159,12 @@ class ParticleModel:
 
     def scenario(self, values: dict[str, float | int], seed: int | None = None):
         """The validated scenario with ``values`` applied (and ``seed``, the dynamics' seed)."""
-        from zerosim.io.scenario import _set_dotted, validate_mapping
+        from zerosim.io.scenario import apply_overrides
 
-        data = json.loads(json.dumps(self.scenario_data))
-        for path, value in values.items():
-            if path != ASCERTAINMENT:
-                _set_dotted(data, path, value)
+        overrides = {path: value for path, value in values.items() if path != ASCERTAINMENT}
         if seed is not None:
-            data["seed"] = int(seed)
-        return validate_mapping(data)
+            overrides["seed"] = int(seed)
+        return apply_overrides(self.scenario_data, overrides)
 
     # -- simulation ---------------------------------------------------------------------------------
     def simulate(self, values: dict[str, float | int], seed: int, days: int | None = None,
@@ -186,15 +182,15 @@ class ParticleModel:
         city = pristine_city(scenario.population, int(self.scenario_data["seed"]))
         simulation = build(scenario, city)
         days = scenario.duration_days if days is None else min(days, scenario.duration_days)
+
+        def after_day(day: int) -> None:
+            if on_day is not None:
+                on_day(simulation, day)
+            if branch_seed is not None and day == self.until_day:
+                simulation.reseed(int(branch_seed))
+
         with numba_threads(self.threads):
-            simulation.setup()
-            for day in range(days):
-                simulation.step(day)
-                if on_day is not None:
-                    on_day(simulation, day)
-                if branch_seed is not None and day == self.until_day:
-                    simulation.plan = [(component, component_rng(int(branch_seed), component.name))
-                                       for component, _ in simulation.plan]
+            simulation.run(stop_day=days, after_day=[after_day])
         return scenario, simulation
 
     def observed_series(self, simulation, days: int) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,6 +1,6 @@
-"""Calibration layer: fit a scenario to observed cases (ABC-SMC) and forecast from the fit.
+"""Experiments layer (calibration): fit a scenario to observed cases (ABC-SMC) and forecast from the fit.
 
-Layer ``calibrate`` -- sits above the API (like ``cli``): it assembles runs with
+Layer ``experiments`` -- sits above the API (like ``cli``): it assembles runs with
 :func:`zerosim.api.build` and writes its own output directories; the CLI is a thin shell over
 :func:`calibrate` and :func:`forecast`. pyabc is an optional extra (``pip install 'zerosim[calibrate]'``);
 only :func:`calibrate` (and :func:`forecast` without a posterior) need it.
@@ -8,7 +8,7 @@ only :func:`calibrate` (and :func:`forecast` without a posterior) need it.
 
 from __future__ import annotations
 
-from zerosim.calibrate.fit import (
+from zerosim.experiments.calibrate.fit import (
     CalibrationResult,
     Scale,
     Settings,
@@ -16,9 +16,9 @@ from zerosim.calibrate.fit import (
     load_spec,
     require_pyabc,
 )
-from zerosim.calibrate.forecast import ForecastResult, forecast
-from zerosim.calibrate.observed import ObservedData, builtin_series, load_observed
-from zerosim.calibrate.priors import Prior, parse_prior
+from zerosim.experiments.calibrate.forecast import ForecastResult, forecast
+from zerosim.experiments.calibrate.observed import ObservedData, builtin_series, load_observed
+from zerosim.experiments.calibrate.priors import Prior, parse_prior
 
 __all__ = [
     "CalibrationResult",

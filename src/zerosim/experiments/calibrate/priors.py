@@ -1,6 +1,6 @@
-"""Calibration layer: priors over dotted scenario paths, and the observation parameter.
+"""Experiments layer (calibration): priors over dotted scenario paths, and the observation parameter.
 
-Layer ``calibrate`` -- imports ``io`` (scenario models) and the config models of the layers below.
+Layer ``experiments`` -- imports ``io`` (scenario models) and the config models of the layers below.
 
 A prior is ``PATH=DIST(a,b)``: ``PATH`` is any field ``zerosim run --set`` accepts
 (``transmission.r0``, ``seeding.0.count``, ``behaviour.base_compliance``,
@@ -17,7 +17,6 @@ whole number before they are applied; the prior itself stays continuous.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import types
@@ -179,7 +178,7 @@ def resolve_priors(priors: list[Prior], scenario_data: dict) -> list[Prior]:
     Each prior's path must be a numeric field, and the ends of its support must give a valid
     scenario; else a one-line ScenarioError naming ``--prior PATH``.
     """
-    from zerosim.io.scenario import _set_dotted, validate_mapping
+    from zerosim.io.scenario import apply_overrides
 
     seen: set[str] = set()
     resolved = []
@@ -205,10 +204,8 @@ def resolve_priors(priors: list[Prior], scenario_data: dict) -> list[Prior]:
         candidate = Prior(prior.path, prior.distribution, prior.a, prior.b, integer)
         low, high = candidate.support()
         for value in (low, high):
-            data = json.loads(json.dumps(scenario_data))
             try:
-                _set_dotted(data, prior.path, candidate.cast(value))
-                validate_mapping(data)
+                apply_overrides(scenario_data, {prior.path: candidate.cast(value)})
             except ScenarioError as error:
                 if kind is None:
                     reason = str(error).split(";")[0]

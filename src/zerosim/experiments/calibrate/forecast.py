@@ -1,6 +1,6 @@
-"""Calibration layer: forecast from a calibration -- release dates, costs and cases still to come.
+"""Experiments layer (calibration): forecast from a calibration -- release dates, costs and cases still to come.
 
-Layer ``calibrate`` -- above the API; imports ``io`` (result tables), ``ledger`` (row names) and this
+Layer ``experiments`` -- above the API; imports ``io`` (result tables), ``ledger`` (row names) and this
 layer; never ``cli``.
 
 How the forecast is conditioned on the data: posterior particles are drawn by weight; each draw
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zerosim.calibrate.fit import (
+from zerosim.experiments.calibrate.fit import (
     QUANTILES,
     Scale,
     Settings,
@@ -34,9 +34,9 @@ from zerosim.calibrate.fit import (
     scale_warnings,
     uses_dask,
 )
-from zerosim.calibrate.model import ParticleModel
-from zerosim.calibrate.observed import load_observed
-from zerosim.calibrate.priors import Prior, resolve_priors
+from zerosim.experiments.calibrate.model import ParticleModel
+from zerosim.experiments.calibrate.observed import load_observed
+from zerosim.experiments.calibrate.priors import Prior, resolve_priors
 from zerosim.errors import OutputError, RunDirError, ScenarioError
 from zerosim.io.results import prepare_out_dir
 from zerosim.numbers import money

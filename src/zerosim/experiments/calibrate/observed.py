@@ -1,6 +1,6 @@
-"""Calibration layer: observed daily case series (CSV) -- loading, checking, aligning to a scenario.
+"""Experiments layer (calibration): observed daily case series (CSV) -- loading, checking, aligning to a scenario.
 
-Layer ``calibrate`` -- sits above the API; imports ``io`` and ``errors`` only here.
+Layer ``experiments`` -- sits above the API; imports ``io`` and ``errors`` only here.
 
 An observed series is a CSV with a header row and the columns ``date`` (YYYY-MM-DD) and ``cases``
 (reported cases that day, a whole number >= 0), optionally ``district`` (long format: one row per

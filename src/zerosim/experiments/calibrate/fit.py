@@ -1,6 +1,6 @@
-"""Calibration layer: fit a scenario's uncertain parameters to an observed series with ABC-SMC (pyabc).
+"""Experiments layer (calibration): fit a scenario's uncertain parameters to an observed series with ABC-SMC (pyabc).
 
-Layer ``calibrate`` -- above the API; imports ``api``, ``io``, ``engine`` and this layer; never ``cli``.
+Layer ``experiments`` -- above the API; imports ``api``, ``io``, ``engine`` and this layer; never ``cli``.
 
 :func:`calibrate` writes into ``out``:
 
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from zerosim.calibrate.model import OBSERVABLES, ParticleModel, SeriesDistance
-from zerosim.calibrate.observed import ObservedData, day_of, load_observed, parse_date
-from zerosim.calibrate.priors import (
+from zerosim.experiments.calibrate.model import OBSERVABLES, ParticleModel, SeriesDistance
+from zerosim.experiments.calibrate.observed import ObservedData, day_of, load_observed, parse_date
+from zerosim.experiments.calibrate.priors import (
     ASCERTAINMENT,
     Prior,
     parse_prior,
@@ -166,7 +166,7 @@ class Settings:
         if settings.max_minutes <= 0:
             raise ScenarioError(f"--max-minutes: must be > 0, got {settings.max_minutes}")
         if settings.scheduler is not None:
-            from zerosim.engine.ensemble import check_scheduler_address
+            from zerosim.experiments.ensemble import check_scheduler_address
 
             settings.scheduler = check_scheduler_address(settings.scheduler)
         return settings
@@ -486,7 +486,7 @@ def calibrate(
     import pyabc
 
     problem = load_problem(scenario, data, settings, overrides)
-    from zerosim.engine.ensemble import check_memory
+    from zerosim.experiments.ensemble import check_memory
 
     # before the folder is touched (clear=True) and before any worker starts: the cities built at once fit
     check_memory(problem.scenario.population.size, 1 if settings.scheduler else settings.workers + 1)
@@ -497,7 +497,7 @@ def calibrate(
                  warnings=problem.warnings)
     started = time.perf_counter()
     # The parent process builds the city once (single-core runs reuse it; workers build their own).
-    from zerosim.calibrate.model import pristine_city
+    from zerosim.experiments.calibrate.model import pristine_city
 
     pristine_city(problem.scenario.population, problem.scenario.seed)
     distance = SeriesDistance(settings.smooth_days, settings.district_weight)
