@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,6 +53,16 @@ def _kernel_stats(cache_dir) -> dict:
                           env=_environment(cache_dir), timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_module_with_kernels_is_warmed():
+    """A new kernel module must join KERNEL_MODULES (the warm-up's list and these tests')."""
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "src"
+    with_kernels = {".".join(path.relative_to(source).with_suffix("").parts)
+                    for path in source.rglob("*.py") if re.search(r"^@(numba\.)?n?jit\b", path.read_text(), re.M)}
+    assert with_kernels == set(KERNEL_MODULES)
 
 
 def test_every_kernel_is_cached_on_disk():
