@@ -12,7 +12,10 @@ $(BIN)/zerosim: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test,dask,dashboard,calibrate]"
 	@touch $(BIN)/zerosim
 
+# Compiles every Numba kernel into the on-disk cache (python -m zerosim.warmup): the first run after
+# an install compiles nothing. A few minutes the first time; a few seconds when the cache is warm.
 install: $(BIN)/zerosim
+	$(BIN)/python -m zerosim.warmup
 
 demo: install
 	$(BIN)/zerosim run demo --out $(OUT) --force

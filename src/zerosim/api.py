@@ -153,6 +153,7 @@ def run(
     report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Results:
     """Run a scenario and return its results; write them to ``out`` when given.
 
@@ -170,6 +171,7 @@ def run(
     report : with ``out``, also write ``<out>/report.html``, one self-contained HTML page of the run
         (:func:`zerosim.report.write_report`)
     on_phase, on_day : progress callbacks ("building population", ...; each finished day)
+    on_progress : called after each day with (day, infections so far), for progress lines
     """
     if report and out is None:
         raise InputError("--report: needs --out; give a directory for the run and its report")
@@ -185,11 +187,12 @@ def run(
             if force:
                 remove_run_files(out_dir)  # the earlier run's files (summary.json first), and only those
             write_atomic(out_dir / "scenario.yaml", lambda path: path.write_text(scenario.to_yaml()))
-        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day)
+        return _run_simulation(scenario, out_dir, figures, checkpoint_every, baseline, report, on_phase, on_day,
+                               on_progress)
 
 
 def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoint_every, baseline, report,
-                    on_phase, on_day) -> Results:
+                    on_phase, on_day, on_progress=None) -> Results:
     started = time.perf_counter()
     if on_phase:
         on_phase("building population")
@@ -198,7 +201,7 @@ def _run_simulation(scenario: Scenario, out_dir: Path | None, figures, checkpoin
     timing = {"build_seconds": time.perf_counter() - started, "simulation_seconds": 0.0}
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day)
+    _simulate(scenario, simulation, 0, timing, out_dir, checkpoint_every, on_day, on_progress)
     return finish_run(scenario, simulation, timing, out_dir, figures, on_phase, baseline, report)
 
 
@@ -209,6 +212,7 @@ def resume(
     report: bool = False,
     on_phase: Callable[[str], None] | None = None,
     on_day: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Results:
     """Continue a run killed after a checkpoint; the final results equal an uninterrupted run's.
 
@@ -218,10 +222,10 @@ def resume(
     run_dir = Path(run_dir)
     read_checkpoint(run_dir)  # the folder and its checkpoint are checked before the lock is taken
     with exclusive(run_dir):
-        return _resume_locked(run_dir, figures, report, on_phase, on_day)
+        return _resume_locked(run_dir, figures, report, on_phase, on_day, on_progress)
 
 
-def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
+def _resume_locked(run_dir: Path, figures, report, on_phase, on_day, on_progress=None) -> Results:
     checkpoint = read_checkpoint(run_dir)  # again, under the lock: another run may have finished it meanwhile
     scenario, timing = checkpoint.scenario, checkpoint.timing
     check_fits_in_memory(scenario.population.size)
@@ -232,17 +236,25 @@ def _resume_locked(run_dir: Path, figures, report, on_phase, on_day) -> Results:
     checkpoint.restore(simulation)
     if on_phase:
         on_phase("simulating")
-    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day)
+    _simulate(scenario, simulation, checkpoint.next_day, timing, run_dir, checkpoint.every, on_day, on_progress)
     return finish_run(scenario, simulation, timing, run_dir, figures, on_phase, report=report)
 
 
 def _simulate(scenario, simulation: Simulation, start_day: int, timing: dict, out_dir: Path | None,
-              checkpoint_every: int | None, on_day) -> None:
+              checkpoint_every: int | None, on_day, on_progress=None) -> None:
     """Run the days from ``start_day`` (:meth:`Simulation.run`), checkpointing every k days when asked."""
     checkpoints = _Checkpoints(scenario, simulation, timing, out_dir, checkpoint_every)
     hooks = [checkpoints] if out_dir is not None and checkpoint_every else []
+    if on_progress is not None:
+        hooks.append(lambda day: on_progress(day, _infections_so_far(simulation, day)))
     simulation.run(on_day, start_day, after_day=hooks)
     checkpoints.stop_clock()
+
+
+def _infections_so_far(simulation: Simulation, day: int) -> int:
+    """Infections from day 0 to ``day`` (-1 when the run records no ``new_infections``)."""
+    new_infections = simulation.recorder.scalars.get("new_infections")
+    return int(new_infections[: day + 1].sum()) if new_infections is not None else -1
 
 
 class _Checkpoints:

@@ -126,22 +126,18 @@ def run(
         from zerosim.engine.invariants import CHECK_ENV
 
         os.environ[CHECK_ENV] = "1"
+    from zerosim.cli.progress import RunDisplay, compile_watch
+
     try:
-        progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-            TimeElapsedColumn(), console=errors, disable=quiet, transient=False,
-        )
         if resume is not None:
             from zerosim.io.checkpoint import read_checkpoint
 
-            read_checkpoint(_out_path(resume, "--resume"))  # checked before the progress bar shows
-            with progress:
-                task = progress.add_task("resuming", total=None)
-                results = resume_run(
-                    resume, figures=figures, report=report,
-                    on_phase=lambda phase: progress.update(task, description=phase),
-                    on_day=lambda day: progress.update(task, completed=day + 1),
-                )
+            checkpoint = read_checkpoint(_out_path(resume, "--resume"))  # checked before the progress bar shows
+            display = RunDisplay(errors, quiet=quiet, total_days=checkpoint.scenario.duration_days,
+                                 description="resuming")
+            with display, compile_watch(display.compiling):
+                results = resume_run(resume, figures=figures, report=report, on_phase=display.phase,
+                                     on_day=display.day, on_progress=display.progress)
         elif _region.is_region(scenario):  # kind: region -- several cities and the travel between them
             from zerosim.cli._tables import stdout
 
@@ -155,13 +151,11 @@ def run(
                 raise InputError(f"--checkpoint-every: must be >= 1 day, got {checkpoint_every}; "
                                  "give a whole number of days")
             preflight(resolved, out, force, baseline)
-            with progress:
-                task = progress.add_task("building population", total=resolved.duration_days)
+            display = RunDisplay(errors, quiet=quiet, total_days=resolved.duration_days)
+            with display, compile_watch(display.compiling):
                 results = run_scenario(
                     resolved, out=out, force=force, figures=figures, checkpoint_every=checkpoint_every, baseline=baseline,
-                    report=report,
-                    on_phase=lambda phase: progress.update(task, description=phase),
-                    on_day=lambda day: progress.update(task, completed=day + 1),
+                    report=report, on_phase=display.phase, on_day=display.day, on_progress=display.progress,
                 )
     except ZerosimError as error:
         _fail(error)
@@ -318,6 +312,7 @@ def compare(
 ) -> None:
     """Compare runs with a baseline: what each averted, and what it cost (table, sentence, figure)."""
     from zerosim.api import run as run_scenario
+    from zerosim.cli.progress import RunDisplay, compile_watch
     from zerosim.io.compare import compare_runs, comparison_json, headline, write_comparison
     from zerosim.io.scenario import load_scenario
 
@@ -344,7 +339,13 @@ def compare(
                 overrides["policy"] = name
                 scenario = load_scenario(runs[0], overrides)
                 errors.print(f"running {scenario.name} under {name} ...", highlight=False)
-                run_scenario(scenario, out=out / name, force=force)
+                if errors.is_terminal:  # the terminal display is this one line per run
+                    run_scenario(scenario, out=out / name, force=force)
+                else:  # a log or a pipe: plain progress lines (cli/progress.py)
+                    display = RunDisplay(errors, quiet=False, total_days=scenario.duration_days, label=name)
+                    with display, compile_watch(display.compiling):
+                        run_scenario(scenario, out=out / name, force=force, on_phase=display.phase,
+                                     on_day=display.day, on_progress=display.progress)
                 directories.append(out / name)
         else:
             directories = [Path(run) for run in runs]
@@ -423,30 +424,39 @@ def ensemble(
     force: Annotated[bool, typer.Option("--force", help="Replace an ensemble already in --out.")] = False,
 ) -> None:
     """Run replicates and sweeps on Dask; write a Parquet dataset, quantile bands and a band figure."""
-    from zerosim.experiments.ensemble import describe, parse_sweep, run_ensemble
+    from zerosim.experiments.ensemble import describe, parse_sweep, run_ensemble, sweep_points
     from zerosim.viz.figures import ensemble_bands
 
     try:
         out = _out_path(out)
         resolved = _region.load_any(scenario, _overrides(population, days, seed, set_))
         grid = parse_sweep(sweep)
+        from zerosim.cli.progress import CountDisplay
+
+        plain = not errors.is_terminal  # a log or a pipe: plain lines (cli/progress.py)
         progress = Progress(TextColumn("[bold]replicates"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=errors)
+                            console=errors, disable=plain)
+        lines = CountDisplay("replicate")
         tasks: list = []
 
         def start() -> None:  # once every input is checked (a bad one prints only its one-line error)
             progress.start()
             tasks.append(progress.add_task("replicates", total=None))
+            if plain:
+                lines.lines.say(f"running {runs * len(sweep_points(grid))} replicates on {workers} workers"
+                                if scheduler is None else f"running {runs * len(sweep_points(grid))} replicates")
+
+        def done(count: int, total: int) -> None:
+            progress.update(tasks[0], completed=count, total=total)
+            if plain:
+                lines.update(count, total)
 
         try:
             result = run_ensemble(resolved, runs, sweep=grid, scheduler=scheduler, workers=workers, out=out,
-                                  force=force, on_start=start,
-                                  on_done=lambda done, total: progress.update(tasks[0], completed=done, total=total))
+                                  force=force, on_start=start, on_done=done)
         finally:
             if tasks:
                 progress.stop()
-        from zerosim.experiments.ensemble import sweep_points
-
         if not result.quantiles.empty:
             ensemble_bands(result.quantiles, sweep_points(grid), resolved.name, out / "ensemble_bands.png",
                            start_date=getattr(resolved, "start_date", None))

@@ -53,8 +53,13 @@ class _Display:
     """A Rich progress display fed by the calibrate/forecast ``on_event`` callbacks."""
 
     def __init__(self, quiet: bool, generations: int | None):
+        from zerosim.cli.progress import CountDisplay, PlainLines
+
+        self.plain = not errors.is_terminal  # a log or a pipe: plain lines instead of the bar (cli/progress.py)
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=errors, disable=quiet, transient=False)
+                                 TimeElapsedColumn(), console=errors, disable=quiet or self.plain, transient=False)
+        self.lines = PlainLines() if self.plain and not quiet else None
+        self.runs = CountDisplay("forecast run") if self.lines is not None else None
         self.generations = generations
         self.task = None
         self.state = {"t": 0, "epsilon": None, "accepted": "", "simulations": 0}
@@ -85,8 +90,19 @@ class _Display:
             parts.append(f"{s['simulations']:,} simulations")
         return " · ".join(parts)
 
+    def _say(self, text: str, kind: str) -> None:
+        """A plain line (logs and pipes): each generation, and simulation counts at most every few seconds."""
+        from zerosim.cli.progress import seconds_text
+
+        if self.lines is None:
+            return
+        if kind == "simulation" and not self.lines.due(float(self.state["simulations"])):
+            return
+        self.lines.say(f"{text}, {seconds_text(self.lines.elapsed())} elapsed")
+
     def __call__(self, kind: str, **info) -> None:
         self._start()
+        self._plain(kind, info)
         if kind == "ready":
             if not self.quiet:
                 errors.print(f"{info['statement']}; model series {info['observe']}; fit window {info['window']}",
@@ -110,6 +126,27 @@ class _Display:
             self.progress.update(self.task, description="forecast runs", completed=info["done"], total=info["total"])
         elif kind == "writing":
             self.progress.update(self.task, description="writing outputs")
+
+    def _plain(self, kind: str, info: dict) -> None:
+        if self.lines is None:
+            return
+        if kind == "ready":
+            self._say("sampling the prior", kind)
+        elif kind == "generation":
+            self.state.update(t=info["t"], epsilon=info["epsilon"], accepted="")
+            self._say(self._describe(), kind)
+        elif kind == "accepted":
+            self.state["accepted"] = f"accepted {info['accepted']}/{info['samples']}"
+            self._say(self._describe(), kind)
+        elif kind == "simulation":
+            self.state["simulations"] = info["count"]
+            self._say(self._describe(), kind)
+        elif kind == "forecast":
+            self.lines.say(f"forecast: {info['runs']} runs")
+        elif kind == "run":
+            self.runs.update(info["done"], info["total"])
+        elif kind == "writing":
+            self.lines.say("writing outputs")
 
 
 # -- shared options ------------------------------------------------------------------------------------

@@ -9,13 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 
 def is_region(scenario: str) -> bool:
@@ -45,13 +38,16 @@ def run_region_command(scenario: str, out: Path, overrides: dict, force: bool, f
     region = prepare(scenario, overrides)
     preflight(region)
     prepare_out_dir(out, force)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("days"),
-                        TimeElapsedColumn(), console=errors, disable=quiet, transient=False)
-    with progress:
-        task = progress.add_task("building", total=region.duration_days)
-        results = run_region(region, out=out, force=True, figures=figures,
-                             on_phase=lambda phase: progress.update(task, description=phase),
-                             on_day=lambda day: progress.update(task, completed=day + 1))
+    from zerosim.cli.progress import RunDisplay, compile_watch
+
+    display = RunDisplay(errors, quiet=quiet, total_days=region.duration_days, description="building")
+
+    def day_done(day: int) -> None:
+        display.day(day)
+        display.progress(day, -1)  # plain lines (a log or a pipe): days and time, no infection count
+
+    with display, compile_watch(display.compiling):
+        results = run_region(region, out=out, force=True, figures=figures, on_phase=display.phase, on_day=day_done)
     summary = results.summary
     if not quiet:
         from zerosim.cli._tables import Column, print_table
