@@ -351,6 +351,13 @@ class Ledger:
             choose_deliveries(needy_subdistrict, keys, capacity, served)
         return served
 
+    @staticmethod
+    def fed_from_elsewhere(state: PopulationState, households: np.ndarray) -> None:
+        """Households the ledger does not feed (a visitor's hotel room, zerosim.region): a stock that never
+        runs out, so they never need food, deliveries or packages. Call after set-up."""
+        state.food_stock_initial[households] = np.float32(1e6)
+        state.food_stock_days[households] = np.float32(1e6)
+
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         daily = state.ledger_daily.copy()  # one copy; its rows are today's per-district accounts
         totals = daily.sum(axis=1).tolist()

@@ -432,10 +432,9 @@ class Region:
         if rates is not None:
             for transmission in simulation.components("transmission"):
                 transmission.use_contact_rates(rates)
-        if state.has_array("food_stock_initial"):
-            households = state.household_id[rows]
-            state.food_stock_initial[households] = np.float32(1e6)
-            state.food_stock_days[households] = np.float32(1e6)
+        ledger = simulation.find("ledger")
+        if ledger is not None:  # the ledger (the owner) marks the visitors' rooms as fed by their hotel
+            ledger.fed_from_elsewhere(state, state.household_id[rows])
 
     # -- the daily loop -------------------------------------------------------------------------------------
     def step(self, day: int) -> None:
