@@ -31,6 +31,7 @@ KERNEL_MODULES = (
     "zerosim.policy.kernels",
     "zerosim.policy.testing_kernels",
     "zerosim.ledger.kernels",
+    "zerosim.engine.invariants",
 )
 
 #: The warm-up runs: (what it compiles, scenario, overrides). Small, but long enough that
@@ -153,7 +154,28 @@ def warm(runs=WARMUP_RUNS, echo: Callable[[str], None] = print) -> dict[str, tup
     started = time.perf_counter()
     run_region("diverted-train", overrides={"duration_days": 20}, figures=False)
     echo(f"  region (diverted-train): {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    _run_checked(run)
+    echo(f"  check mode (--check): {time.perf_counter() - started:.1f} s")
     return cache_counts()
+
+
+def _run_checked(run) -> None:
+    """One short run in check mode (zerosim run --check), so the invariant kernels are cached too."""
+    import os
+
+    from zerosim.engine.invariants import CHECK_ENV
+
+    before = os.environ.get(CHECK_ENV)
+    os.environ[CHECK_ENV] = "1"
+    try:
+        run("demo", overrides={"population.size": 20_000, "duration_days": 20, "policy": "dynamic-zero-2022"},
+            figures=False)
+    finally:
+        if before is None:
+            os.environ.pop(CHECK_ENV, None)
+        else:
+            os.environ[CHECK_ENV] = before
 
 
 def main(argv: list[str] | None = None) -> int:
