@@ -16,7 +16,7 @@ import numpy as np
 
 from zerosim import __version__
 from zerosim.engine.component import kind_of
-from zerosim.engine.registry import component_class
+from zerosim.engine.registry import COMPONENTS, component_class
 from zerosim.engine.schedule import Scheduled
 from zerosim.engine.simulation import Simulation
 from zerosim.errors import InputError, RunDirError, ScenarioError
@@ -75,31 +75,24 @@ def extension_components(scenario: Scenario) -> list:
 
 def _containment_parts(containment, disease, kinds: set[str] | None = None) -> dict:
     """kind -> component for one containment config; ``kinds`` forces kinds in even when switched
-    off (a dormant component lifts what it had imposed)."""
-    testing = containment.testing
-    wants = {
-        "testing": bool(testing.campaigns or testing.sector_screening or testing.symptomatic_test_probability_per_day > 0
-                        or testing.antigen_self_test_probability_per_day > 0 or containment.tracing.enabled),
-        "isolation": containment.isolation.enabled,
-        "tracing": containment.tracing.enabled,
-        "zoning": containment.zoning.enabled,
-        "closures": containment.closures.enabled,
-        "health_code": containment.health_code.enabled,
-    }
-    build = {
-        "testing": lambda: component_class("testing")(
-            config=testing, viral_load=disease.viral_load,
-            quarantine_test_days=tuple(containment.tracing.test_days) if containment.tracing.enabled else ()),
-        "isolation": lambda: component_class("isolation")(config=containment.isolation, viral_load=disease.viral_load),
-        "tracing": lambda: component_class("tracing")(config=containment.tracing),
-        "zoning": lambda: component_class("zoning")(config=containment.zoning),
-        "closures": lambda: component_class("closures")(config=containment.closures),
-        "health_code": lambda: component_class("health_code")(config=containment.health_code),
-    }
-    chosen = [kind for kind in build if wants[kind] or (kinds is not None and kind in kinds)]
-    parts = {kind: build[kind]() for kind in chosen}
+    off (a dormant component lifts what it had imposed).
+
+    The parts are the registry's components that make themselves from a containment config
+    (``switched_on(containment)``, ``from_containment(containment, disease)``), in registry order (their
+    daily order); one that ``follows_containment`` (Confinement) joins whenever any other part runs.
+    """
+    parts, followers = {}, []
+    for kind in COMPONENTS:
+        cls = component_class(kind)
+        if not hasattr(cls, "from_containment"):
+            continue
+        if getattr(cls, "follows_containment", False):
+            followers.append(cls)
+        elif cls.switched_on(containment) or (kinds is not None and kind in kinds):
+            parts[kind] = cls.from_containment(containment, disease)
     if parts:
-        parts["confinement"] = component_class("confinement")(config=containment)
+        for cls in followers:
+            parts[cls.kind] = cls.from_containment(containment, disease)
     return parts
 
 

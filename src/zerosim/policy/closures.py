@@ -26,6 +26,14 @@ class Closures:
 
     kind: ClassVar[str] = "closures"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return containment.closures.enabled
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Closures:
+        return cls(config=containment.closures)
+
     config: ClosuresConfig
     name: str = "closures"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -47,6 +47,17 @@ class Confinement:
 
     kind: ClassVar[str] = "confinement"
 
+    #: Confinement runs whenever any other containment part does: it turns their decisions into mobility.
+    follows_containment: ClassVar[bool] = True
+
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return False
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Confinement:
+        return cls(config=containment)
+
     config: ContainmentConfig
     name: str = "confinement"
     phase: ClassVar[Phase] = Phase.POLICY

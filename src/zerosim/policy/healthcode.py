@@ -25,6 +25,14 @@ class HealthCodes:
 
     kind: ClassVar[str] = "health_code"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return containment.health_code.enabled
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> HealthCodes:
+        return cls(config=containment.health_code)
+
     config: HealthCodeConfig
     name: str = "health_code"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -59,6 +59,14 @@ class Isolation:
 
     kind: ClassVar[str] = "isolation"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return containment.isolation.enabled
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Isolation:
+        return cls(config=containment.isolation, viral_load=disease.viral_load)
+
     config: IsolationConfig
     viral_load: ViralLoadConfig
     name: str = "isolation"

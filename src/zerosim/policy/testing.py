@@ -389,6 +389,19 @@ class Testing:
 
     kind: ClassVar[str] = "testing"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        """Whether a containment config runs testing (it does whenever tracing does: quarantine tests)."""
+        t = containment.testing
+        return bool(t.campaigns or t.sector_screening or t.symptomatic_test_probability_per_day > 0
+                    or t.antigen_self_test_probability_per_day > 0 or containment.tracing.enabled)
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Testing:
+        tracing = containment.tracing
+        return cls(config=containment.testing, viral_load=disease.viral_load,
+                   quarantine_test_days=tuple(tracing.test_days) if tracing.enabled else ())
+
     config: TestingConfig
     viral_load: ViralLoadConfig
     quarantine_test_days: tuple[int, ...] = ()

@@ -73,6 +73,14 @@ class Tracing:
 
     kind: ClassVar[str] = "tracing"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return containment.tracing.enabled
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Tracing:
+        return cls(config=containment.tracing)
+
     config: TracingConfig
     name: str = "tracing"
     phase: ClassVar[Phase] = Phase.POLICY

@@ -99,6 +99,14 @@ class Zoning:
 
     kind: ClassVar[str] = "zoning"
 
+    @staticmethod
+    def switched_on(containment) -> bool:
+        return containment.zoning.enabled
+
+    @classmethod
+    def from_containment(cls, containment, disease) -> Zoning:
+        return cls(config=containment.zoning)
+
     config: ZoningConfig
     name: str = "zoning"
     phase: ClassVar[Phase] = Phase.POLICY
