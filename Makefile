@@ -9,7 +9,7 @@ OUT    ?= results/demo
 $(BIN)/zerosim: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,dask,dashboard,calibrate]"
+	$(BIN)/pip install --quiet -e ".[test,dask,dashboard,calibrate,frontier]"
 	@touch $(BIN)/zerosim
 
 # Compiles every Numba kernel into the on-disk cache (python -m zerosim.warmup): the first run after
