@@ -79,16 +79,21 @@ def _containment_parts(containment, disease, kinds: set[str] | None = None) -> d
 
     The parts are the registry's components that make themselves from a containment config
     (``switched_on(containment)``, ``from_containment(containment, disease)``), in registry order (their
-    daily order); one that ``follows_containment`` (Confinement) joins whenever any other part runs.
+    daily order); one that ``follows_containment`` (Confinement) joins whenever any other part runs. A part
+    that lists kinds in ``runs_with`` brings them in, dormant if switched off (closures read the zone levels
+    that zoning keeps).
     """
     parts, followers = {}, []
-    for kind in COMPONENTS:
-        cls = component_class(kind)
-        if not hasattr(cls, "from_containment"):
-            continue
+    classes = [(kind, component_class(kind)) for kind in COMPONENTS]
+    classes = [(kind, cls) for kind, cls in classes if hasattr(cls, "from_containment")]
+    wanted = set(kinds or ())
+    for _, cls in classes:
+        if not getattr(cls, "follows_containment", False) and cls.switched_on(containment):
+            wanted |= set(getattr(cls, "runs_with", ()))
+    for kind, cls in classes:
         if getattr(cls, "follows_containment", False):
             followers.append(cls)
-        elif cls.switched_on(containment) or (kinds is not None and kind in kinds):
+        elif cls.switched_on(containment) or kind in wanted:
             parts[kind] = cls.from_containment(containment, disease)
     if parts:
         for cls in followers:

@@ -25,6 +25,8 @@ class Closures:
     """Opens and closes workplaces and schools each day from the zone levels."""
 
     kind: ClassVar[str] = "closures"
+    #: Runs with zoning (dormant when zoning is switched off): it reads the zone levels zoning keeps.
+    runs_with: ClassVar[tuple[str, ...]] = ("zoning",)
 
     @staticmethod
     def switched_on(containment) -> bool:
