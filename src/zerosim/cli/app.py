@@ -554,6 +554,9 @@ def main(argv: list[str] | None = None) -> None:
 from zerosim.cli import inference as _inference  # noqa: E402 - calibrate and forecast (cli/inference.py)
 
 _inference.register(app)
+from zerosim.cli import experiments as _experiments  # noqa: E402 - attribute and frontier (cli/experiments.py)
+
+_experiments.register(app)
 
 if __name__ == "__main__":
     main()
