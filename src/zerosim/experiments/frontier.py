@@ -491,8 +491,13 @@ def describe(result: FrontierResult) -> list[str]:
                          f"least {100 * (1 - result.factor):.0f} % better on every objective at once "
                          f"(radial factor {result.factor:.2f})")
         else:
+            own = np.array([result.actual[k] for k in keys], dtype=float)
+            better = [str(p["id"]) for _, p in result.frontier.iterrows()
+                      if np.all(p[keys].to_numpy(dtype=float) <= own) and np.any(p[keys].to_numpy(dtype=float) < own)]
+            weakly = (f"; {len(better)} point(s) dominate it (no worse on every objective, better on one), e.g. "
+                      f"{better[0]}") if better else "; no point found dominates it"
             lines.append(f"no point found does better on every objective at once (radial factor "
-                         f"{result.factor:.2f}, closest {result.closest}: {reached})")
+                         f"{result.factor:.2f}, closest {result.closest}: {reached}){weakly}")
     return lines
 
 
