@@ -146,6 +146,12 @@ def test_attribution_of_a_tiny_city_adds_up_per_measure_and_seed(tmp_path, clust
     with_code = arms[arms["health_code_on"]].sort_values(["testing_on", "zoning_on"])
     without = arms[~arms["health_code_on"]].sort_values(["testing_on", "zoning_on"])
     np.testing.assert_array_equal(with_code["infections"].to_numpy(), without["infections"].to_numpy())
+    # zerosim report on the folder: a page of its own (sentences, waterfall, table, method)
+    from zerosim.report import write_report
+
+    page = write_report([tmp_path / "attr"], tmp_path / "attr" / "report.html").read_text()
+    assert "what each containment part bought" in page and "<svg" in page and "testing.campaigns" in page
+    assert result.sentences[0][:40] in page.replace("Mass testing", "mass testing")
 
 
 def test_attribute_command_end_to_end_and_its_errors(tmp_path, cluster):

@@ -133,6 +133,11 @@ def test_frontier_is_non_dominated_holds_each_best_and_is_reproducible(tmp_path,
     meta = json.loads((tmp_path / "one" / "frontier.json").read_text())
     assert meta["kind"] == "frontier" and meta["actual"]["containment.zoning.sealed_release_days"] == 7
     assert "radial factor" in meta["inside"]["definition"]
+    from zerosim.report import write_report
+
+    page = write_report([tmp_path / "one"], tmp_path / "one" / "report.html").read_text()
+    assert "frontier of infections against" in page and "<svg" in page and "actual policy" in page
+    assert all(point in page for point in written["id"])
 
 
 def test_frontier_command_refuses_a_bad_lever_before_any_work(tmp_path):

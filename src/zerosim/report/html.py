@@ -1019,6 +1019,12 @@ def write_report(run_dirs: Sequence[Path | str], out: Path | str, baseline: int 
                                           or target.suffix.lower() in PROTECTED_SUFFIXES or target.is_dir()):
         raise OutputDirError(f"--out: '{target}' is a result file, not a report; give an .html path, or add --force "
                              "to replace it")
+    if len(directories) == 1:  # an attribution or frontier folder (zerosim attribute / frontier) has a page of its own
+        from zerosim.report.experiments import write_experiment_report
+
+        written = write_experiment_report(directories[0], target)
+        if written is not None:
+            return written
     runs = [_load_run(directory) for directory in directories]
     comparison = compare_runs(directories, baseline=baseline) if len(runs) > 1 else None
     page = _Page()
