@@ -148,3 +148,16 @@ def test_frontier_command_refuses_a_bad_lever_before_any_work(tmp_path):
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert lines[0].startswith("error: --lever containment.zoning.release_after_days=7:21: ")
     assert not out.exists()
+
+
+def test_frontier_command_end_to_end(tmp_path, cluster):
+    out = tmp_path / "front"
+    result = CliRunner().invoke(app, [
+        "frontier", "demo", "--population", "3000", "--days", "12", "--set", "policy=dynamic-zero-2022",
+        "--lever", "containment.zoning.sealed_release_days=3:21", "--lever", "containment.tracing.central_days=0,7,14",
+        "--trials", "4", "--batch", "2", "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "non-dominated points of 4 trials" in result.stdout and "actual policy:" in result.stdout
+    assert (out / "frontier.png").stat().st_size > 10_000 and list((out / "points").glob("t*.yaml"))
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert set(trials["containment.tracing.central_days"]) <= {0, 7, 14}
