@@ -168,3 +168,19 @@ def test_attribute_command_end_to_end_and_its_errors(tmp_path, cluster):
     lines = [line for line in bad.stderr.splitlines() if line.strip()]
     assert bad.exit_code == 2 and len(lines) == 1 and "--parts: unknown part 'masks'" in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_tasks_answer_identical_calls_once_and_report_failures(cluster):
+    import operator
+
+    from dask.distributed import Client
+
+    from zerosim.experiments.tasks import run_tasks
+
+    with Client(cluster.scheduler_address) as client:
+        seen = []
+        results, failures = run_tasks(client, operator.truediv, [(6, 3), (6, 3), (1, 0), (9, 3)],
+                                      ["t", "t", "t", "t"], retries=0, on_done=lambda d, n: seen.append((d, n)))
+    assert results == [2.0, 2.0, None, 3.0]
+    assert [f["index"] for f in failures] == [2] and "ZeroDivisionError" in failures[0]["error"]
+    assert seen[-1] == (4, 4)

@@ -10,6 +10,8 @@ Layer ``experiments`` -- imports ``api``, ``io`` and the layers below; never ``c
 
 from __future__ import annotations
 
+import hashlib
+import json
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,26 +62,38 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
 def run_tasks(client, function: Callable, calls: Sequence[tuple], keys: Sequence[str], *, retries: int = 1,
               on_done: Callable[[int, int], None] | None = None) -> tuple[list[Any], list[dict]]:
     """``function(*call)`` for every call, as Dask tasks; returns (results in the order of ``calls``, with
-    None for a failed one; failures ``[{"index", "error", "traceback"?}]``)."""
+    None for a failed one; failures ``[{"index", "error", "traceback"?}]``).
+
+    Each task's key is its prefix from ``keys`` plus a hash of the call's content, so a cluster that still
+    holds an earlier command's result under a key can only hand it back for the very same call.
+    """
     from dask.distributed import as_completed
 
-    futures = {client.submit(function, *call, retries=retries, pure=False, key=key): index
-               for index, (call, key) in enumerate(zip(calls, keys))}
+    indices: dict[str, list[int]] = {}   # task key -> the calls it answers (identical calls share one task)
+    futures = []
+    for index, (call, key) in enumerate(zip(calls, keys)):
+        digest = hashlib.sha256(json.dumps(call, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        name = f"{key}-{digest}"
+        if name not in indices:
+            futures.append(client.submit(function, *call, retries=retries, pure=False, key=name))
+        indices.setdefault(name, []).append(index)
     results: list[Any] = [None] * len(calls)
     failures: list[dict] = []
     done = 0
     for future in as_completed(futures):
-        index = futures[future]
+        answered = indices[future.key]
         try:
-            results[index] = future.result()
+            value = future.result()
+            for index in answered:
+                results[index] = value
         except ZerosimError as error:
-            failures.append({"index": index, "error": f"{error.__class__.__name__}: {error}"})
+            failures += [{"index": index, "error": f"{error.__class__.__name__}: {error}"} for index in answered]
         except Exception as error:  # noqa: BLE001 - a worker's crash is reported, not swallowed
-            failures.append({"index": index, "error": f"{error.__class__.__name__}: {error}",
-                             "traceback": "".join(traceback.format_exception(error))[-2000:]})
-        done += 1
+            failures += [{"index": index, "error": f"{error.__class__.__name__}: {error}",
+                          "traceback": "".join(traceback.format_exception(error))[-2000:]} for index in answered]
+        done += len(answered)
         if on_done:
-            on_done(done, len(futures))
+            on_done(done, len(calls))
     failures.sort(key=lambda failure: failure["index"])
     return results, failures
 
