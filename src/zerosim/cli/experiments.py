@@ -133,7 +133,8 @@ def attribute(
                     f"{result.method}, {len(result.seeds)} seed{'s' if len(result.seeds) != 1 else ''}{interval}")
     for sentence in result.sentences:
         console.print(sentence, highlight=False, markup=False, soft_wrap=True)
-    console.print(f"{int(result.arms['arm'].nunique())} arms x {len(result.seeds)} seeds; results: {out}/",
+    seeds_text = f"{len(result.seeds)} seed{'s' if len(result.seeds) != 1 else ''}"
+    console.print(f"{int(result.arms['arm'].nunique())} arms x {seeds_text}; results: {out}/",
                   highlight=False, markup=False)
     if figure is not None:
         console.print(f"figure:  {figure}", highlight=False, markup=False)
