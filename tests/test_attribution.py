@@ -65,7 +65,8 @@ def test_symmetric_parts_get_equal_values_and_a_dummy_gets_zero(weights, synergy
     w["b"] = w["a"]  # a and b play the same role
 
     def value(coalition):
-        return np.array([sum(w[p] for p in coalition) + (synergy if {"a", "b"} <= coalition else 0.0)])
+        # summed in a fixed order: a frozenset's order follows string hashes, and float sums depend on order
+        return np.array([sum(w[p] for p in parts if p in coalition) + (synergy if {"a", "b"} <= coalition else 0.0)])
 
     phi = shapley_exact(parts, value)
     assert phi["a"][0] == pytest.approx(phi["b"][0], abs=1e-9)
