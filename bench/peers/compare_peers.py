@@ -52,6 +52,9 @@ RATIOS = [
     ("zerosim-well-mixed", "covasim-random", None),
     ("zerosim-demo", "covasim-random-waning", None),
     ("zerosim-demo-dz2022", "covasim-hybrid-ttq", 10.0),
+    # issue 16: full containment at no more than 2.5x the time of LASER's bare well-mixed SEIR (a throughput
+    # ratio of at least 1/2.5 = 0.4); run at 25M with --n 25000000 --cases zerosim-demo-dz2022 laser-seir
+    ("zerosim-demo-dz2022", "laser-seir", 0.4),
 ]
 
 
