@@ -133,7 +133,9 @@ def run_ensemble(
     its files are removed first (only the files an ensemble writes: :data:`ENSEMBLE_FILES` and
     ``replicates/``).
     """
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
+
+    from zerosim.experiments.tasks import dask_client  # (tasks imports this module's checks)
 
     if runs < 1:
         raise ScenarioError(f"--runs: must be >= 1, got {runs}; give the number of replicates")
@@ -162,28 +164,16 @@ def run_ensemble(
             raise OutputDirError(f"--out: '{out}' is a file; give a directory path for the ensemble")
         out = prepare_ensemble_out(out, force)
 
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="20s")
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            client = Client(cluster)
-    except (OSError, ValueError, TypeError) as error:
-        raise InputError(f"--scheduler: cannot reach '{scheduler}' ({str(error)[:80]}); check the address") from None
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-            raise OutputDirError(f"--out: cannot create '{out}' ({error.strerror or error.__class__.__name__}); "
-                                 "choose a writable directory") from None
-    if on_start:
-        on_start()
-    summaries, series, failures = [], [], []
-    try:
+    with dask_client(scheduler, workers) as client:
+        if out is not None:
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise OutputDirError(f"--out: cannot create '{out}' ({error.strerror or error.__class__.__name__}); "
+                                     "choose a writable directory") from None
+        if on_start:
+            on_start()
+        summaries, series, failures = [], [], []
         futures = {}
         for p, point in enumerate(points):
             for r in range(runs):
@@ -208,10 +198,6 @@ def run_ensemble(
             done += 1
             if on_done:
                 on_done(done, len(futures))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
     summary_frame = pd.DataFrame(summaries).sort_values(["sweep", "replicate"]).reset_index(drop=True) \
         if summaries else pd.DataFrame()
