@@ -14,22 +14,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from zerosim.cli.inference import _fail, _path_text  # the CLI's one-line refusal and --out "" guard
 from zerosim.errors import ZerosimError
 
 errors = Console(stderr=True)
-
-
-def _fail(error: ZerosimError) -> None:
-    from zerosim.cli.app import one_line
-
-    errors.print(f"error: {one_line(error)}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
-
-
-def _path_text(value):
-    from zerosim.cli.app import _path_text as keep
-
-    return keep(value)
 
 
 class _Bar:
