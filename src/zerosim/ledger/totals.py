@@ -89,10 +89,10 @@ _ROW_UNITS = {"households_without_food": "households", "households_ran_out_new":
               "elderly_alone_ran_out_new": "households", "workers_kept_from_work": "people", "stores": "stores",
               "stores_closed": "stores", "stores_failed": "stores", "store_demand_lost": "store-days",
               "residents_under_pressure": "people"}
-_LABELS = {total.key: total.label for total in LEDGER_TOTALS}
+_TOTALS = {total.key: total for total in LEDGER_TOTALS}
 #: The ledger's daily measures by district: reported as ``ledger:<row>``, written to ledger.parquet's column <row>.
 LEDGER_MEASURES: tuple[Measure, ...] = tuple(
-    Measure(f"ledger:{row}", _LABELS.get(row, row.replace("_", " ")),
-            _ROW_UNITS.get(row) or next((t.unit for t in LEDGER_TOTALS if t.key == row), "count"),
+    Measure(f"ledger:{row}", _TOTALS[row].label if row in _TOTALS else row.replace("_", " "),
+            _ROW_UNITS.get(row) or (_TOTALS[row].unit if row in _TOTALS else "count"),
             aggregate=None, table="ledger", column=row)
     for row in LEDGER_ROWS)

@@ -25,7 +25,6 @@ import numpy as np
 from zerosim.disease.components import move_courses, scale_infectiousness
 from zerosim.population.state import (
     AGE_BAND_COUNT,
-    AGENT_SCHEMA,
     NO_GROUP,
     Compartment,
     GroupIndex,
@@ -34,15 +33,9 @@ from zerosim.population.state import (
     Travel,
 )
 
-#: Columns of the base schema that travel with a person (copied to the slot on arrival and back home
-#: on return), read off each array's declared ``travel``; a run's own list, with the arrays its
-#: components declared, is :meth:`PopulationState.travel_columns`. The clinical course of the
-#: infected travels too, with ``zerosim.disease.components.move_courses``.
-TRAVEL_COLUMNS: tuple[str, ...] = tuple(s.name for s in AGENT_SCHEMA if s.travel in (Travel.WITH_PERSON, Travel.FIXED))
-#: Columns that never change during a run: not copied back home.
-STATIC_COLUMNS = frozenset(s.name for s in AGENT_SCHEMA if s.travel == Travel.FIXED)
-#: Slot-owned columns (the slot's own household, compound, host subdistrict ...), never copied.
-SLOT_COLUMNS = tuple(s.name for s in AGENT_SCHEMA if s.travel == Travel.STAYS)
+#: What travels with a person is read off each array's declared ``travel`` (``ArraySpec.travel``):
+#: :meth:`PopulationState.travel_columns` lists a run's own, components' arrays included. The clinical
+#: course of the infected travels too, with ``zerosim.disease.components.move_courses``.
 #: Values of a parked row that differ from the fill (see the module docstring); :func:`park` sets
 #: these and puts the rest of :data:`PARKED_AT_FILL` at their fill.
 PARKED = {"compartment": Compartment.DEAD, "day_infected": 0, "mobility": Mobility.AWAY}
