@@ -586,5 +586,7 @@ def test_scheduled_supplies_never_leave_a_household_with_less_food(case, supply)
                                + [np.zeros(0, np.int64)])
         results.append((new_stock, set(needy.tolist())))
     (without, needy_without), (with_schedule, needy_with) = results
-    assert (with_schedule >= without).all()
+    # float32 arithmetic: a tiny supply may round the shops' buy-back a few ulps lower (hypothesis found
+    # 0.68679714 against 0.686797 with 6e-8 days of food), which is rounding, not less food
+    assert (with_schedule >= without - 4 * np.spacing(without)).all()
     assert needy_with <= needy_without
