@@ -162,6 +162,8 @@ def test_attribute_command_end_to_end_and_its_errors(tmp_path, cluster):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "of the infections averted and" in result.stdout and "person-days confined" in result.stdout
+    # stderr is not a terminal here: plain progress lines instead of the bar (issue 16, item 4)
+    assert "running 4 arms" in result.stderr and "arm 4/4 (100%)" in result.stderr, result.stderr
     assert (out / "attribution_waterfall.png").stat().st_size > 10_000
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and again.stderr.startswith("error: --out") and "--force" in again.stderr

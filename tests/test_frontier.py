@@ -158,6 +158,7 @@ def test_frontier_command_end_to_end(tmp_path, cluster):
         "--trials", "4", "--batch", "2", "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet"])
     assert result.exit_code == 0, result.output
     assert "non-dominated points of 4 trials" in result.stdout and "actual policy:" in result.stdout
+    assert "trial" not in result.stderr, result.stderr  # --quiet: no progress lines either
     assert (out / "frontier.png").stat().st_size > 10_000 and list((out / "points").glob("t*.yaml"))
     trials = pd.read_parquet(out / "trials.parquet")
     assert set(trials["containment.tracing.central_days"]) <= {0, 7, 14}

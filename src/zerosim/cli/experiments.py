@@ -21,20 +21,30 @@ errors = Console(stderr=True)
 
 
 class _Bar:
-    """A task progress bar shown once every input is checked (a bad one prints only its one-line error)."""
+    """A task progress bar shown once every input is checked (a bad one prints only its one-line error); when
+    stderr is a log or a pipe, plain lines instead (cli/progress.py), as `run` and `ensemble` print."""
 
     def __init__(self, label: str, quiet: bool):
+        from zerosim.cli.progress import CountDisplay
+
+        self.label = label
+        self.plain = not errors.is_terminal and not quiet
         self.progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 console=errors, disable=quiet)
+                                 console=errors, disable=quiet or self.plain)
+        self.lines = CountDisplay(label.rstrip("s"))
         self.task = None
 
     def start(self, total: int) -> None:
         self.progress.start()
         self.task = self.progress.add_task("runs", total=total)
+        if self.plain:
+            self.lines.lines.say(f"running {total} {self.label}")
 
     def done(self, done: int, total: int) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=done, total=total)
+        if self.plain:
+            self.lines.update(done, total)
 
     def stop(self) -> None:
         if self.task is not None:
