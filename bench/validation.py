@@ -312,7 +312,7 @@ def section_testing(runner: Runner, size: int, seeds: list[int]) -> list[Line]:
 # Real outbreaks. Reported series = the model's cases found by testing x the share of them reported,
 # as fitted or sourced per city (docs/validation.md); counts compared per head of the full city.
 BUILTINS = {
-    "shanghai-2022": {"series": "shanghai_2022_cases", "ascertainment": 0.57, "release": date(2022, 6, 1),
+    "shanghai-2022": {"series": "shanghai_2022_cases", "ascertainment": 0.65, "release": date(2022, 6, 1),
                       "release_source": "citywide lockdown lifted 1 June 2022 (docs/scenarios.md)"},
     "wuhan-2020": {"series": "wuhan_2020_cases", "ascertainment": 0.59, "release": date(2020, 4, 8),
                    "release_source": "outbound travel ban lifted 8 April 2020 (docs/scenarios.md)"},
