@@ -88,6 +88,29 @@ def test_quarantine_rooms_never_exceeded(make_state):
     assert (state.quarantine_status == QuarantineStatus.NONE).all()  # everyone released in the end
 
 
+def test_a_wait_for_a_room_ends_with_the_quarantine_it_replaces(make_state):
+    """Rooms far short of demand: a contact waits at home, but never longer than the central and home days
+    together, counted from the day of the pick-up (policies.md 3), and nobody is left waiting at the end."""
+    state = make_state(20_000)
+    config = TracingConfig(enabled=True, delay_days=0, rooms_per_100k=5, central_days=3, home_days=2,
+                           secondary_contacts=False, workplace_contacts=5)
+    tracing = Tracing(config)
+    tracing.setup(state, component_rng(1, "t"))
+    waited = np.zeros(state.size, dtype=np.int64)
+    longest = 0
+    for day in range(40):
+        if day < 5:
+            cases = np.arange(day * 50, day * 50 + 20, 3)
+            state.day_detected[cases] = day
+            state.isolation_status[cases] = IsolationStatus.WAITING
+        tracing.step(state, day, component_rng(1, "t"))
+        waiting = state.quarantine_status == QuarantineStatus.WAITING_ROOM
+        waited = np.where(waiting, waited + 1, 0)
+        longest = max(longest, int(waited.max()))
+    assert 2 <= longest <= config.central_days + config.home_days, longest
+    assert not (state.quarantine_status == QuarantineStatus.WAITING_ROOM).any()
+
+
 def test_household_and_infectees_are_close_contacts(make_state):
     state = make_state(10_000)
     tracing = Tracing(TracingConfig(enabled=True, coverage_fraction=1.0, workplace_contacts=0, delay_days=1,

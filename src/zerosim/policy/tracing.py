@@ -173,6 +173,11 @@ class Tracing:
             status[central] = QuarantineStatus.NONE
         home_done = live[(status[live] == QuarantineStatus.HOME) & (day > end[live])]
         status[home_done] = QuarantineStatus.NONE
+        # A contact who waited at home for a room the whole time the quarantine would have lasted is free
+        # (ASSUMPTION, docs/policies.md 3: the wait stands for the quarantine; no source for how Shanghai's
+        # un-transferred contacts of April 2022 were released, but not never).
+        waited = live[(status[live] == QuarantineStatus.WAITING_ROOM) & (day > end[live])]
+        status[waited] = QuarantineStatus.NONE
         # Pick-up of contacts due today, and of those waiting for a room, oldest first.
         due = live[((status[live] == QuarantineStatus.PENDING) & (start[live] <= day))
                    | (status[live] == QuarantineStatus.WAITING_ROOM)]
@@ -192,6 +197,8 @@ class Tracing:
                 status[admitted] = QuarantineStatus.HOME
                 start[admitted] = day
                 end[admitted] = day + max(cfg.home_days, 1) - 1
+            newly_waiting = rest[status[rest] == QuarantineStatus.PENDING]
+            end[newly_waiting] = start[newly_waiting] + cfg.central_days + cfg.home_days - 1
             status[rest] = QuarantineStatus.WAITING_ROOM
 
     def set_quarantine(self, state: PopulationState, rows: np.ndarray, status: int | None = None, *,
