@@ -234,6 +234,25 @@ def test_sampled_courses_follow_the_config(make_state):
     assert (course["infectiousness_scale"] >= 0).all() and course["infectiousness_scale"].max() > 0
 
 
+@pytest.mark.parametrize("variant, eclipse", [("ancestral", 2), ("delta", 2), ("omicron_ba2", 1)])
+def test_no_swab_finds_the_virus_before_the_eclipse_ends(make_state, variant, eclipse):
+    """The first detectable day is at least ``eclipse_days`` after infection (Killingley et al. 2022: 40 h),
+    the peak a day later, and the eclipse binds: some courses start exactly on its last day."""
+    import zerosim
+    from zerosim.disease.components import NaturalHistory
+    from zerosim.engine.rng import component_rng
+
+    disease = zerosim.load_scenario("well-mixed", {"disease.variant": variant}).disease.resolve()
+    assert disease.viral_load.eclipse_days == eclipse
+    state = make_state(20_000, 3, vaccinate=False)
+    component = NaturalHistory(config=disease)
+    component.setup(state, component_rng(2, "eclipse"))
+    component.infect(state, np.arange(state.size), 5, component_rng(2, "eclipse"))
+    after = state.day_viral_detectable.astype(np.int64) - 5
+    assert after.min() == eclipse
+    assert (state.day_viral_peak > state.day_viral_detectable).all()
+
+
 @settings(max_examples=50, deadline=None)
 @given(first=st.sets(st.integers(0, 500)), second=st.sets(st.integers(0, 500)))
 def test_merge_courses_keeps_order_and_payload(first, second):

@@ -346,7 +346,7 @@ class NaturalHistory:
                 np.asarray(cfg.critical_probability_by_age, dtype=np.float64),
                 np.asarray(cfg.death_probability_by_age, dtype=np.float64), float(cfg.severity_multiplier),
                 np.asarray(vaccine.severe_effectiveness, dtype=np.float64),
-                np.asarray(vaccine.death_effectiveness, dtype=np.float64), _fatality_table(cfg))
+                np.asarray(vaccine.death_effectiveness, dtype=np.float64), _fatality_table(cfg), int(vl.eclipse_days))
             people = CoursePeople(state.age, state.vaccine_doses, state.compartment, state.day_viral_detectable,
                                   state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10, state.district_id)
             latest = sample_courses(ids, day, kernel_seed(rng), parameters, people, course, scale, by_district, by_band)

@@ -48,6 +48,11 @@ class ViralLoadConfig(BaseModel):
     rise: Duration = Field(description="Days from first detectable load to the peak.")
     clearance: Duration = Field(description="Days from the peak back to the limit of detection.")
     peak_after_onset_days: float = Field(ge=-10, le=10, description="Peak time relative to symptom onset (days).")
+    eclipse_days: int = Field(
+        1, ge=1, le=10,
+        description="Fewest whole days from infection to the first day a swab can find the virus (the first detectable "
+        "day is never earlier; the peak at least a day later).",
+    )
 
     @model_validator(mode="after")
     def _peak_above_threshold(self) -> "ViralLoadConfig":

@@ -343,7 +343,7 @@ CourseParameters = namedtuple("CourseParameters", [
     "duration_mu", "duration_sigma", "duration_fixed", "peak_after_onset_days", "peak_log10_mean", "peak_log10_sd",
     "detection_limit_log10", "threshold_log10", "asymptomatic_fraction", "asymptomatic_relative", "dispersion_k",
     "mean_relative", "severe_probability", "critical_probability", "death_probability", "severity_multiplier",
-    "severe_effectiveness", "death_effectiveness", "fatality"])
+    "severe_effectiveness", "death_effectiveness", "fatality", "eclipse_days"])
 #: The per-agent arrays :func:`sample_courses` reads (age, doses, district) and writes (compartment, viral load).
 CoursePeople = namedtuple("CoursePeople", [
     "age", "vaccine_doses", "compartment", "day_viral_detectable", "day_viral_peak", "day_viral_clear",
@@ -357,7 +357,8 @@ def sample_courses(ids, day, seed, parameters, people, course, scale, infected_b
     The course, per agent (all durations log-normal, rounded to whole days, at least 1):
 
     * viral load: peak ``peak_after_onset_days`` after (would-be) symptom onset (incubation), first
-      detectable ``rise`` days before the peak, clear ``clearance`` days after it; peak log10 load
+      detectable ``rise`` days before the peak but not before ``eclipse_days`` after infection, clear
+      ``clearance`` days after the peak; peak log10 load
       Normal(``peak_log10_mean``, ``peak_log10_sd``) clipped to [limit + 0.5, 14];
     * first infectious day: the day after the load crosses ``threshold_log10`` (the peak day if it
       never does), and not before ``day + 1``;
@@ -413,7 +414,7 @@ def sample_courses(ids, day, seed, parameters, people, course, scale, infected_b
             rise = _duration(DUR_RISE, seed, i, duration_mu, duration_sigma, duration_fixed)
             clearance = _duration(DUR_CLEARANCE, seed, i, duration_mu, duration_sigma, duration_fixed)
             peak_time = incubation + peak_after_onset_days
-            detectable = day + max(1, np.int64(np.rint(peak_time - rise)))
+            detectable = day + max(parameters.eclipse_days, np.int64(np.rint(peak_time - rise)))
             peak = max(detectable + 1, day + np.int64(np.rint(peak_time)))
             clear = peak + max(1, np.int64(np.rint(clearance)))
             top_load = peak_log10_mean + peak_log10_sd * hash_normal(seed, i, _ST_PEAK, 0)
