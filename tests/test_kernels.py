@@ -198,6 +198,21 @@ def test_code_counts_and_index_scans_match_numpy(n, codes, density, seed):
                                                                   minlength=codes))
     assert np.array_equal(where_nonzero(values), np.flatnonzero(values))
     assert np.array_equal(where_equal(values, np.int8(1)), np.flatnonzero(values == 1))
+    days = np.where(values > 0, np.int16(300) + values, -1).astype(np.int16)  # a day per agent, -1 = never
+    assert np.array_equal(where_equal(days, np.int16(301)), np.flatnonzero(days == 301))
+    assert np.array_equal(where_nonzero(days + 1), np.flatnonzero(days + 1))
+
+
+@pytest.mark.parametrize("n", [0, 255, 256, 257, 5_000])
+def test_block_skipping_scans_find_lone_matches(n):
+    """The scans skip blocks without a match: a match at either end of a block, or in the tail
+    after the last full block, is still found."""
+    for position in sorted({0, 255, 256, 511, n - 1} & set(range(n))):
+        values = np.zeros(n, dtype=np.int8)
+        values[position] = 2
+        assert where_nonzero(values).tolist() == [position]
+        assert where_equal(values, np.int8(2)).tolist() == [position]
+        assert count_codes(values, 3).tolist() == [n - 1, 0, 1]
 
 
 @pytest.mark.parametrize("shape", [0.25, 1.0, 3.0])
