@@ -34,10 +34,11 @@ DEFAULT_MODULES = (
 HELPERS = ("stable_order_by_key", "_union", "_sorted_unique", "infected_agents")
 
 
-def _timed(function, key: str, spent: dict[str, float], on: list[bool]):
+def _timed(function, key: str, spent: dict[str, float], calls: dict[str, int], on: list[bool]):
     def wrapper(*args, **kwargs):
         if not on[0]:
             return function(*args, **kwargs)
+        calls[key] += 1
         t0 = time.perf_counter()
         try:
             return function(*args, **kwargs)
@@ -59,13 +60,14 @@ def main() -> None:
     args = parser.parse_args()
 
     spent: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
     on = [False]
     for module_name in args.modules.split(","):
         module = importlib.import_module(module_name)
         short = module_name.rsplit(".", 1)[-1]
         for name, value in list(vars(module).items()):
             if hasattr(value, "py_func") or name in HELPERS:
-                setattr(module, name, _timed(value, f"{short}.{name}", spent, on))
+                setattr(module, name, _timed(value, f"{short}.{name}", spent, calls, on))
 
     zerosim.run(zerosim.load_scenario(args.scenario, {"population.size": 2000, "duration_days": 3,
                                                       "policy": args.policy}))  # JIT warm-up
@@ -88,13 +90,13 @@ def main() -> None:
             wall += time.perf_counter() - t0
             timed += 1
     print(f"{args.scenario}, policy {args.policy}, N = {args.size:,}, {timed} days timed")
-    print("| kernel | ms per day |")
-    print("|---|---|")
+    print("| kernel | ms per day | calls per day |")
+    print("|---|---|---|")
     for name, seconds in sorted(spent.items(), key=lambda item: -item[1])[: args.top]:
         if seconds * 1000 / timed >= 0.05:
-            print(f"| {name} | {seconds * 1000 / timed:.1f} |")
-    print(f"| kernels listed, sum | {sum(spent.values()) * 1000 / timed:.1f} |")
-    print(f"| **day, wall** | {wall * 1000 / timed:.1f} |")
+            print(f"| {name} | {seconds * 1000 / timed:.1f} | {calls[name] / timed:.1f} |")
+    print(f"| kernels listed, sum | {sum(spent.values()) * 1000 / timed:.1f} | |")
+    print(f"| **day, wall** | {wall * 1000 / timed:.1f} | |")
 
 
 if __name__ == "__main__":

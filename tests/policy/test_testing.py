@@ -663,6 +663,19 @@ def test_form_pools_matches_reference(fixed):
     assert np.array_equal(tube_start[: tubes + 1], reference_pools(ids, group, pool, fixed, household, mode))
 
 
+@pytest.mark.parametrize("n", [255, 256, 1_000, 5_000])
+def test_quarantined_agents_finds_lone_quarantines_between_empty_blocks(n):
+    """The scan skips blocks of agents without a quarantine status: lone statuses at block edges,
+    in the tail, and statuses that are not CENTRAL or HOME (not listed) are all handled."""
+    status = np.zeros(n, dtype=np.int8)
+    for position, code in ((0, QuarantineStatus.HOME), (255, QuarantineStatus.CENTRAL),
+                           (256, QuarantineStatus.PENDING), (n - 1, QuarantineStatus.HOME)):
+        if position < n:
+            status[position] = code
+    expected = np.flatnonzero(np.isin(status, [QuarantineStatus.CENTRAL, QuarantineStatus.HOME]))
+    assert np.array_equal(quarantined_agents(status), expected)
+
+
 def test_viral_samples_matches_reference():
     rng = np.random.default_rng(4)
     n, day = 10_000, 6

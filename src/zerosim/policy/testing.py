@@ -540,9 +540,12 @@ class Testing:
         if self.config.household_pools_in_sealed:
             household_mode[state.compound_zone_level == ZoneLevel.SEALED] = 1
         pools = (swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode)
-        tubes = form_pools(*pools, np.empty(0, dtype=np.int64))  # count first: no per-swab buffer
-        tube_start = np.empty(tubes + 1, dtype=np.int64)
-        form_pools(*pools, tube_start)
+        # One pass into a buffer with room for a tube per swab: only the pages of the tubes written
+        # become resident (about one in k), then the tubes are copied out.
+        room = np.empty(swabbed.size + 1, dtype=np.int64)
+        tubes = form_pools(*pools, room)
+        tube_start = room[: tubes + 1].copy()
+        del room
         return self._tube_batch(state, swabbed, tube_start, day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:

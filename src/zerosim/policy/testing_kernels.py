@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.disease.kernels import log10_viral_load
-from zerosim.population.kernels import SCAN_CHUNKS
+from zerosim.population.kernels import SCAN_BLOCK, SCAN_CHUNKS, block_matches
 from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
 from zerosim.transmission.kernels import hash_uniform
 
@@ -416,24 +416,22 @@ def viral_samples(
         Their log10 viral load (copies/mL), from ``log10_viral_load``.
     """
     m = ids.size
+    found = np.empty(m, dtype=np.int64)  # room for every sample; only the pages written become resident
     count = 0
     for p in range(m):
         i = ids[p]
-        if day_viral_detectable[i] >= 0 and day_viral_detectable[i] <= day and day <= day_viral_clear[i]:
+        detectable = day_viral_detectable[i]
+        if detectable >= 0 and detectable <= day and day <= day_viral_clear[i]:
+            found[count] = p
             count += 1
-    positions = np.empty(count, dtype=np.int64)
+    positions = found[:count].copy()
     loads = np.empty(count, dtype=np.float64)
-    k = 0
-    for p in range(m):
-        i = ids[p]
-        if day_viral_detectable[i] >= 0 and day_viral_detectable[i] <= day and day <= day_viral_clear[i]:
-            load = log10_viral_load(
-                day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i],
-                detection_limit_log10,
-            )
-            positions[k] = p
-            loads[k] = load
-            k += 1
+    for k in range(count):
+        i = ids[positions[k]]
+        loads[k] = log10_viral_load(
+            day, day_viral_detectable[i], day_viral_peak[i], day_viral_clear[i], viral_peak_log10[i],
+            detection_limit_log10,
+        )
     # A load of exactly 0 (a course whose floor is 0) is no sample: drop those.
     keep = loads > 0.0
     if keep.all():
@@ -581,19 +579,30 @@ def classify_listed_tests(candidates, rules, people, kind_out):
 
 @njit(cache=True, nogil=True)
 def quarantined_agents(quarantine_status):
-    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32."""
+    """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32. Blocks of ``SCAN_BLOCK`` agents
+    without any quarantine status (almost all of them) are skipped after one vectorised test."""
+    n = quarantine_status.size
     count = 0
-    for i in range(quarantine_status.size):
-        q = quarantine_status[i]
-        if q == _Q_CENTRAL or q == _Q_HOME:
-            count += 1
+    for b in range((n + SCAN_BLOCK - 1) // SCAN_BLOCK):
+        base = b * SCAN_BLOCK
+        if base + SCAN_BLOCK <= n and not block_matches(quarantine_status, base, _Q_NONE, True):
+            continue
+        for i in range(base, min(n, base + SCAN_BLOCK)):
+            q = quarantine_status[i]
+            count += (q == _Q_CENTRAL) | (q == _Q_HOME)
     out = np.empty(count, dtype=np.int32)
     k = 0
-    for i in range(quarantine_status.size):
-        q = quarantine_status[i]
-        if q == _Q_CENTRAL or q == _Q_HOME:
-            out[k] = i
-            k += 1
+    for b in range((n + SCAN_BLOCK - 1) // SCAN_BLOCK):
+        base = b * SCAN_BLOCK
+        if k == count:
+            break
+        if base + SCAN_BLOCK <= n and not block_matches(quarantine_status, base, _Q_NONE, True):
+            continue
+        for i in range(base, min(n, base + SCAN_BLOCK)):
+            q = quarantine_status[i]
+            if q == _Q_CENTRAL or q == _Q_HOME:
+                out[k] = i
+                k += 1
     return out
 
 

@@ -51,7 +51,7 @@ SCAN_BLOCK = 256
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _block_matches(values, base, target, negate):
+def block_matches(values, base, target, negate):
     """Whether any of ``values[base:base + SCAN_BLOCK]`` equals ``target`` (differs, if ``negate``)."""
     hit = False
     for j in range(SCAN_BLOCK):
@@ -75,7 +75,7 @@ def count_codes(codes, count):
     zeros = 0
     for b in range(full):
         base = b * SCAN_BLOCK
-        if not _block_matches(codes, base, zero, True):
+        if not block_matches(codes, base, zero, True):
             zeros += SCAN_BLOCK
             continue
         for k in range(count):
@@ -106,7 +106,7 @@ def _where(values, target, negate):
     total = 0
     for b in range(full):
         base = b * SCAN_BLOCK
-        if _block_matches(values, base, target, negate):
+        if block_matches(values, base, target, negate):
             matches = 0
             for j in range(SCAN_BLOCK):
                 matches += (values[base + j] == target) != negate
