@@ -441,24 +441,22 @@ def viral_samples(
 
 # -- individual tests (priority lane) --------------------------------------------------------------
 @njit(cache=True, nogil=True, inline="always")
-def _individual_test(i, rules, people, antigen_probability):
+def _individual_test(
+    i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+    quarantine_test_day, screen_of_sector, screen_start_day, screen_interval_days,
+    compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start, day_last_swab,
+    day_last_result, sector, workplace_id, workplace_is_open, day_viral_detectable, day_viral_peak, day_viral_clear,
+    viral_peak_log10,
+):
     """(kind, took an antigen test) of agent i today; kind -1 = no PCR swab.
 
     The checks are ordered so that the common agent (free, undetected, not screened today) is
     settled with few reads; the per-agent state of detection and outstanding results is read only
-    on the paths that need it. ``rules`` is a :class:`TestRules`, ``people`` a :class:`TestedPeople`.
+    on the paths that need it. The arguments after ``i`` are the fields of a :class:`TestRules` and
+    a :class:`TestedPeople`, unpacked by the calling kernel once, before its loop: an array taken
+    out of a tuple inside the loop costs a reference-count update per agent (atomic, shared by the
+    threads), which made the listed tests six times slower.
     """
-    day, seed, symptomatic_probability = rules.day, rules.seed, rules.symptomatic_probability
-    antigen_limit_log10, detection_limit_log10 = rules.antigen_limit_log10, rules.detection_limit_log10
-    quarantine_test_day, screen_of_sector = rules.quarantine_test_day, rules.screen_of_sector
-    screen_start_day, screen_interval_days = rules.screen_start_day, rules.screen_interval_days
-    compartment, mobility, day_detected = people.compartment, people.mobility, people.day_detected
-    isolation_status, quarantine_status = people.isolation_status, people.quarantine_status
-    day_quarantine_start, day_last_swab, day_last_result = (people.day_quarantine_start, people.day_last_swab,
-                                                            people.day_last_result)
-    sector, workplace_id, workplace_is_open = people.sector, people.workplace_id, people.workplace_is_open
-    day_viral_detectable, day_viral_peak = people.day_viral_detectable, people.day_viral_peak
-    day_viral_clear, viral_peak_log10 = people.day_viral_clear, people.viral_peak_log10
     if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
         return -1, False
     # Antigen self-test: free, not yet detected residents.
@@ -525,8 +523,12 @@ def classify_individual_tests(rules, people, kind_out, chunk_tests, chunk_antige
     ``screen_start_day`` / ``screen_interval_days`` (configs,) int64.
     Who is swabbed is decided by counter-based hashes, so the result does not depend on the threads.
     """
-    n = people.compartment.size
-    antigen_probability = rules.antigen_probability
+    (day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+     quarantine_test_day, screen_of_sector, screen_start_day, screen_interval_days) = rules
+    (compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start, day_last_swab,
+     day_last_result, sector, workplace_id, workplace_is_open, day_viral_detectable, day_viral_peak, day_viral_clear,
+     viral_peak_log10) = people
+    n = compartment.size
     chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         start = c * chunk
@@ -534,7 +536,13 @@ def classify_individual_tests(rules, people, kind_out, chunk_tests, chunk_antige
         tests = 0
         antigen = 0
         for i in range(start, stop):
-            kind, took = _individual_test(i, rules, people, antigen_probability)
+            kind, took = _individual_test(
+                i, day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+                quarantine_test_day, screen_of_sector, screen_start_day, screen_interval_days, compartment, mobility,
+                day_detected, isolation_status, quarantine_status, day_quarantine_start, day_last_swab,
+                day_last_result, sector, workplace_id, workplace_is_open, day_viral_detectable, day_viral_peak,
+                day_viral_clear, viral_peak_log10,
+            )
             kind_out[i] = kind
             if kind >= 0:
                 tests += 1
@@ -569,11 +577,22 @@ def classify_listed_tests(candidates, rules, people, kind_out):
     CENTRAL or HOME quarantine, those in MILD..CRITICAL, and the workers due for screening today
     (see :func:`quarantined_agents` and ``Testing._screening_due``).
     """
+    (day, seed, symptomatic_probability, antigen_probability, antigen_limit_log10, detection_limit_log10,
+     quarantine_test_day, screen_of_sector, screen_start_day, screen_interval_days) = rules
+    (compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start, day_last_swab,
+     day_last_result, sector, workplace_id, workplace_is_open, day_viral_detectable, day_viral_peak, day_viral_clear,
+     viral_peak_log10) = people
     m = candidates.size
     chunk = (m + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
         for a in range(c * chunk, min(m, (c + 1) * chunk)):
-            kind, _ = _individual_test(np.int64(candidates[a]), rules, people, 0.0)
+            kind, _ = _individual_test(
+                np.int64(candidates[a]), day, seed, symptomatic_probability, 0.0, antigen_limit_log10,
+                detection_limit_log10, quarantine_test_day, screen_of_sector, screen_start_day, screen_interval_days,
+                compartment, mobility, day_detected, isolation_status, quarantine_status, day_quarantine_start,
+                day_last_swab, day_last_result, sector, workplace_id, workplace_is_open, day_viral_detectable,
+                day_viral_peak, day_viral_clear, viral_peak_log10,
+            )
             kind_out[a] = kind
 
 
