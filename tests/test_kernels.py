@@ -23,7 +23,7 @@ from zerosim.disease.kernels import (
     merge_courses,
     progress_day,
 )
-from zerosim.population.kernels import count_codes, union_sorted, where_equal, where_nonzero
+from zerosim.population.kernels import blocks_with, count_codes, union_sorted, where_equal, where_nonzero
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
 from zerosim.transmission.kernels import facility_index, hash_uniform, poisson_from_uniforms
 
@@ -213,6 +213,8 @@ def test_block_skipping_scans_find_lone_matches(n):
         assert where_nonzero(values).tolist() == [position]
         assert where_equal(values, np.int8(2)).tolist() == [position]
         assert count_codes(values, 3).tolist() == [n - 1, 0, 1]
+        busy = blocks_with(values, np.int8(0), True)
+        assert busy.size == (n + 255) // 256 and np.flatnonzero(busy).tolist() == [position // 256]
 
 
 @pytest.mark.parametrize("shape", [0.25, 1.0, 3.0])

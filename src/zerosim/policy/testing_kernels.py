@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.disease.kernels import log10_viral_load
-from zerosim.population.kernels import SCAN_BLOCK, SCAN_CHUNKS, block_matches
+from zerosim.population.kernels import SCAN_BLOCK, SCAN_CHUNKS, block_matches, blocks_with
 from zerosim.population.state import Compartment, IsolationStatus, Mobility, QuarantineStatus, TestResult
 from zerosim.transmission.kernels import hash_uniform
 
@@ -36,6 +36,7 @@ _NEGATIVE = np.int8(TestResult.NEGATIVE)
 _POSITIVE = np.int8(TestResult.POSITIVE)
 _PENDING_RETEST = np.int8(TestResult.PENDING_RETEST)
 _CONTROLLED = 2  # ZoneLevel.CONTROLLED
+_NO_REQUEST = np.int16(-1)  # day_swab_requested of an agent without a pending request
 
 #: Bits of a tube's ``flags``: the lab reads it positive; it is positive without an infected sample.
 FLAG_POSITIVE = np.int8(1)
@@ -194,6 +195,10 @@ def plan_swabs(
     unlimited), ``min(n, cap)`` are taken: every request made before ``threshold_day``, plus the
     first ``threshold_take`` (in agent order) of those made on ``threshold_day``.
 
+    Blocks of ``SCAN_BLOCK`` agents without a request (most of the city on the days without a
+    citywide round) are skipped, found by one serial pass (:func:`blocks_with`); so are they in
+    :func:`take_swabs`.
+
     Parameters
     ----------
     subdistrict_start : (S + 1,) int64
@@ -205,19 +210,27 @@ def plan_swabs(
     take, threshold_day, threshold_take : (S,) int64, written
     """
     subdistricts = capacity.size
+    busy = blocks_with(day_swab_requested, _NO_REQUEST, True)
     for s in prange(subdistricts):
         lo = subdistrict_start[s]
         hi = subdistrict_start[s + 1]
         valid = 0
         first = 1 << 30
         last = -1
-        for i in range(lo, hi):
-            requested = day_swab_requested[i]
-            if requested < 0 or compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+        base = lo
+        while base < hi:
+            stop = min(hi, (base // SCAN_BLOCK + 1) * SCAN_BLOCK)
+            if not busy[base // SCAN_BLOCK]:  # nobody in the block has a request
+                base = stop
                 continue
-            valid += 1
-            first = min(first, requested)
-            last = max(last, requested)
+            for i in range(base, stop):
+                requested = day_swab_requested[i]
+                if requested < 0 or compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                    continue
+                valid += 1
+                first = min(first, requested)
+                last = max(last, requested)
+            base = stop
         cap = capacity[s]
         if cap < 0 or valid <= cap:
             take[s] = valid
@@ -273,6 +286,7 @@ def take_swabs(
     cancelled : (S,) int64, written: requests cancelled today per subdistrict
     """
     subdistricts = threshold_day.size
+    busy = blocks_with(day_swab_requested, _NO_REQUEST, True)
     for s in prange(subdistricts):
         lo = subdistrict_start[s]
         hi = subdistrict_start[s + 1]
@@ -281,23 +295,30 @@ def take_swabs(
         threshold = threshold_day[s]
         extra = threshold_take[s]
         dropped = 0
-        for i in range(lo, hi):
-            requested = day_swab_requested[i]
-            if requested < 0:
+        base = lo
+        while base < hi:
+            end = min(hi, (base // SCAN_BLOCK + 1) * SCAN_BLOCK)
+            if not busy[base // SCAN_BLOCK]:  # nobody in the block has a request
+                base = end
                 continue
-            if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
-                day_swab_requested[i] = -1
-                dropped += 1
-                continue
-            chosen = requested < threshold
-            if not chosen and requested == threshold and extra > 0:
-                extra -= 1
-                chosen = True
-            if chosen and position < stop:
-                out_ids[position] = i
-                position += 1
-                day_swab_requested[i] = -1
-                day_last_swab[i] = day
+            for i in range(base, end):
+                requested = day_swab_requested[i]
+                if requested < 0:
+                    continue
+                if compartment[i] == _DEAD or isolation_status[i] == _ISOLATED:
+                    day_swab_requested[i] = -1
+                    dropped += 1
+                    continue
+                chosen = requested < threshold
+                if not chosen and requested == threshold and extra > 0:
+                    extra -= 1
+                    chosen = True
+                if chosen and position < stop:
+                    out_ids[position] = i
+                    position += 1
+                    day_swab_requested[i] = -1
+                    day_last_swab[i] = day
+            base = end
         cancelled[s] = dropped
 
 

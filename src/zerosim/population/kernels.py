@@ -60,6 +60,28 @@ def block_matches(values, base, target, negate):
 
 
 @njit(cache=True, nogil=True)
+def blocks_with(values, target, negate):
+    """Per block of ``SCAN_BLOCK`` agents, whether any of its ``values`` equals ``target`` (differs
+    from it, if ``negate``): (ceil(n / SCAN_BLOCK),) bool, block b holding agents b * SCAN_BLOCK ...
+
+    For parallel kernels: a loop over a prange's share of agents can skip the blocks without a
+    match. (The fixed-length test of :func:`block_matches` is vectorised only outside a prange
+    body, so it is done here, in one serial pass, ~0.35 ms for 5M int16 values.)
+    """
+    n = values.size
+    full = n // SCAN_BLOCK
+    out = np.empty((n + SCAN_BLOCK - 1) // SCAN_BLOCK, dtype=np.bool_)
+    for b in range(full):
+        out[b] = block_matches(values, b * SCAN_BLOCK, target, negate)
+    if out.size > full:
+        hit = False
+        for i in range(full * SCAN_BLOCK, n):
+            hit |= (values[i] == target) != negate
+        out[full] = hit
+    return out
+
+
+@njit(cache=True, nogil=True)
 def count_codes(codes, count):
     """``np.bincount(codes, minlength=count)`` for a large (n,) int8 code array.
 
