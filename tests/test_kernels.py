@@ -187,6 +187,11 @@ def test_facility_index_matches_argsort():
     assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(facility[inside], minlength=facility.max() + 1))])
     empty_offsets, empty_members = facility_index(np.zeros(5_000, np.int8), facility, np.int8(3))
     assert empty_offsets.tolist() == [0] and empty_members.size == 0
+    # Sparse: lone residents at block edges and in the tail, between blocks nobody is in a facility.
+    sparse = np.full(5_000, -1, np.int32)
+    sparse[[0, 255, 256, 4_999]] = [4, 1, 4, 0]
+    offsets, members = facility_index(np.where(sparse >= 0, 3, 0).astype(np.int8), sparse, np.int8(3))
+    assert offsets.tolist() == [0, 1, 2, 2, 2, 4] and members.tolist() == [4_999, 255, 0, 256]
 
 
 @settings(max_examples=40, deadline=None)
