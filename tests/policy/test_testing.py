@@ -688,6 +688,14 @@ def test_viral_samples_matches_reference():
     expected = reference_viral_load(day, detectable[ids], peak[ids], clear[ids], top[ids], 3.0)
     assert np.array_equal(positions, np.flatnonzero(expected > 0))
     assert np.allclose(loads, expected[expected > 0])
+    # Few infected (blocks of never-detectable agents are skipped): lone ones at block edges and in the tail.
+    sparse = np.full(n, -1, np.int16)
+    sparse[[0, 511, n - 1]] = 3
+    peak, clear = (sparse + 2).astype(np.int16), (sparse + 8).astype(np.int16)
+    ids = np.arange(n, dtype=np.int32)
+    positions, loads = viral_samples(day, ids, sparse, peak, clear, top, 3.0)
+    expected = reference_viral_load(day, sparse, peak, clear, top, 3.0)
+    assert positions.tolist() == [0, 511, n - 1] and np.allclose(loads, expected[expected > 0])
 
 
 def individual_test_inputs(rng, n, compartments, quarantine_codes, quarantine_p, screening):

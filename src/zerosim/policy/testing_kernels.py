@@ -36,7 +36,7 @@ _NEGATIVE = np.int8(TestResult.NEGATIVE)
 _POSITIVE = np.int8(TestResult.POSITIVE)
 _PENDING_RETEST = np.int8(TestResult.PENDING_RETEST)
 _CONTROLLED = 2  # ZoneLevel.CONTROLLED
-_NO_REQUEST = np.int16(-1)  # day_swab_requested of an agent without a pending request
+_NO_REQUEST = np.int16(-1)  # day_swab_requested of an agent without a pending request (and any day never reached)
 
 #: Bits of a tube's ``flags``: the lab reads it positive; it is positive without an infected sample.
 FLAG_POSITIVE = np.int8(1)
@@ -439,8 +439,13 @@ def viral_samples(
     m = ids.size
     found = np.empty(m, dtype=np.int64)  # room for every sample; only the pages written become resident
     count = 0
+    # Blocks of SCAN_BLOCK agents never detectable (all -1: most of a contained city) hold no sample:
+    # a look-up in this small table spares reading the agent's own day.
+    ever = blocks_with(day_viral_detectable, _NO_REQUEST, True)
     for p in range(m):
         i = ids[p]
+        if not ever[i // SCAN_BLOCK]:
+            continue
         detectable = day_viral_detectable[i]
         if detectable >= 0 and detectable <= day and day <= day_viral_clear[i]:
             found[count] = p
