@@ -64,7 +64,7 @@ def main() -> None:
     on = [False]
     for module_name in args.modules.split(","):
         module = importlib.import_module(module_name)
-        short = module_name.rsplit(".", 1)[-1]
+        short = module_name.removeprefix("zerosim.")
         for name, value in list(vars(module).items()):
             if hasattr(value, "py_func") or name in HELPERS:
                 setattr(module, name, _timed(value, f"{short}.{name}", spent, calls, on))

@@ -541,11 +541,10 @@ class Testing:
             household_mode[state.compound_zone_level == ZoneLevel.SEALED] = 1
         pools = (swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode)
         # One pass into a buffer with room for a tube per swab: only the pages of the tubes written
-        # become resident (about one in k), then the tubes are copied out.
-        room = np.empty(swabbed.size + 1, dtype=np.int64)
-        tubes = form_pools(*pools, room)
-        tube_start = room[: tubes + 1].copy()
-        del room
+        # become resident (about one in k), and the buffer is shrunk in place (realloc: no copy).
+        tube_start = np.empty(swabbed.size + 1, dtype=np.int64)
+        tubes = form_pools(*pools, tube_start)
+        tube_start.resize(tubes + 1, refcheck=False)  # owned and not shared: nothing refers to it yet
         return self._tube_batch(state, swabbed, tube_start, day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:
