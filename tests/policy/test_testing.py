@@ -42,6 +42,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
+from zerosim.population.kernels import blocks_with
 from zerosim.population.state import (
     Compartment,
     IsolationStatus,
@@ -684,7 +685,8 @@ def test_viral_samples_matches_reference():
     clear = (peak + rng.integers(1, 8, n)).astype(np.int16)
     top = rng.uniform(3.5, 10, n).astype(np.float32)
     ids = np.sort(rng.choice(n, 4000, replace=False)).astype(np.int32)
-    positions, loads = viral_samples(day, ids, detectable, peak, clear, top, 3.0)
+    ever = blocks_with(detectable, np.int16(-1), True)
+    positions, loads = viral_samples(day, ids, detectable, peak, clear, top, 3.0, ever)
     expected = reference_viral_load(day, detectable[ids], peak[ids], clear[ids], top[ids], 3.0)
     assert np.array_equal(positions, np.flatnonzero(expected > 0))
     assert np.allclose(loads, expected[expected > 0])
@@ -693,7 +695,7 @@ def test_viral_samples_matches_reference():
     sparse[[0, 511, n - 1]] = 3
     peak, clear = (sparse + 2).astype(np.int16), (sparse + 8).astype(np.int16)
     ids = np.arange(n, dtype=np.int32)
-    positions, loads = viral_samples(day, ids, sparse, peak, clear, top, 3.0)
+    positions, loads = viral_samples(day, ids, sparse, peak, clear, top, 3.0, blocks_with(sparse, np.int16(-1), True))
     expected = reference_viral_load(day, sparse, peak, clear, top, 3.0)
     assert positions.tolist() == [0, 511, n - 1] and np.allclose(loads, expected[expected > 0])
 

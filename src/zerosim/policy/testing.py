@@ -126,7 +126,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import SCAN_CHUNKS, stable_order_by_key, threads_for, union_sorted
+from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, stable_order_by_key, threads_for, union_sorted
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
@@ -420,7 +420,7 @@ class Testing:
             "day_swab_requested", "day_last_swab", "test_result", "day_last_result", "consecutive_negatives",
             "day_detected", "is_community_case", "lab_queue", "swab_pool_size", "testing_counts",
             "testing_campaign_config",
-            "testing_cases_district", "testing_campaign_rounds", "testing_screened_workers",
+            "testing_cases_district", "testing_campaign_rounds", "testing_screened_workers", "testing_viral_blocks",
         }
     )
 
@@ -445,6 +445,7 @@ class Testing:
         state.stores["lab_queue"] = LabQueue()
         state.stores["testing_screened_workers"] = None  # listed on first use (see _screening_due)
         state.stores["testing_campaign_config"] = None
+        state.stores["testing_viral_blocks"] = None  # made at the start of each step
 
     # -- daily step -----------------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -454,6 +455,9 @@ class Testing:
                 counts[slot] = 0
         state.testing_cases_district[:] = 0
         queue: LabQueue = state.lab_queue
+        # Blocks of agents of whom someone was ever detectable, for every tube batch of today's step
+        # (nothing in the step changes day_viral_detectable).
+        state.stores["testing_viral_blocks"] = blocks_with(state.day_viral_detectable, np.int16(NEVER), True)
 
         self._start_rounds(state, day, rng)
         swabbed = self._swab_requests(state, day)
@@ -656,7 +660,7 @@ class Testing:
         flags = np.zeros(tubes, dtype=np.int8)
         positions, loads = viral_samples(
             day, ids, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10,
-            self.viral_load.detection_limit_log10,
+            self.viral_load.detection_limit_log10, state.stores["testing_viral_blocks"],
         )
         infected_tubes = np.zeros(0, dtype=np.int64)
         if positions.size:

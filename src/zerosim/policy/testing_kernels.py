@@ -36,7 +36,7 @@ _NEGATIVE = np.int8(TestResult.NEGATIVE)
 _POSITIVE = np.int8(TestResult.POSITIVE)
 _PENDING_RETEST = np.int8(TestResult.PENDING_RETEST)
 _CONTROLLED = 2  # ZoneLevel.CONTROLLED
-_NO_REQUEST = np.int16(-1)  # day_swab_requested of an agent without a pending request (and any day never reached)
+_NO_REQUEST = np.int16(-1)  # day_swab_requested of an agent without a pending request
 
 #: Bits of a tube's ``flags``: the lab reads it positive; it is positive without an infected sample.
 FLAG_POSITIVE = np.int8(1)
@@ -418,7 +418,7 @@ def form_pools(
 # -- sample viral loads ----------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def viral_samples(
-    day, ids, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10, detection_limit_log10
+    day, ids, day_viral_detectable, day_viral_peak, day_viral_clear, viral_peak_log10, detection_limit_log10, ever
 ):
     """The samples with a detectable viral load today: their positions in ``ids`` and log10 loads.
 
@@ -431,6 +431,11 @@ def viral_samples(
     viral_peak_log10 : (n,) float32
     detection_limit_log10 : float
         The disease layer's limit of detection (the trajectory's floor).
+    ever : (ceil(n / SCAN_BLOCK),) bool
+        ``blocks_with(day_viral_detectable, -1, True)``: the blocks of agents of whom someone was ever
+        detectable. Samples of the other blocks (most of a contained city) are skipped with a
+        look-up in this small table instead of a read of their own day. Made once a day by the
+        caller (it reads the whole array).
 
     Returns
     -------
@@ -442,9 +447,6 @@ def viral_samples(
     m = ids.size
     found = np.empty(m, dtype=np.int64)  # room for every sample; only the pages written become resident
     count = 0
-    # Blocks of SCAN_BLOCK agents never detectable (all -1: most of a contained city) hold no sample:
-    # a look-up in this small table spares reading the agent's own day.
-    ever = blocks_with(day_viral_detectable, _NO_REQUEST, True)
     for p in range(m):
         i = ids[p]
         if not ever[i // SCAN_BLOCK]:
