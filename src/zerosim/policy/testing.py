@@ -320,6 +320,11 @@ def _union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out[: union_sorted(first, first.size, second, out)]
 
 
+def _ever_detectable_blocks(state: PopulationState) -> np.ndarray:
+    """Per block of ``SCAN_BLOCK`` agents, whether anyone in it was ever detectable (for ``viral_samples``)."""
+    return blocks_with(state.day_viral_detectable, np.int16(NEVER), True)
+
+
 def _ensure_unit_array(state: PopulationState, name: str, array: np.ndarray) -> None:
     """Add a unit array, or replace the one a previous set-up left (fresh values for this run)."""
     if name in state.unit_arrays:
@@ -455,18 +460,21 @@ class Testing:
                 counts[slot] = 0
         state.testing_cases_district[:] = 0
         queue: LabQueue = state.lab_queue
-        # Blocks of agents of whom someone was ever detectable, for every tube batch of today's step
-        # (nothing in the step changes day_viral_detectable).
-        state.stores["testing_viral_blocks"] = blocks_with(state.day_viral_detectable, np.int16(NEVER), True)
-
-        self._start_rounds(state, day, rng)
-        swabbed = self._swab_requests(state, day)
-        if swabbed.size:
-            queue.mass.append(self._pooled_batch(state, swabbed, day, rng))
-        for batch in self._individual_tests(state, day, rng):
-            queue.priority.append(batch)
-        self._run_lab(state, day)
-        self._report_results(state, day, rng)
+        # Blocks of agents of whom someone was ever detectable, made once for every tube batch of the
+        # step (nothing in it changes day_viral_detectable) and dropped at its end: a batch made
+        # outside a step makes its own.
+        state.stores["testing_viral_blocks"] = _ever_detectable_blocks(state)
+        try:
+            self._start_rounds(state, day, rng)
+            swabbed = self._swab_requests(state, day)
+            if swabbed.size:
+                queue.mass.append(self._pooled_batch(state, swabbed, day, rng))
+            for batch in self._individual_tests(state, day, rng):
+                queue.priority.append(batch)
+            self._run_lab(state, day)
+            self._report_results(state, day, rng)
+        finally:
+            state.stores["testing_viral_blocks"] = None
         counts[TestingCounter.LAB_BACKLOG] = queue.waiting()
 
     def _start_rounds(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -658,9 +666,12 @@ class Testing:
         cfg = self.config
         tubes = tube_start.size - 1
         flags = np.zeros(tubes, dtype=np.int8)
+        ever = state.stores.get("testing_viral_blocks")
+        if ever is None:  # not inside a step
+            ever = _ever_detectable_blocks(state)
         positions, loads = viral_samples(
             day, ids, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10,
-            self.viral_load.detection_limit_log10, state.stores["testing_viral_blocks"],
+            self.viral_load.detection_limit_log10, ever,
         )
         infected_tubes = np.zeros(0, dtype=np.int64)
         if positions.size:
