@@ -34,6 +34,7 @@ from zerosim.policy.testing_kernels import (
     classify_listed_tests,
     gather_individual_tests,
     form_pools,
+    group_swabbed,
     quarantined_agents,
     symptomatic_agents,
     plan_swabs,
@@ -675,6 +676,25 @@ def test_quarantined_agents_finds_lone_quarantines_between_empty_blocks(n):
             status[position] = code
     expected = np.flatnonzero(np.isin(status, [QuarantineStatus.CENTRAL, QuarantineStatus.HOME]))
     assert np.array_equal(quarantined_agents(status), expected)
+
+
+def test_group_swabbed_matches_masks_and_stable_sorts():
+    """Singles in the given order, then each screening config's workers by workplace (stable), and
+    day_last_swab set for the swabbed only."""
+    rng = np.random.default_rng(6)
+    n, workplaces = 5_000, 40
+    ids = np.sort(rng.choice(n, 2_000, replace=False)).astype(np.int32)
+    kinds = rng.integers(-1, 3, ids.size).astype(np.int8)
+    workplace = rng.integers(0, workplaces, n).astype(np.int32)
+    last_swab = np.full(n, -1, np.int16)
+    swabbed, group_start = group_swabbed(ids, kinds, 2, workplace, workplaces, 7, last_swab)
+    expected = [ids[kinds == 0]]
+    for s in range(2):
+        workers = ids[kinds == 1 + s]
+        expected.append(workers[np.argsort(workplace[workers], kind="stable")])
+    assert np.array_equal(group_start, np.r_[0, np.cumsum([e.size for e in expected])])
+    assert np.array_equal(swabbed, np.concatenate(expected))
+    assert np.array_equal(np.flatnonzero(last_swab == 7), np.sort(ids[kinds >= 0]))
 
 
 def test_viral_samples_matches_reference():

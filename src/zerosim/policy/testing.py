@@ -108,7 +108,6 @@ from zerosim.policy.config import CampaignConfig, TestingConfig
 from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
-    KIND_SINGLE,
     STREAM_CAMPAIGN,
     apply_result_stage,
     TestedPeople,
@@ -117,6 +116,7 @@ from zerosim.policy.testing_kernels import (
     classify_listed_tests,
     gather_individual_tests,
     form_pools,
+    group_swabbed,
     plan_swabs,
     quarantined_agents,
     request_swabs,
@@ -126,7 +126,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, stable_order_by_key, threads_for, union_sorted
+from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, threads_for, union_sorted
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
@@ -609,21 +609,22 @@ class Testing:
             kinds = np.empty(candidates.size, dtype=np.int8)
             with threads_for(candidates.size, minimum=5_000):
                 classify_listed_tests(candidates, rules, people, kinds)  # (no antigen self-tests on this path)
-            swabbed = kinds >= 0
-            ids, kinds = candidates[swabbed], kinds[swabbed]
+            ids = candidates  # with kind -1 for those not swabbed
+        # The swabbed, grouped for their tubes (singles in agent order, then each screening config's
+        # workers by workplace), in one counting sort that also sets their day_last_swab.
+        ids, group_start = group_swabbed(ids, kinds, len(screening), state.workplace_id, state.groups.workplace_count,
+                                         day, state.day_last_swab)
         if ids.size == 0:
             return []
-        state.day_last_swab[ids] = day
         counts[TestingCounter.SWABBED_TODAY] += ids.size
         batches = []
-        single = ids[kinds == KIND_SINGLE]
+        single = ids[group_start[0] : group_start[1]]
         if single.size:
             batches.append(self._tube_batch(state, single, np.arange(single.size + 1, dtype=np.int64), day, rng))
         for index, config in enumerate(screening):
-            workers = ids[kinds == 1 + index]
+            workers = ids[group_start[1 + index] : group_start[2 + index]]
             if workers.size == 0:
                 continue
-            workers = workers[stable_order_by_key(state.workplace_id[workers], state.groups.workplace_count)]
             tube_start = np.empty(workers.size + 1, dtype=np.int64)
             no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
             tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size, state.household_id,

@@ -628,6 +628,56 @@ def classify_listed_tests(candidates, rules, people, kind_out):
 
 
 @njit(cache=True, nogil=True)
+def group_swabbed(ids, kinds, configs, workplace_id, workplace_count, day, day_last_swab):
+    """The swabbed among ``ids`` (those with ``kinds`` >= 0), grouped for their tubes: first the single
+    tubes (``KIND_SINGLE``) in the order of ``ids``, then for each screening config s the workers of
+    kind ``1 + s`` ordered by ``workplace_id`` (stable: in the order of ``ids`` within a workplace).
+    Sets their ``day_last_swab`` to ``day``. One counting sort on the key (kind, workplace), in place of
+    a mask, a gather and a stable sort per group.
+
+    Parameters
+    ----------
+    ids : (m,) int32
+    kinds : (m,) int8 (-1: not swabbed)
+    configs : int
+        Screening configs (kinds 1 .. configs).
+    workplace_id : (n,) int32; workplace_count : int
+    day_last_swab : (n,) int16, updated
+
+    Returns
+    -------
+    swabbed : (s,) int32
+    group_start : (configs + 2,) int64
+        Group 0 (singles) is ``swabbed[group_start[0]:group_start[1]]``, config s is group ``1 + s``.
+    """
+    keys = 1 + configs * workplace_count
+    starts = np.zeros(keys + 1, dtype=np.int64)
+    for a in range(ids.size):
+        kind = kinds[a]
+        if kind < 0:
+            continue
+        key = 0 if kind == KIND_SINGLE else 1 + (kind - 1) * workplace_count + workplace_id[ids[a]]
+        starts[key + 1] += 1
+    for key in range(keys):
+        starts[key + 1] += starts[key]
+    group_start = np.empty(configs + 2, dtype=np.int64)
+    for g in range(configs + 1):
+        group_start[g] = starts[0 if g == 0 else 1 + (g - 1) * workplace_count]
+    group_start[configs + 1] = starts[keys]
+    swabbed = np.empty(starts[keys], dtype=np.int32)
+    for a in range(ids.size):
+        kind = kinds[a]
+        if kind < 0:
+            continue
+        i = ids[a]
+        key = 0 if kind == KIND_SINGLE else 1 + (kind - 1) * workplace_count + workplace_id[i]
+        swabbed[starts[key]] = i
+        starts[key] += 1
+        day_last_swab[i] = day
+    return swabbed, group_start
+
+
+@njit(cache=True, nogil=True)
 def quarantined_agents(quarantine_status):
     """Agents in CENTRAL or HOME quarantine, ascending, (q,) int32. Blocks of ``SCAN_BLOCK`` agents
     without any quarantine status (almost all of them) are skipped after one vectorised test."""
