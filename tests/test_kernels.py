@@ -23,7 +23,7 @@ from zerosim.disease.kernels import (
     merge_courses,
     progress_day,
 )
-from zerosim.population.kernels import count_codes, union_sorted, where_equal, where_nonzero
+from zerosim.population.kernels import blocks_with, count_codes, union_sorted, where_equal, where_nonzero
 from zerosim.population.state import COMPARTMENT_COUNT, NEVER, Compartment
 from zerosim.transmission.kernels import facility_index, hash_uniform, poisson_from_uniforms
 
@@ -187,6 +187,11 @@ def test_facility_index_matches_argsort():
     assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(facility[inside], minlength=facility.max() + 1))])
     empty_offsets, empty_members = facility_index(np.zeros(5_000, np.int8), facility, np.int8(3))
     assert empty_offsets.tolist() == [0] and empty_members.size == 0
+    # Sparse: lone residents at block edges and in the tail, between blocks nobody is in a facility.
+    sparse = np.full(5_000, -1, np.int32)
+    sparse[[0, 255, 256, 4_999]] = [4, 1, 4, 0]
+    offsets, members = facility_index(np.where(sparse >= 0, 3, 0).astype(np.int8), sparse, np.int8(3))
+    assert offsets.tolist() == [0, 1, 2, 2, 2, 4] and members.tolist() == [4_999, 255, 0, 256]
 
 
 @settings(max_examples=40, deadline=None)
@@ -198,6 +203,23 @@ def test_code_counts_and_index_scans_match_numpy(n, codes, density, seed):
                                                                   minlength=codes))
     assert np.array_equal(where_nonzero(values), np.flatnonzero(values))
     assert np.array_equal(where_equal(values, np.int8(1)), np.flatnonzero(values == 1))
+    days = np.where(values > 0, np.int16(300) + values, -1).astype(np.int16)  # a day per agent, -1 = never
+    assert np.array_equal(where_equal(days, np.int16(301)), np.flatnonzero(days == 301))
+    assert np.array_equal(where_nonzero(days + 1), np.flatnonzero(days + 1))
+
+
+@pytest.mark.parametrize("n", [0, 255, 256, 257, 5_000])
+def test_block_skipping_scans_find_lone_matches(n):
+    """The scans skip blocks without a match: a match at either end of a block, or in the tail
+    after the last full block, is still found."""
+    for position in sorted({0, 255, 256, 511, n - 1} & set(range(n))):
+        values = np.zeros(n, dtype=np.int8)
+        values[position] = 2
+        assert where_nonzero(values).tolist() == [position]
+        assert where_equal(values, np.int8(2)).tolist() == [position]
+        assert count_codes(values, 3).tolist() == [n - 1, 0, 1]
+        busy = blocks_with(values, np.int8(0), True)
+        assert busy.size == (n + 255) // 256 and np.flatnonzero(busy).tolist() == [position // 256]
 
 
 @pytest.mark.parametrize("shape", [0.25, 1.0, 3.0])

@@ -77,6 +77,37 @@ def test_confinement_matches_reference():
         assert np.array_equal(facility, expected_facility)
 
 
+def test_confinement_of_a_mostly_quiet_city_matches_reference():
+    """Blocks of agents no policy touches are set FREE without the per-agent rules: the same result as
+    the reference when most of the city is quiet, with yesterday's mobility and facilities
+    overwritten, an AWAY agent kept as he is, and touched agents at block edges and in the tail."""
+    n = 20_000
+    rng = np.random.default_rng(5)
+    s = random_policy_state(n)
+    quiet = np.ones(n, dtype=bool)
+    quiet[[0, 255, 256, 5_000, n - 1]] = False
+    quiet[10_000:10_600] = False
+    for name in ("isolation_status", "quarantine_status", "test_result"):
+        s[name][quiet] = 0
+    s["compartment"][quiet & (s["compartment"] == Compartment.DEAD)] = Compartment.SUSCEPTIBLE
+    s["compound_id"] = (np.arange(n) // 300).astype(np.int32)
+    s["compound_zone_level"] = np.zeros(n // 300 + 1, dtype=np.int8)
+    s["compound_zone_level"][[3, 40]] = [ZoneLevel.SEALED, ZoneLevel.CONTROLLED]
+    compliant = np.ones(n, dtype=np.int8)
+    mobility = rng.integers(0, 4, n).astype(np.int8)  # yesterday's
+    mobility[7_000] = Mobility.AWAY
+    facility = rng.integers(-1, 8, n).astype(np.int32)
+    away_facility = facility[7_000]
+    resolve_confinement(5, s["compartment"], s["isolation_status"], s["quarantine_status"], s["day_quarantine_start"],
+                        s["test_result"], s["consecutive_negatives"], s["compound_id"], s["district_id"],
+                        s["compound_zone_level"], 4, True, 0, compliant, np.zeros(n, dtype=np.int8), np.zeros(12),
+                        np.uint64(1), mobility, facility)
+    expected_level, expected_facility = reference_confinement(5, s, 4, True, 0, compliant)
+    expected_level[7_000], expected_facility[7_000] = Mobility.AWAY, away_facility
+    assert np.array_equal(mobility, expected_level)
+    assert np.array_equal(facility, expected_facility)
+
+
 def test_essential_workers_keep_working_through_sealed_zones():
     """The exempt share of a sector's workers is FREE in a sealed compound, the same workers on every call;
     nobody isolated or quarantined is exempt."""

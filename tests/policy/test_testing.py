@@ -34,6 +34,7 @@ from zerosim.policy.testing_kernels import (
     classify_listed_tests,
     gather_individual_tests,
     form_pools,
+    group_swabbed,
     quarantined_agents,
     symptomatic_agents,
     plan_swabs,
@@ -42,6 +43,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
+from zerosim.population.kernels import blocks_with
 from zerosim.population.state import (
     Compartment,
     IsolationStatus,
@@ -663,6 +665,38 @@ def test_form_pools_matches_reference(fixed):
     assert np.array_equal(tube_start[: tubes + 1], reference_pools(ids, group, pool, fixed, household, mode))
 
 
+@pytest.mark.parametrize("n", [255, 256, 1_000, 5_000])
+def test_quarantined_agents_finds_lone_quarantines_between_empty_blocks(n):
+    """The scan skips blocks of agents without a quarantine status: lone statuses at block edges,
+    in the tail, and statuses that are not CENTRAL or HOME (not listed) are all handled."""
+    status = np.zeros(n, dtype=np.int8)
+    for position, code in ((0, QuarantineStatus.HOME), (255, QuarantineStatus.CENTRAL),
+                           (256, QuarantineStatus.PENDING), (n - 1, QuarantineStatus.HOME)):
+        if position < n:
+            status[position] = code
+    expected = np.flatnonzero(np.isin(status, [QuarantineStatus.CENTRAL, QuarantineStatus.HOME]))
+    assert np.array_equal(quarantined_agents(status), expected)
+
+
+def test_group_swabbed_matches_masks_and_stable_sorts():
+    """Singles in the given order, then each screening config's workers by workplace (stable), and
+    day_last_swab set for the swabbed only."""
+    rng = np.random.default_rng(6)
+    n, workplaces = 5_000, 40
+    ids = np.sort(rng.choice(n, 2_000, replace=False)).astype(np.int32)
+    kinds = rng.integers(-1, 3, ids.size).astype(np.int8)
+    workplace = rng.integers(0, workplaces, n).astype(np.int32)
+    last_swab = np.full(n, -1, np.int16)
+    swabbed, group_start = group_swabbed(ids, kinds, 2, workplace, workplaces, 7, last_swab)
+    expected = [ids[kinds == 0]]
+    for s in range(2):
+        workers = ids[kinds == 1 + s]
+        expected.append(workers[np.argsort(workplace[workers], kind="stable")])
+    assert np.array_equal(group_start, np.r_[0, np.cumsum([e.size for e in expected])])
+    assert np.array_equal(swabbed, np.concatenate(expected))
+    assert np.array_equal(np.flatnonzero(last_swab == 7), np.sort(ids[kinds >= 0]))
+
+
 def test_viral_samples_matches_reference():
     rng = np.random.default_rng(4)
     n, day = 10_000, 6
@@ -671,10 +705,19 @@ def test_viral_samples_matches_reference():
     clear = (peak + rng.integers(1, 8, n)).astype(np.int16)
     top = rng.uniform(3.5, 10, n).astype(np.float32)
     ids = np.sort(rng.choice(n, 4000, replace=False)).astype(np.int32)
-    positions, loads = viral_samples(day, ids, detectable, peak, clear, top, 3.0)
+    ever = blocks_with(detectable, np.int16(-1), True)
+    positions, loads = viral_samples(day, ids, detectable, peak, clear, top, 3.0, ever)
     expected = reference_viral_load(day, detectable[ids], peak[ids], clear[ids], top[ids], 3.0)
     assert np.array_equal(positions, np.flatnonzero(expected > 0))
     assert np.allclose(loads, expected[expected > 0])
+    # Few infected (blocks of never-detectable agents are skipped): lone ones at block edges and in the tail.
+    sparse = np.full(n, -1, np.int16)
+    sparse[[0, 511, n - 1]] = 3
+    peak, clear = (sparse + 2).astype(np.int16), (sparse + 8).astype(np.int16)
+    ids = np.arange(n, dtype=np.int32)
+    positions, loads = viral_samples(day, ids, sparse, peak, clear, top, 3.0, blocks_with(sparse, np.int16(-1), True))
+    expected = reference_viral_load(day, sparse, peak, clear, top, 3.0)
+    assert positions.tolist() == [0, 511, n - 1] and np.allclose(loads, expected[expected > 0])
 
 
 def individual_test_inputs(rng, n, compartments, quarantine_codes, quarantine_p, screening):

@@ -69,10 +69,13 @@ class Closures:
         closed = area_level[g.workplace_district] >= close_at
         if cfg.sectors_closed:
             closed |= np.isin(g.workplace_sector, [WORK_SECTOR_CODE[s] for s in cfg.sectors_closed])
-        essential = np.isin(g.workplace_sector, [WORK_SECTOR_CODE[s] for s in cfg.essential_sectors])
-        # A fixed share of essential workplaces (by id) keeps running in closed loop.
-        keeps_running = (np.arange(g.workplace_count) * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
-        closed &= ~(essential & keeps_running)
+        is_essential = np.zeros(max(WORK_SECTOR_CODE.values()) + 1, dtype=bool)
+        is_essential[[WORK_SECTOR_CODE[s] for s in cfg.essential_sectors]] = True
+        # A fixed share of essential workplaces (by id) keeps running in closed loop (the share is
+        # computed for the closed essential ones only: a float remainder per workplace costs ~35 ns).
+        shut = np.flatnonzero(closed & is_essential[g.workplace_sector])
+        keeps_running = (shut * 0.6180339887498949) % 1.0 < cfg.essential_open_fraction
+        closed[shut[keeps_running]] = False
         if state.has_array("store_failed"):
             closed |= state.store_failed == 1  # a store that ran out of cash does not reopen
         state.workplace_is_open[:] = ~closed

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from zerosim.population.counter_rng import hash_uniform
-from zerosim.population.kernels import SCAN_CHUNKS
+from zerosim.population.kernels import SCAN_BLOCK, SCAN_CHUNKS
 from zerosim.population.state import (
     Compartment,
     HealthCode,
@@ -81,50 +81,112 @@ def resolve_confinement(
     compound if a hash of (``exempt_seed``, agent) falls below it: the same workers every day. Writes ``mobility`` and
     ``facility_id`` in place (both (n,)); returns nothing. An agent marked AWAY (not in the city:
     see ``zerosim.region``) keeps its mobility; only the region layer sets and clears it.
+
+    Blocks of ``SCAN_BLOCK`` agents that no policy touches today (:func:`_quiet_blocks`: most of a
+    contained city) are set FREE without reading each agent's rules.
     """
     n = compartment.size
+    quiet = _quiet_blocks(compartment, isolation_status, quarantine_status, test_result, compound_id,
+                          compound_zone_level, pending_retest_stays_home, mobility)
     chunk = (n + SCAN_CHUNKS - 1) // SCAN_CHUNKS
     for c in prange(SCAN_CHUNKS):
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            if mobility[i] == _AWAY:
-                continue
-            if compartment[i] == _DEAD:
-                mobility[i] = _HOME
-                facility_id[i] = -1
-                continue
-            iso = isolation_status[i]
-            quarantine = quarantine_status[i]
-            if iso == _ISO_ISOLATED:
-                mobility[i] = _FACILITY
-                facility_id[i] = district_id[i]
-                continue
-            if quarantine == _Q_CENTRAL:
-                mobility[i] = _FACILITY
-                facility_id[i] = district_count + district_id[i]
-                continue
+        stop = min(n, (c + 1) * chunk)
+        base = c * chunk
+        while base < stop:
+            end = min(stop, (base // SCAN_BLOCK + 1) * SCAN_BLOCK)
+            if quiet[base // SCAN_BLOCK]:  # nobody any policy touches: free, in no facility
+                for i in range(base, end):
+                    mobility[i] = _FREE
+                    facility_id[i] = -1
+            else:
+                _resolve_span(base, end, day, compartment, isolation_status, quarantine_status, day_quarantine_start,
+                              test_result, consecutive_negatives, compound_id, district_id, compound_zone_level,
+                              district_count, pending_retest_stays_home, release_after_negatives, is_compliant_today,
+                              sector, exempt_by_sector, exempt_seed, mobility, facility_id)
+            base = end
+
+
+@njit(cache=True, nogil=True)
+def _quiet_blocks(compartment, isolation_status, quarantine_status, test_result, compound_id, compound_zone_level,
+                  pending_retest_stays_home, mobility):
+    """Per block of ``SCAN_BLOCK`` agents (:func:`resolve_confinement`), whether no policy touches any of
+    them today: nobody away, dead, with an isolation or quarantine status or (if it keeps people
+    home) a pending re-test, and every compound from the block's lowest to its highest compound id
+    neither sealed nor controlled (a block spanning more than 64 compound ids is not quiet). Such
+    an agent is FREE and in no facility whatever the other rules say. One serial pass the compiler
+    vectorises (it is not vectorised in a prange body); the last, partial block is never quiet.
+    """
+    n = compartment.size
+    full = n // SCAN_BLOCK
+    quiet = np.zeros((n + SCAN_BLOCK - 1) // SCAN_BLOCK, dtype=np.bool_)
+    pending = np.int8(1 if pending_retest_stays_home else 0)
+    for b in range(full):
+        base = b * SCAN_BLOCK
+        touched = False
+        low = compound_id[base]
+        high = low
+        for j in range(SCAN_BLOCK):
+            i = base + j
+            touched |= ((mobility[i] == _AWAY) | (compartment[i] == _DEAD) | (isolation_status[i] != _ISO_NONE)
+                        | (quarantine_status[i] != _Q_NONE) | ((test_result[i] == _PENDING_RETEST) & (pending == 1)))
+            low = min(low, compound_id[i])
+            high = max(high, compound_id[i])
+        if touched or high - low > 64:
+            continue
+        free = True
+        for k in range(low, high + 1):
+            zone = compound_zone_level[k]
+            free &= (zone != _SEALED) & (zone != _CONTROLLED)
+        quiet[b] = free
+    return quiet
+
+
+@njit(cache=True, nogil=True)
+def _resolve_span(start, stop, day, compartment, isolation_status, quarantine_status, day_quarantine_start,
+                  test_result, consecutive_negatives, compound_id, district_id, compound_zone_level, district_count,
+                  pending_retest_stays_home, release_after_negatives, is_compliant_today, sector, exempt_by_sector,
+                  exempt_seed, mobility, facility_id):
+    """:func:`resolve_confinement` for agents ``start .. stop - 1``, agent by agent."""
+    for i in range(start, stop):
+        if mobility[i] == _AWAY:
+            continue
+        if compartment[i] == _DEAD:
+            mobility[i] = _HOME
             facility_id[i] = -1
-            level = _FREE
-            if iso == _ISO_WAITING or iso == _ISO_MONITORING or quarantine == _Q_WAITING:
-                level = _HOME
-            elif quarantine == _Q_HOME and day >= day_quarantine_start[i]:
-                level = _HOME
-            elif pending_retest_stays_home and test_result[i] == _PENDING_RETEST:
-                level = _HOME
-            zone = compound_zone_level[compound_id[i]]
-            if zone == _SEALED:
-                if release_after_negatives > 0 and consecutive_negatives[i] >= release_after_negatives:
-                    level = max(level, _COMPOUND)
-                else:
-                    level = _HOME
-            elif zone == _CONTROLLED:
+            continue
+        iso = isolation_status[i]
+        quarantine = quarantine_status[i]
+        if iso == _ISO_ISOLATED:
+            mobility[i] = _FACILITY
+            facility_id[i] = district_id[i]
+            continue
+        if quarantine == _Q_CENTRAL:
+            mobility[i] = _FACILITY
+            facility_id[i] = district_count + district_id[i]
+            continue
+        facility_id[i] = -1
+        level = _FREE
+        if iso == _ISO_WAITING or iso == _ISO_MONITORING or quarantine == _Q_WAITING:
+            level = _HOME
+        elif quarantine == _Q_HOME and day >= day_quarantine_start[i]:
+            level = _HOME
+        elif pending_retest_stays_home and test_result[i] == _PENDING_RETEST:
+            level = _HOME
+        zone = compound_zone_level[compound_id[i]]
+        if zone == _SEALED:
+            if release_after_negatives > 0 and consecutive_negatives[i] >= release_after_negatives:
                 level = max(level, _COMPOUND)
-            if level > _FREE and (zone == _SEALED or zone == _CONTROLLED) and exempt_by_sector[sector[i]] > 0.0 \
-                    and iso == _ISO_NONE and quarantine == _Q_NONE \
-                    and hash_uniform(exempt_seed, i, 0, 0) < exempt_by_sector[sector[i]]:
-                level = _FREE  # an essential worker with a pass: the zone does not hold them
-            if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
-                level = _FREE
-            mobility[i] = level
+            else:
+                level = _HOME
+        elif zone == _CONTROLLED:
+            level = max(level, _COMPOUND)
+        if level > _FREE and (zone == _SEALED or zone == _CONTROLLED) and exempt_by_sector[sector[i]] > 0.0 \
+                and iso == _ISO_NONE and quarantine == _Q_NONE \
+                and hash_uniform(exempt_seed, i, 0, 0) < exempt_by_sector[sector[i]]:
+            level = _FREE  # an essential worker with a pass: the zone does not hold them
+        if is_compliant_today[i] == 0 and level > _FREE and iso != _ISO_WAITING and quarantine != _Q_WAITING:
+            level = _FREE
+        mobility[i] = level
 
 
 @njit(cache=True, nogil=True)

@@ -108,7 +108,6 @@ from zerosim.policy.config import CampaignConfig, TestingConfig
 from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
-    KIND_SINGLE,
     STREAM_CAMPAIGN,
     apply_result_stage,
     TestedPeople,
@@ -117,6 +116,7 @@ from zerosim.policy.testing_kernels import (
     classify_listed_tests,
     gather_individual_tests,
     form_pools,
+    group_swabbed,
     plan_swabs,
     quarantined_agents,
     request_swabs,
@@ -126,7 +126,7 @@ from zerosim.policy.testing_kernels import (
     take_swabs,
     viral_samples,
 )
-from zerosim.population.kernels import SCAN_CHUNKS, stable_order_by_key, threads_for, union_sorted
+from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, threads_for, union_sorted
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
@@ -320,6 +320,11 @@ def _union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out[: union_sorted(first, first.size, second, out)]
 
 
+def _ever_detectable_blocks(state: PopulationState) -> np.ndarray:
+    """Per block of ``SCAN_BLOCK`` agents, whether anyone in it was ever detectable (for ``viral_samples``)."""
+    return blocks_with(state.day_viral_detectable, np.int16(NEVER), True)
+
+
 def _ensure_unit_array(state: PopulationState, name: str, array: np.ndarray) -> None:
     """Add a unit array, or replace the one a previous set-up left (fresh values for this run)."""
     if name in state.unit_arrays:
@@ -420,7 +425,7 @@ class Testing:
             "day_swab_requested", "day_last_swab", "test_result", "day_last_result", "consecutive_negatives",
             "day_detected", "is_community_case", "lab_queue", "swab_pool_size", "testing_counts",
             "testing_campaign_config",
-            "testing_cases_district", "testing_campaign_rounds", "testing_screened_workers",
+            "testing_cases_district", "testing_campaign_rounds", "testing_screened_workers", "testing_viral_blocks",
         }
     )
 
@@ -445,6 +450,7 @@ class Testing:
         state.stores["lab_queue"] = LabQueue()
         state.stores["testing_screened_workers"] = None  # listed on first use (see _screening_due)
         state.stores["testing_campaign_config"] = None
+        state.stores["testing_viral_blocks"] = None  # made at the start of each step
 
     # -- daily step -----------------------------------------------------------------------------
     def step(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -454,15 +460,21 @@ class Testing:
                 counts[slot] = 0
         state.testing_cases_district[:] = 0
         queue: LabQueue = state.lab_queue
-
-        self._start_rounds(state, day, rng)
-        swabbed = self._swab_requests(state, day)
-        if swabbed.size:
-            queue.mass.append(self._pooled_batch(state, swabbed, day, rng))
-        for batch in self._individual_tests(state, day, rng):
-            queue.priority.append(batch)
-        self._run_lab(state, day)
-        self._report_results(state, day, rng)
+        # Blocks of agents of whom someone was ever detectable, made once for every tube batch of the
+        # step (nothing in it changes day_viral_detectable) and dropped at its end: a batch made
+        # outside a step makes its own.
+        state.stores["testing_viral_blocks"] = _ever_detectable_blocks(state)
+        try:
+            self._start_rounds(state, day, rng)
+            swabbed = self._swab_requests(state, day)
+            if swabbed.size:
+                queue.mass.append(self._pooled_batch(state, swabbed, day, rng))
+            for batch in self._individual_tests(state, day, rng):
+                queue.priority.append(batch)
+            self._run_lab(state, day)
+            self._report_results(state, day, rng)
+        finally:
+            state.stores["testing_viral_blocks"] = None
         counts[TestingCounter.LAB_BACKLOG] = queue.waiting()
 
     def _start_rounds(self, state: PopulationState, day: int, rng: np.random.Generator) -> None:
@@ -540,9 +552,11 @@ class Testing:
         if self.config.household_pools_in_sealed:
             household_mode[state.compound_zone_level == ZoneLevel.SEALED] = 1
         pools = (swabbed, state.compound_id, state.swab_pool_size, 0, state.household_id, household_mode)
-        tubes = form_pools(*pools, np.empty(0, dtype=np.int64))  # count first: no per-swab buffer
-        tube_start = np.empty(tubes + 1, dtype=np.int64)
-        form_pools(*pools, tube_start)
+        # One pass into a buffer with room for a tube per swab: only the pages of the tubes written
+        # become resident (about one in k), and the buffer is shrunk in place (realloc: no copy).
+        tube_start = np.empty(swabbed.size + 1, dtype=np.int64)
+        tubes = form_pools(*pools, tube_start)
+        tube_start.resize(tubes + 1, refcheck=False)  # owned and not shared: nothing refers to it yet
         return self._tube_batch(state, swabbed, tube_start, day, rng)
 
     def _individual_tests(self, state: PopulationState, day: int, rng: np.random.Generator) -> list[TubeBatch]:
@@ -595,21 +609,22 @@ class Testing:
             kinds = np.empty(candidates.size, dtype=np.int8)
             with threads_for(candidates.size, minimum=5_000):
                 classify_listed_tests(candidates, rules, people, kinds)  # (no antigen self-tests on this path)
-            swabbed = kinds >= 0
-            ids, kinds = candidates[swabbed], kinds[swabbed]
+            ids = candidates  # with kind -1 for those not swabbed
+        # The swabbed, grouped for their tubes (singles in agent order, then each screening config's
+        # workers by workplace), in one counting sort that also sets their day_last_swab.
+        ids, group_start = group_swabbed(ids, kinds, len(screening), state.workplace_id, state.groups.workplace_count,
+                                         day, state.day_last_swab)
         if ids.size == 0:
             return []
-        state.day_last_swab[ids] = day
         counts[TestingCounter.SWABBED_TODAY] += ids.size
         batches = []
-        single = ids[kinds == KIND_SINGLE]
+        single = ids[group_start[0] : group_start[1]]
         if single.size:
             batches.append(self._tube_batch(state, single, np.arange(single.size + 1, dtype=np.int64), day, rng))
         for index, config in enumerate(screening):
-            workers = ids[kinds == 1 + index]
+            workers = ids[group_start[1 + index] : group_start[2 + index]]
             if workers.size == 0:
                 continue
-            workers = workers[stable_order_by_key(state.workplace_id[workers], state.groups.workplace_count)]
             tube_start = np.empty(workers.size + 1, dtype=np.int64)
             no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
             tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size, state.household_id,
@@ -652,9 +667,12 @@ class Testing:
         cfg = self.config
         tubes = tube_start.size - 1
         flags = np.zeros(tubes, dtype=np.int8)
+        ever = state.stores.get("testing_viral_blocks")
+        if ever is None:  # not inside a step
+            ever = _ever_detectable_blocks(state)
         positions, loads = viral_samples(
             day, ids, state.day_viral_detectable, state.day_viral_peak, state.day_viral_clear, state.viral_peak_log10,
-            self.viral_load.detection_limit_log10,
+            self.viral_load.detection_limit_log10, ever,
         )
         infected_tubes = np.zeros(0, dtype=np.int64)
         if positions.size:

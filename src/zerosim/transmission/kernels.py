@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from zerosim.disease.kernels import COURSE_INFECTIOUS, COURSE_LAST_INFECTIOUS, log10_viral_load
 from zerosim.population.counter_rng import hash_uniform, splitmix64  # noqa: F401  (re-exported)
-from zerosim.population.kernels import SCAN_CHUNKS
+from zerosim.population.kernels import SCAN_BLOCK, SCAN_CHUNKS, blocks_with
 
 #: Layer codes, in the order of the per-layer parameter arrays.
 HOUSEHOLD, BUILDING, COMPOUND, WORKPLACE, SCHOOL, COMMUNITY, CITYWIDE, FACILITY = range(8)
@@ -72,31 +72,36 @@ def poisson_from_uniforms(lam, seed, a, b):
 def facility_index(mobility, facility_id, facility_mobility):
     """CSR of today's facility residents: ``(offsets, members)``, offsets over facility ids
     0..max (int64), members (int32) in agent order within each facility. Empty (offsets ``[0]``)
-    when nobody's ``mobility`` is ``facility_mobility``."""
-    anyone = False
+    when nobody's ``mobility`` is ``facility_mobility``.
+
+    Only the blocks of ``SCAN_BLOCK`` agents with a facility id are read agent by agent (few people
+    are in a facility: one vectorised pass finds their blocks)."""
+    busy = blocks_with(facility_id, np.int32(-1), True)
     top = -1
-    for i in range(mobility.size):
-        if mobility[i] == facility_mobility:
-            anyone = True
-        f = facility_id[i]
-        if f > top:
-            top = f
-    if not anyone or top < 0:
+    for b in range(busy.size):
+        if busy[b]:
+            for i in range(b * SCAN_BLOCK, min(facility_id.size, (b + 1) * SCAN_BLOCK)):
+                top = max(top, facility_id[i])
+    if top < 0 or not blocks_with(mobility, facility_mobility, False).any():
         return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
     offsets = np.zeros(top + 2, dtype=np.int64)
-    for i in range(facility_id.size):
-        f = facility_id[i]
-        if f >= 0:
-            offsets[f + 1] += 1
+    for b in range(busy.size):
+        if busy[b]:
+            for i in range(b * SCAN_BLOCK, min(facility_id.size, (b + 1) * SCAN_BLOCK)):
+                f = facility_id[i]
+                if f >= 0:
+                    offsets[f + 1] += 1
     for f in range(top + 1):
         offsets[f + 1] += offsets[f]
     members = np.empty(offsets[top + 1], dtype=np.int32)
     position = offsets[:-1].copy()
-    for i in range(facility_id.size):
-        f = facility_id[i]
-        if f >= 0:
-            members[position[f]] = i
-            position[f] += 1
+    for b in range(busy.size):
+        if busy[b]:
+            for i in range(b * SCAN_BLOCK, min(facility_id.size, (b + 1) * SCAN_BLOCK)):
+                f = facility_id[i]
+                if f >= 0:
+                    members[position[f]] = i
+                    position[f] += 1
     return offsets, members
 
 
