@@ -170,10 +170,13 @@ class Transmission:
         events = state.events
         events.new_infected_count = 0
         self._by_layer[:] = 0
+        active: InfectedAgents = state.stores["active_agents"]  # the infected, with their infectiousness
         for seeding in self.seeding:
             if seeding.day == day:
                 self._seed(state, seeding, day, rng)
-        active: InfectedAgents = state.stores["active_agents"]  # the infected, with their infectiousness
+            elif (seeding.until_established_day is not None and seeding.day < day <= seeding.until_established_day
+                  and active.count == 0 and events.new_infected_count == 0):
+                self._seed(state, seeding, day, rng)  # the introduced chains died out: another introduction
         if active.count == 0:
             return
         facility_offsets, facility_members = _facility_index(state)

@@ -10,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from zerosim.transmission.kernels import LAYER_NAMES
 
@@ -152,6 +152,19 @@ class SeedingConfig(BaseModel):
         "(at least 1).",
     )
     district: str | None = Field(None, description="District name (English); default anywhere in the city.")
+    until_established_day: int | None = Field(
+        None, ge=0,
+        description="Seed again, the same number, on any day after `day` up to this one when nobody in the city is "
+        "infected: introductions go on until one takes. For an outbreak known to have happened, so that the one or "
+        "two agents a reduced city seeds do not die out where the real city's tens did not (conditioning on "
+        "establishment). None: seed once.",
+    )
+
+    @model_validator(mode="after")
+    def _established_after_seeding(self) -> "SeedingConfig":
+        if self.until_established_day is not None and self.until_established_day < self.day:
+            raise ValueError(f"until_established_day ({self.until_established_day}) must be on or after day ({self.day})")
+        return self
 
     def resolved_count(self, population: int) -> int:
         """People infected in a city of ``population`` agents."""
