@@ -14,6 +14,7 @@ import numpy as np
 
 from zerosim.disease.components import InfectedAgents
 from zerosim.disease.config import DiseaseConfig
+from zerosim.disease.kernels import COURSE_LAST_INFECTIOUS
 from zerosim.engine.component import Phase
 from zerosim.engine.rng import kernel_seed
 from zerosim.population.kernels import threads_for
@@ -175,7 +176,7 @@ class Transmission:
             if seeding.day == day:
                 self._seed(state, seeding, day, rng)
             elif (seeding.until_established_day is not None and seeding.day < day <= seeding.until_established_day
-                  and active.count == 0 and events.new_infected_count == 0):
+                  and events.new_infected_count == 0 and not _anyone_can_still_infect(active, day)):
                 self._seed(state, seeding, day, rng)  # the introduced chains died out: another introduction
         if active.count == 0:
             return
@@ -238,6 +239,12 @@ class Transmission:
 
     def report(self, state: PopulationState, day: int) -> dict[str, float | np.ndarray]:
         return {f"new_infections_{name}": float(self._by_layer[k]) for k, name in enumerate(LAYER_NAMES)}
+
+
+def _anyone_can_still_infect(active: InfectedAgents, day: int) -> bool:
+    """Whether an infected agent's infectious days (``COURSE_LAST_INFECTIOUS``) reach ``day`` or later:
+    if none does, every chain has ended, though its last agents may not have recovered yet."""
+    return bool(active.count) and bool((active.course[: active.count, COURSE_LAST_INFECTIOUS] >= day).any())
 
 
 def _facility_index(state: PopulationState) -> tuple[np.ndarray, np.ndarray]:

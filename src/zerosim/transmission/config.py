@@ -154,8 +154,8 @@ class SeedingConfig(BaseModel):
     district: str | None = Field(None, description="District name (English); default anywhere in the city.")
     until_established_day: int | None = Field(
         None, ge=0,
-        description="Seed again, the same number, on any day after `day` up to this one when nobody in the city is "
-        "infected: introductions go on until one takes. For an outbreak known to have happened, so that the one or "
+        description="Seed again, the same number, on any day after `day` up to this one when nobody in the city can "
+        "still infect anyone: introductions go on until one takes. For an outbreak known to have happened, so that the one or "
         "two agents a reduced city seeds do not die out where the real city's tens did not (conditioning on "
         "establishment). None: seed once.",
     )
