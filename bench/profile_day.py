@@ -19,6 +19,17 @@ import zerosim
 from zerosim.population.synthesis import build_population
 
 
+def warm_simulation(scenario_name: str, size: int, days: int, policy: str):
+    """A set-up simulation of ``scenario_name`` at ``size`` agents, after a small run that compiles the kernels
+    (so that no timed day pays for the JIT)."""
+    zerosim.run(zerosim.load_scenario(scenario_name, {"population.size": 2000, "duration_days": 3,
+                                                      "policy": policy}))  # JIT warm-up
+    scenario = zerosim.load_scenario(scenario_name, {"population.size": size, "duration_days": days, "policy": policy})
+    simulation = zerosim.build(scenario, population=build_population(scenario.population, scenario.seed))
+    simulation.setup()
+    return simulation
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=5_000_000)
@@ -28,14 +39,7 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=2, help="Days at the start not timed (JIT, seeding).")
     args = parser.parse_args()
 
-    zerosim.run(zerosim.load_scenario(args.scenario, {"population.size": 2000, "duration_days": 3,
-                                                      "policy": args.policy}))  # JIT warm-up
-    scenario = zerosim.load_scenario(
-        args.scenario, {"population.size": args.size, "duration_days": args.days, "policy": args.policy}
-    )
-    state = build_population(scenario.population, scenario.seed)
-    simulation = zerosim.build(scenario, population=state)
-    simulation.setup()
+    simulation = warm_simulation(args.scenario, args.size, args.days, args.policy)
     spent: dict[str, float] = defaultdict(float)
     timed = 0
     for day in range(args.days):

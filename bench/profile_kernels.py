@@ -20,8 +20,7 @@ import importlib
 import time
 from collections import defaultdict
 
-import zerosim
-from zerosim.population.synthesis import build_population
+from profile_day import warm_simulation  # bench/ is the script's folder, first on sys.path
 
 #: Component modules timed by default (the modules that call the kernels of a contained day).
 DEFAULT_MODULES = (
@@ -69,14 +68,7 @@ def main() -> None:
             if hasattr(value, "py_func") or name in HELPERS:
                 setattr(module, name, _timed(value, f"{short}.{name}", spent, calls, on))
 
-    zerosim.run(zerosim.load_scenario(args.scenario, {"population.size": 2000, "duration_days": 3,
-                                                      "policy": args.policy}))  # JIT warm-up
-    scenario = zerosim.load_scenario(
-        args.scenario, {"population.size": args.size, "duration_days": args.days, "policy": args.policy}
-    )
-    state = build_population(scenario.population, scenario.seed)
-    simulation = zerosim.build(scenario, population=state)
-    simulation.setup()
+    simulation = warm_simulation(args.scenario, args.size, args.days, args.policy)
     wall = 0.0
     timed = 0
     for day in range(args.days):

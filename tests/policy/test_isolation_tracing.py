@@ -65,6 +65,14 @@ def test_discharge_waits_for_negative_tests(make_state):
     assert released_on == 10
 
 
+def _detect_a_few_cases_on_the_first_days(state, day):
+    """Days 0-4: seven cases found a day, each waiting for a bed (so that tracing has contacts to quarantine)."""
+    if day < 5:
+        cases = np.arange(day * 50, day * 50 + 20, 3)
+        state.day_detected[cases] = day
+        state.isolation_status[cases] = IsolationStatus.WAITING
+
+
 def test_quarantine_rooms_never_exceeded(make_state):
     state = make_state(20_000)
     config = TracingConfig(enabled=True, delay_days=0, rooms_per_100k=100, central_days=3, home_days=2,
@@ -74,10 +82,7 @@ def test_quarantine_rooms_never_exceeded(make_state):
     rooms = 20
     seen_waiting = False
     for day in range(30):
-        if day < 5:
-            cases = np.arange(day * 50, day * 50 + 20, 3)
-            state.day_detected[cases] = day
-            state.isolation_status[cases] = IsolationStatus.WAITING
+        _detect_a_few_cases_on_the_first_days(state, day)
         tracing.step(state, day, component_rng(1, "t"))
         central = (state.quarantine_status == QuarantineStatus.CENTRAL).sum()
         assert central <= rooms
@@ -99,10 +104,7 @@ def test_a_wait_for_a_room_ends_with_the_quarantine_it_replaces(make_state):
     waited = np.zeros(state.size, dtype=np.int64)
     longest = 0
     for day in range(40):
-        if day < 5:
-            cases = np.arange(day * 50, day * 50 + 20, 3)
-            state.day_detected[cases] = day
-            state.isolation_status[cases] = IsolationStatus.WAITING
+        _detect_a_few_cases_on_the_first_days(state, day)
         tracing.step(state, day, component_rng(1, "t"))
         waiting = state.quarantine_status == QuarantineStatus.WAITING_ROOM
         waited = np.where(waiting, waited + 1, 0)
