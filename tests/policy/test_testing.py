@@ -947,3 +947,35 @@ def test_result_stages_over_split_batches_equal_one_joined_batch():
     for name in start:
         assert np.array_equal(split[name], joined[name]), name
     assert expected[0] > 0 and expected[3] > 0
+
+
+def test_zone_campaigns_around_cases_look_past_a_sealed_city(make_state):
+    # The whole city sealed (effective level SEALED everywhere) with one compound sealed around a case and one
+    # controlled: 'around_cases' campaigns test those two compounds only; an 'effective' one tests everyone.
+    state = make_state(20_000, 7)
+    campaigns = [CampaignConfig(zone="sealed", zone_levels="around_cases", coverage_fraction=1.0, pool_size=1),
+                 CampaignConfig(zone="controlled", zone_levels="around_cases", coverage_fraction=1.0, pool_size=5)]
+    testing = Testing(TestingConfig(campaigns=campaigns, **PERFECT), VIRAL_LOAD)
+    rng = component_rng(1, testing.name)
+    testing.setup(state, rng)
+    state.compound_zone_level[:] = ZoneLevel.SEALED
+    state.compound_case_level[1] = ZoneLevel.SEALED
+    state.compound_case_level[2] = ZoneLevel.CONTROLLED
+    testing.step(state, 0, rng)
+    own = state.compound_case_level[state.compound_id]
+    swabbed = state.day_last_swab == 0
+    assert swabbed.sum() > 0
+    assert np.array_equal(swabbed, own >= ZoneLevel.CONTROLLED)
+    assert (state.swab_pool_size[own == ZoneLevel.SEALED] == 1).all()
+    assert (state.swab_pool_size[own == ZoneLevel.CONTROLLED] == 5).all()
+
+    everyone = Testing(TestingConfig(campaigns=[CampaignConfig(zone="sealed", coverage_fraction=1.0)], **PERFECT),
+                       VIRAL_LOAD)
+    everyone.setup(state, rng)
+    everyone.step(state, 3, rng)
+    assert (state.day_last_swab == 3).all()
+
+
+def test_zone_levels_around_cases_needs_a_zone_campaign():
+    with pytest.raises(ValueError, match="zone_levels 'around_cases' applies to zone sealed"):
+        CampaignConfig(zone="city", zone_levels="around_cases")

@@ -59,6 +59,20 @@ class CampaignConfig(_Model):
         "elderly are swabbed at home, so it need not fall with age.",
     )
     pool_size: Literal[1, 5, 10, 20] = Field(10, description="Samples per tube (k-in-1 pooling).")
+    zone_levels: Literal["effective", "around_cases"] = Field(
+        "effective",
+        description="For the zone campaigns (sealed, controlled, precaution, restricted), which level puts a compound "
+        "in the zone: 'effective', the strictest of its own, its subdistrict's, its district's and the city's; "
+        "'around_cases', only the zones drawn around cases, so a city sealed as a whole still tests its sealed, "
+        "controlled and precaution compounds at their own cadences (Shanghai, April-May 2022).",
+    )
+
+    @model_validator(mode="after")
+    def _zone_levels_need_a_zone(self) -> "CampaignConfig":
+        if self.zone_levels != "effective" and self.zone not in ("sealed", "controlled", "precaution", "restricted"):
+            raise ValueError(f"zone_levels {self.zone_levels!r} applies to zone sealed, controlled, precaution or "
+                             f"restricted, not {self.zone!r}; remove zone_levels or change the zone")
+        return self
 
     def coverage_by_band(self) -> np.ndarray:
         """Coverage per 10-year age band (float64, 9 values)."""

@@ -61,7 +61,9 @@ How each config field is used
 * ``zone``/``target``: who is targeted: 'city' everyone; 'district' the district whose English
   name is ``target``; 'subdistrict'/'compound' the unit whose index is ``target``; 'sealed',
   'controlled', 'precaution' the residents of compounds at exactly that ``compound_zone_level``,
-  'restricted' those at CONTROLLED or SEALED.
+  'restricted' those at CONTROLLED or SEALED. With ``zone_levels: around_cases`` the level read is
+  ``compound_case_level`` (the zones drawn around cases, without the district's or the city's), so a
+  city sealed as a whole still tests its zones at their own cadences.
 * ``start_day``, ``start_after_cases``: the first round starts on the first day >= start_day on
   which at least ``start_after_cases`` cases have been detected before that day (cumulative).
 * ``interval_days``: a round starts when at least this many days have passed since the last one.
@@ -500,7 +502,8 @@ class Testing:
                 continue
             bounds = _campaign_range(campaign, index, state)
             if bounds is None:
-                chosen = np.flatnonzero(np.isin(state.compound_zone_level, ZONE_LEVEL_TARGETS[campaign.zone]))
+                levels = state.compound_case_level if campaign.zone_levels == "around_cases" else state.compound_zone_level
+                chosen = np.flatnonzero(np.isin(levels, ZONE_LEVEL_TARGETS[campaign.zone]))
                 if chosen.size == 0:
                     continue  # no compound at this level today: no round
                 requested = request_swabs_in_compounds(
