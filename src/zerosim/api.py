@@ -313,6 +313,10 @@ def _flush_tables(scenario: Scenario, simulation: Simulation, out_dir: Path) -> 
             write_atomic(out_dir / name, lambda path, frame=frame: frame.to_parquet(path, index=False))
 
 
+#: Below this many seeded agents a run's outcome rests on the luck of a few chains (scale_notes says so).
+FEW_SEEDED = 10
+
+
 def scale_notes(scenario: Scenario) -> list[str]:
     """Plain sentences on what a reduced-scale run cannot keep (empty at full scale)."""
     from zerosim.population.synthesis import city_profile, unit_sizes
@@ -341,6 +345,14 @@ def scale_notes(scenario: Scenario) -> list[str]:
         notes.append(f"a district holds {model_district:,.0f} people against {real_district:,.0f} in the real city; "
                      f"{', '.join('zoning.' + a for a in absolute)} count cases, not cases per head, so they trigger "
                      f"at {real_district / model_district:.0f}x the real rate per head: give the *_per_100k form")
+    for k, seeding in enumerate(scenario.seeding):
+        seeded, real_seeded = seeding.resolved_count(size), seeding.resolved_count(real_population)
+        if seeding.per_100k is not None and seeded < FEW_SEEDED < real_seeded:
+            enough = int(np.ceil(FEW_SEEDED / seeding.per_100k * 1e5))
+            notes.append(f"seeding.{k} places {seeded} agent{'s' * (seeded != 1)} ({seeding.per_100k:g} per 100,000) "
+                         f"where the real city had {real_seeded:,}: whether so few chains die out, or take off early "
+                         f"or late, decides the run, so its per-head results vary with --seed far more than the real "
+                         f"city's would; run with --population {enough:,} or more to seed {FEW_SEEDED}")
     counted = [k for k, seeding in enumerate(scenario.seeding) if seeding.per_100k is None]
     if counted:
         fields = ", ".join(f"seeding.{k}.count" for k in counted)
