@@ -110,11 +110,11 @@ def test_reduced_scale_runs_say_what_they_cannot_keep():
     assert any("seeding.0.count" in note for note in counted), counted
     tenth = scale_notes(zerosim.load_scenario("shanghai-2022", {"population.size": 2_487_090}))
     assert not any("subdistrict" in note for note in tenth), tenth
-    # shanghai-2022 seeds 0.3 per 100,000: one agent at 1/100 (75 in the real city), 7 at 1/10, 30 at 1/2.5
+    # shanghai-2022 seeds 0.4 per 100,000: one agent at 1/100 (99 in the real city), 10 at 1/10, 40 at 1/2.5
     hundredth = scale_notes(zerosim.load_scenario("shanghai-2022", {"population.size": 248_709}))
-    assert any("seeding.0 places 1 agent " in note and "--population 3,333,334" in note for note in hundredth), hundredth
+    assert any("seeding.0 places 1 agent " in note and "--population 2,500,000" in note for note in hundredth), hundredth
     assert not any("seeding" in note for note in scale_notes(
-        zerosim.load_scenario("shanghai-2022", {"population.size": 10_000_000}))), "30 seeded is enough"
+        zerosim.load_scenario("shanghai-2022", {"population.size": 10_000_000}))), "40 seeded is enough"
     assert scale_notes(zerosim.load_scenario("wuhan-2020")) == []
     strict = zerosim.load_scenario("demo", {"population.size": 100_000, "policy": "dynamic-zero-2022",
                                             "containment": {"zoning.city_sealed_after_cases": 1}})
