@@ -314,7 +314,7 @@ def section_testing(runner: Runner, size: int, seeds: list[int]) -> list[Line]:
 BUILTINS = {
     "shanghai-2022": {"series": "shanghai_2022_cases", "ascertainment": 0.57, "release": date(2022, 6, 1),
                       "release_source": "citywide lockdown lifted 1 June 2022 (docs/scenarios.md)"},
-    "wuhan-2020": {"series": "wuhan_2020_cases", "ascertainment": 0.59, "release": date(2020, 4, 8),
+    "wuhan-2020": {"series": "wuhan_2020_cases", "ascertainment": 0.54, "release": date(2020, 4, 8),
                    "release_source": "outbound travel ban lifted 8 April 2020 (docs/scenarios.md)"},
     "chongqing-2022": {"series": "chongqing_2022_cases", "ascertainment": 0.59, "release": None,
                        "release_source": ""},
@@ -396,6 +396,13 @@ def section_builtins(runner: Runner, scale: float, seeds: list[int]) -> list[Lin
                               "households sampled at random, 14-15 April 2020 (He Z et al., Lancet 2021;397:1075); "
                               "3.2-3.8 % (Xu X et al., Nat Med 2020;26:1193); 3.77 % of 35,326 in four communities, "
                               "23 April-24 May (Han H et al., mSphere 2021;6:e01062-20)", spread=shares))
+            deaths = [float(r.timeseries["new_deaths"].sum()) / actual_scale / 3_869 for r in runs]
+            lines.append(Line("builtins", f"{name}: COVID deaths to 30 April 2020, model / reported", 1 / 1.5, 1.5,
+                              float(np.median(deaths)), "ratio",
+                              "3,869 deaths reported after the revision of 17 April 2020 (Wuhan headquarters); "
+                              "registries: 5,954 excess deaths in Wuhan Jan-Mar 2020, 3,653 of them COVID "
+                              "pneumonia and 4,573 all pneumonia (Liu J et al., BMJ 2021;372:n415), ratios 0.94-1.18",
+                              spread=deaths))
         if name == "chongqing-2022":
             before, after = [], []
             for results in runs:
