@@ -60,7 +60,7 @@ def main() -> None:
     rows = []
     with ProcessPoolExecutor(args.workers) as pool:
         for _, particle in posterior.iterrows():
-            per_100k = particle["seeding.0.count"] / args.fit_population * 1e5
+            per_100k = float(particle["seeding.0.count"]) / args.fit_population * 1e5
             jobs = [(args.scenario, size, scale, float(particle["transmission.r0"]), per_100k, seed)
                     for seed in range(1, args.seeds + 1)]
             done = list(pool.map(_run, jobs))

@@ -316,7 +316,7 @@ BUILTINS = {
                       "release_source": "citywide lockdown lifted 1 June 2022 (docs/scenarios.md)"},
     "wuhan-2020": {"series": "wuhan_2020_cases", "ascertainment": 0.54, "release": date(2020, 4, 8),
                    "release_source": "outbound travel ban lifted 8 April 2020 (docs/scenarios.md)"},
-    "chongqing-2022": {"series": "chongqing_2022_cases", "ascertainment": 0.59, "release": None,
+    "chongqing-2022": {"series": "chongqing_2022_cases", "ascertainment": 0.51, "release": None,
                        "release_source": ""},
     "shijiazhuang-2021": {"series": None, "ascertainment": 1.0, "release": date(2021, 1, 29),
                           "release_source": "home confinement lifted in phases from 29 January 2021 (docs/scenarios.md)"},
