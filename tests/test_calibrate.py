@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 import zerosim
 from zerosim.experiments.calibrate.fit import Scale, Settings, load_problem, weighted_quantiles
 from zerosim.experiments.calibrate.model import SeriesDistance, share_distance, smooth
+from zerosim.errors import ScenarioError
 from zerosim.experiments.calibrate.observed import builtin_series, load_observed
 from zerosim.experiments.calibrate.priors import field_type, parse_prior, resolve_priors
 from zerosim.cli.app import app
@@ -171,6 +172,24 @@ def test_distance_and_smoothing():
     gappy = {"reported": np.array([1.0, np.nan, 10.0, np.nan])}
     assert SeriesDistance(1, 0.0)({"reported": np.array([1.0, 500.0, 10.0, 0.0])}, gappy) == 0.0
     assert SeriesDistance(1, 0.0)({"reported": np.array([1.0, 500.0, 11.0, 0.0])}, gappy) > 0
+
+
+def test_the_total_term_counts_a_model_that_reports_half_the_cases():
+    # 60 quiet days and a 10-day wave: reporting half the wave moves the daily term a little, the total term by log 2
+    observed = {"reported": np.concatenate([np.zeros(60), np.full(10, 1000.0)])}
+    half = {"reported": observed["reported"] / 2}
+    daily = SeriesDistance(1, 0.0)(half, observed)
+    assert daily < 0.3  # sqrt(10/70) x log 2: the quiet days dilute it
+    weighted = SeriesDistance(1, 0.0, total_weight=1.0)(half, observed)
+    assert weighted - daily == pytest.approx(np.log1p(10_000) - np.log1p(5_000))
+    assert SeriesDistance(1, 0.0, total_weight=1.0)(observed, observed) == 0.0
+    # only the days the data give count toward either total
+    gappy = {"reported": np.array([1.0, np.nan, 10.0])}
+    assert SeriesDistance(1, 0.0, total_weight=1.0)({"reported": np.array([1.0, 900.0, 10.0])}, gappy) == 0.0
+    settings = Settings.build(["transmission.r0=uniform(1,3)"], total_weight=0.5)
+    assert settings.total_weight == 0.5 and Settings.build(["transmission.r0=uniform(1,3)"]).total_weight == 0.0
+    with pytest.raises(ScenarioError, match="--total-weight: must be a number >= 0"):
+        Settings.build(["transmission.r0=uniform(1,3)"], total_weight=-1.0)
 
 
 def test_scale_statement():

@@ -167,6 +167,8 @@ MinEpsilon = Annotated[float | None, typer.Option("--min-epsilon", help="Stop on
 MaxMinutes = Annotated[float | None, typer.Option("--max-minutes", help="Stop after the generation that passes this [55].")]
 SmoothDays = Annotated[int | None, typer.Option("--smooth-days", help="Trailing mean (days) before comparing [7].")]
 DistrictWeight = Annotated[float | None, typer.Option("--district-weight", help="Weight of the split-by-district term [1].")]
+TotalWeight = Annotated[float | None, typer.Option(
+    "--total-weight", help="Weight of the window-total term, |log1p(model total) - log1p(data total)| [0: off].")]
 Seed = Annotated[int | None, typer.Option("--seed", "-s", help="Seed of the fit (particles' seeds, pyabc) [1].")]
 Workers = Annotated[int, typer.Option("--workers", help="Processes (a Dask LocalCluster when > 1).")]
 Scheduler = Annotated[str | None, typer.Option("--scheduler", help="Address of an existing Dask scheduler.")]
@@ -178,7 +180,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.
 
 
 def _settings(prior, spec, observe, until, population, city_population, particles, generations, min_epsilon,
-              max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads):
+              max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads, total_weight=None):
     from zerosim.experiments.calibrate.fit import Settings
     from zerosim.experiments.calibrate.observed import parse_date
 
@@ -186,7 +188,7 @@ def _settings(prior, spec, observe, until, population, city_population, particle
         prior, spec, observe=observe, until=parse_date(until, "--until") if until is not None else None,
         population=population, city_population=city_population, particles=particles, generations=generations,
         min_epsilon=min_epsilon, max_minutes=max_minutes, smooth_days=smooth_days, district_weight=district_weight,
-        seed=seed, workers=workers, scheduler=scheduler, threads=threads,
+        total_weight=total_weight, seed=seed, workers=workers, scheduler=scheduler, threads=threads,
     )
 
 
@@ -222,6 +224,7 @@ def calibrate(
     max_minutes: MaxMinutes = None,
     smooth_days: SmoothDays = None,
     district_weight: DistrictWeight = None,
+    total_weight: TotalWeight = None,
     seed: Seed = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
@@ -238,7 +241,8 @@ def calibrate(
     try:
         require_pyabc()
         settings = _settings(prior, spec, observe, until, population, city_population, particles, generations,
-                             min_epsilon, max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads)
+                             min_epsilon, max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads,
+                             total_weight)
         with _Display(quiet, settings.generations) as display:
             result = run_calibration(scenario, data, settings, out=out, overrides=_overrides(set_), force=force,
                                      figures=figures, on_event=display)
@@ -272,6 +276,7 @@ def forecast(
     max_minutes: MaxMinutes = None,
     smooth_days: SmoothDays = None,
     district_weight: DistrictWeight = None,
+    total_weight: TotalWeight = None,
     seed: Seed = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
@@ -290,7 +295,8 @@ def forecast(
         if posterior is None:
             require_pyabc()
         settings = _settings(prior, spec, observe, until, population, city_population, particles, generations,
-                             min_epsilon, max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads)
+                             min_epsilon, max_minutes, smooth_days, district_weight, seed, workers, scheduler, threads,
+                             total_weight)
         with _Display(quiet, settings.generations if posterior is None else None) as display:
             result = run_forecast(scenario, data, settings, runs=runs, out=out, posterior=posterior,
                                   overrides=_overrides(set_), force=force, figures=figures, on_event=display)

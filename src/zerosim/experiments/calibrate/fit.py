@@ -90,6 +90,7 @@ class CalibrationSpec(BaseModel):
     max_minutes: float | None = Field(None, gt=0)
     smooth_days: int | None = Field(None, ge=1)
     district_weight: float | None = Field(None, ge=0)
+    total_weight: float | None = Field(None, ge=0)
     seed: int | None = Field(None, ge=0)
 
 
@@ -133,6 +134,7 @@ class Settings:
     max_minutes: float = 55.0
     smooth_days: int = 7
     district_weight: float = 1.0
+    total_weight: float = 0.0
     seed: int = 1
     workers: int = 1
     scheduler: str | None = None
@@ -150,7 +152,8 @@ class Settings:
             "observe": loaded.observe, "until": loaded.until, "population": loaded.scale.population,
             "city_population": loaded.scale.city_population, "particles": loaded.particles,
             "generations": loaded.generations, "min_epsilon": loaded.min_epsilon, "max_minutes": loaded.max_minutes,
-            "smooth_days": loaded.smooth_days, "district_weight": loaded.district_weight, "seed": loaded.seed,
+            "smooth_days": loaded.smooth_days, "district_weight": loaded.district_weight, "total_weight": loaded.total_weight,
+            "seed": loaded.seed,
         }
         values.update({key: value for key, value in options.items() if value is not None})
         settings = cls(priors=priors, **{key: value for key, value in values.items() if value is not None})
@@ -165,6 +168,9 @@ class Settings:
             settings.threads = max(1, (os.cpu_count() or 1) // settings.workers)  # share the cores between workers
         if settings.max_minutes <= 0:
             raise ScenarioError(f"--max-minutes: must be > 0, got {settings.max_minutes}")
+        for name in ("district_weight", "total_weight"):
+            if not 0 <= getattr(settings, name) < float("inf"):
+                raise ScenarioError(f"--{name.replace('_', '-')}: must be a number >= 0, got {getattr(settings, name)}")
         if settings.scheduler is not None:
             from zerosim.experiments.ensemble import check_scheduler_address
 
@@ -500,7 +506,7 @@ def calibrate(
     from zerosim.experiments.calibrate.model import pristine_city
 
     pristine_city(problem.scenario.population, problem.scenario.seed)
-    distance = SeriesDistance(settings.smooth_days, settings.district_weight)
+    distance = SeriesDistance(settings.smooth_days, settings.district_weight, settings.total_weight)
     with _sampler(settings) as (sampler, sampler_label):
         model = problem.model if sampler_label != "single-core" else _CountingModel(problem.model, on_event)
         abc = pyabc.ABCSMC(model, pyabc_prior(problem.priors), distance, population_size=settings.particles,
@@ -629,8 +635,10 @@ def _write_outputs(problem: Problem, history, out_dir: Path, wall_seconds: float
         "priors": [{"path": p.path, "distribution": p.distribution, "a": p.a, "b": p.b, "integer": p.integer}
                    for p in problem.priors],
         "distance": {"smooth_days": settings.smooth_days, "district_weight": settings.district_weight,
+                     "total_weight": settings.total_weight,
                      "definition": "RMSE of log1p(daily reported cases, trailing mean over smooth_days) over the fit "
-                                   "window + district_weight x total-variation distance of the split by district"},
+                                   "window + district_weight x total-variation distance of the split by district "
+                                   "+ total_weight x |log1p(window total, model) - log1p(window total, data)|"},
         "method": "ABC-SMC (pyabc), median-quantile epsilon schedule, multivariate normal transitions",
         "particles": settings.particles,
         "generations": generations,

@@ -89,15 +89,20 @@ def smooth(values: np.ndarray, days: int) -> np.ndarray:
 class SeriesDistance:
     """Distance between a simulated and the observed reported-case series (see docs/calibration.md).
 
-    ``d = sqrt(mean_t (log1p(s_t) - log1p(o_t))^2) + district_weight * TV(p_sim, p_obs)``, where
+    ``d = sqrt(mean_t (log1p(s_t) - log1p(o_t))^2) + district_weight * TV(p_sim, p_obs)
+    + total_weight * |log1p(S) - log1p(O)|``, where
     ``s``, ``o`` are the simulated and observed daily reported cases over the fit window (both
     smoothed by a trailing ``smooth_days``-day mean, observed counts already scaled to the model's
     population), and TV is the total-variation distance between the share of the window's cases by
     district in the model and in the data (0 = same split, 1 = disjoint; only with district data).
+    ``S`` and ``O`` are the window's totals over the days the data give: the daily term weighs a day
+    of ten cases like a day of ten thousand, so over a long window of quiet days a model that reports
+    half the total can still come close; the total term (off by default) makes the total count.
     """
 
     smooth_days: int = 7
     district_weight: float = 1.0
+    total_weight: float = 0.0
 
     def __call__(self, x: dict, x0: dict) -> float:
         simulated = smooth(x["reported"], self.smooth_days)
@@ -108,6 +113,9 @@ class SeriesDistance:
         distance = float(np.sqrt(np.mean((np.log1p(simulated[known]) - np.log1p(observed[known])) ** 2)))
         if self.district_weight > 0 and "districts" in x0 and "districts" in x:
             distance += self.district_weight * share_distance(x["districts"], x0["districts"])
+        if self.total_weight > 0:
+            totals = [float(np.sum(np.asarray(series, dtype=np.float64)[known])) for series in (x["reported"], x0["reported"])]
+            distance += self.total_weight * abs(float(np.log1p(totals[0]) - np.log1p(totals[1])))
         return distance
 
 
