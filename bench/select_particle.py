@@ -18,21 +18,8 @@ import numpy as np
 import pandas as pd
 
 import zerosim
-from validation import BUILTINS, _reported
+from validation import BUILTINS, _reported, outbreak_measures
 from zerosim.experiments.calibrate.observed import load_observed
-
-
-def _extra(name: str, results: zerosim.Results, start, size: int, scale: float) -> dict:
-    """The card's non-series measures for this built-in (see bench/validation.py section_builtins)."""
-    new = pd.Series(results.timeseries["new_infections"].to_numpy(dtype=float),
-                    index=pd.date_range(pd.Timestamp(start), periods=len(results.timeseries)))
-    if name == "wuhan-2020":
-        return {"infected_by_15_apr": float(new[:"2020-04-15"].sum()) / size,
-                "deaths_over_reported": float(results.timeseries["new_deaths"].sum()) / scale / 3_869}
-    if name == "chongqing-2022":
-        return {"infected_november": float(new["2022-11-01":"2022-11-30"].sum()) / size,
-                "infected_8_15_dec": float(new["2022-12-08":"2022-12-15"].sum()) / size}
-    return {}
 
 
 def _run(job: tuple) -> tuple[dict, pd.Series]:
@@ -40,7 +27,7 @@ def _run(job: tuple) -> tuple[dict, pd.Series]:
     start = zerosim.load_scenario(name).start_date
     results = zerosim.run(name, overrides={"population.size": size, "seed": seed, "transmission.r0": r0,
                                            "seeding.0.per_100k": per_100k}, figures=False)
-    return _extra(name, results, start, size, scale), _reported(results, 1.0, scale, start)
+    return outbreak_measures(name, results, start, size, scale), _reported(results, 1.0, scale, start)
 
 
 def main() -> None:

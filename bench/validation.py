@@ -329,6 +329,20 @@ def _reported(results: zerosim.Results, ascertainment: float, scale: float, star
     return pd.Series(detected, index=index)
 
 
+def outbreak_measures(name: str, results: zerosim.Results, start: date, size: int, scale: float) -> dict[str, float]:
+    """A built-in's measures beyond its reported series, for its lines in section_builtins (and for
+    bench/select_particle.py): shares of the city infected in a window, deaths over the reported count."""
+    new = pd.Series(results.timeseries["new_infections"].to_numpy(dtype=float),
+                    index=pd.date_range(pd.Timestamp(start), periods=len(results.timeseries)))
+    if name == "wuhan-2020":  # serosurveys of 14-15 April 2020; 3,869 deaths reported after the 17 April revision
+        return {"infected_by_15_apr": float(new[:"2020-04-15"].sum()) / size,
+                "deaths_over_reported": float(results.timeseries["new_deaths"].sum()) / scale / 3_869}
+    if name == "chongqing-2022":
+        return {"infected_november": float(new["2022-11-01":"2022-11-30"].sum()) / size,
+                "infected_8_15_dec": float(new["2022-12-08":"2022-12-15"].sum()) / size}
+    return {}
+
+
 def section_builtins(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
     lines = []
     for name, spec in BUILTINS.items():
@@ -385,18 +399,15 @@ def section_builtins(runner: Runner, scale: float, seeds: list[int]) -> list[Lin
         if name == "wuhan-2020":
             # Infections, not cases: the serosurveys done as the closure ended. Everyone infected by 15 April
             # 2020 (the household survey's baseline was 14-15 April) as a share of the city.
-            shares = []
-            for results in runs:
-                new = pd.Series(results.timeseries["new_infections"].to_numpy(dtype=float),
-                                index=pd.date_range(pd.Timestamp(start), periods=len(results.timeseries)))
-                shares.append(float(new[:"2020-04-15"].sum()) / size)
+            measures = [outbreak_measures(name, results, start, size, actual_scale) for results in runs]
+            shares = [m["infected_by_15_apr"] for m in measures]
             lines.append(Line("builtins", f"{name}: infected by 15 April 2020, share of city", 0.032, 0.069,
                               float(np.median(shares)), "share",
                               "serosurveys at the end of the closure: 6.92 % adjusted, 9,542 residents of about 3,600 "
                               "households sampled at random, 14-15 April 2020 (He Z et al., Lancet 2021;397:1075); "
                               "3.2-3.8 % (Xu X et al., Nat Med 2020;26:1193); 3.77 % of 35,326 in four communities, "
                               "23 April-24 May (Han H et al., mSphere 2021;6:e01062-20)", spread=shares))
-            deaths = [float(r.timeseries["new_deaths"].sum()) / actual_scale / 3_869 for r in runs]
+            deaths = [m["deaths_over_reported"] for m in measures]
             lines.append(Line("builtins", f"{name}: COVID deaths to 30 April 2020, model / reported", 1 / 1.5, 1.5,
                               float(np.median(deaths)), "ratio",
                               "3,869 deaths reported after the revision of 17 April 2020 (Wuhan headquarters); "
@@ -404,12 +415,9 @@ def section_builtins(runner: Runner, scale: float, seeds: list[int]) -> list[Lin
                               "pneumonia and 4,573 all pneumonia (Liu J et al., BMJ 2021;372:n415), ratios 0.94-1.18",
                               spread=deaths))
         if name == "chongqing-2022":
-            before, after = [], []
-            for results in runs:
-                new = pd.Series(results.timeseries["new_infections"].to_numpy(dtype=float),
-                                index=pd.date_range(pd.Timestamp(start), periods=len(results.timeseries)))
-                before.append(new["2022-11-01":"2022-11-30"].sum() / actual_scale / scenario.population.size)
-                after.append(new["2022-12-08":"2022-12-15"].sum() / actual_scale / scenario.population.size)
+            measures = [outbreak_measures(name, results, start, size, actual_scale) for results in runs]
+            before = [m["infected_november"] for m in measures]
+            after = [m["infected_8_15_dec"] for m in measures]
             lines.append(Line("builtins", f"{name}: infected in November (November wave), share of city", 0.001, None,
                               float(np.median(before)), "share",
                               "Chongqing reported 4,000-8,900 a day in late November 2022 (chongqing_2022_cases.csv); "
