@@ -21,6 +21,7 @@ from zerosim.disease.kernels import (
     drop_listed,
     log10_viral_load,
     merge_courses,
+    outcomes_by_dose_count,
     progress_day,
 )
 from zerosim.population.kernels import blocks_with, count_codes, union_sorted, where_equal, where_nonzero
@@ -306,3 +307,17 @@ def test_screened_workers_by_turn_is_a_stable_bucketing(n, interval, seed):
     order = np.argsort(workers % interval, kind="stable")
     assert np.array_equal(members, workers[order]) and members.dtype == np.int32
     assert np.array_equal(offsets, np.r_[0, np.cumsum(np.bincount(workers % interval, minlength=interval))])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 3000), seed=st.integers(0, 2**31 - 1))
+def test_outcomes_by_dose_count_matches_bincount(n, seed):
+    rng = np.random.default_rng(seed)
+    doses = rng.integers(-1, 6, n).astype(np.int8)  # -1 and 4-5: outside 0..3, left out
+    compartment = rng.integers(0, COMPARTMENT_COUNT, n).astype(np.int8)
+    counted = outcomes_by_dose_count(doses, compartment, 4)
+    inside = (doses >= 0) & (doses < 4)
+    ever = inside & (compartment != Compartment.SUSCEPTIBLE)
+    dead = inside & (compartment == Compartment.DEAD)
+    assert counted[0].tolist() == np.bincount(doses[ever], minlength=4)[:4].tolist()
+    assert counted[1].tolist() == np.bincount(doses[dead], minlength=4)[:4].tolist()

@@ -32,6 +32,7 @@ from zerosim.disease.kernels import (
     count_active,
     drop_listed,
     merge_courses,
+    outcomes_by_dose_count,
     progress_day,
     recount_compartments,
     sample_courses,
@@ -432,8 +433,6 @@ class NaturalHistory:
 
 def outcomes_by_doses(state: PopulationState) -> dict[str, dict[str, int]]:
     """People infected so far and deaths, by vaccine doses at the start ("0".."3"): one pass at the end of a run."""
-    doses = state.vaccine_doses.astype(np.intp)
-    infected = np.bincount(doses[state.compartment != Compartment.SUSCEPTIBLE], minlength=4)
-    dead = np.bincount(doses[state.compartment == Compartment.DEAD], minlength=4)
+    infected, dead = outcomes_by_dose_count(state.vaccine_doses, state.compartment, 4)
     return {"infections_by_doses": {str(k): int(v) for k, v in enumerate(infected[:4])},
             "deaths_by_doses": {str(k): int(v) for k, v in enumerate(dead[:4])}}

@@ -505,3 +505,29 @@ def sample_courses(ids, day, seed, parameters, people, course, scale, infected_b
         for b in range(infected_by_age_band.size):
             infected_by_age_band[b] += by_band[c, b]
     return latest.max()
+
+
+@njit(cache=True, nogil=True)
+def outcomes_by_dose_count(vaccine_doses, compartment, doses):
+    """People ever infected (not susceptible) and dead, by vaccine doses ``0 .. doses - 1``, in one
+    pass without agent-sized temporaries; (2, doses) int64. Other dose counts are left out.
+
+    Parameters
+    ----------
+    vaccine_doses, compartment : (n,) int8
+    doses : int
+    """
+    out = np.zeros((2, doses), dtype=np.int64)
+    susceptible = np.int8(Compartment.SUSCEPTIBLE)
+    dead = np.int8(Compartment.DEAD)
+    for i in range(vaccine_doses.size):
+        state = compartment[i]
+        if state == susceptible:
+            continue
+        k = vaccine_doses[i]
+        if k < 0 or k >= doses:
+            continue
+        out[0, k] += 1
+        if state == dead:
+            out[1, k] += 1
+    return out

@@ -95,6 +95,7 @@ and the unit arrays ``swab_pool_size`` (per agent, a schema row), ``testing_coun
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -119,6 +120,7 @@ from zerosim.policy.testing_kernels import (
     gather_individual_tests,
     form_pools,
     group_swabbed,
+    pack_members,
     plan_swabs,
     quarantined_agents,
     request_swabs,
@@ -126,11 +128,16 @@ from zerosim.policy.testing_kernels import (
     screened_workers_by_turn,
     symptomatic_agents,
     take_swabs,
+    unpack_members,
     viral_samples,
 )
+from zerosim.memory import release_freed_memory
 from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, threads_for, union_sorted
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
+
+#: Members of a packed tube batch unpacked at a time when its results are applied (16 MiB of ids).
+RESULT_PIECE_MEMBERS = 1 << 22
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
 ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
@@ -156,9 +163,15 @@ class TubeBatch:
         ``FLAG_POSITIVE`` (the lab will read it positive) and ``FLAG_FALSE_POSITIVE`` bits, decided
         at swab time from the samples' loads.
     member_start : (t + 1,) int64
-    members : (>= member_start[-1],) int32
+    members : (>= member_start[-1],) int32, or (b,) uint8 when ``packed_base >= 0``
+        With ``packed_base >= 0`` (see :meth:`pack`) the members are a set of agents, one bit each:
+        bit ``i`` of ``members`` is agent ``packed_base + i``, and the batch's member list is those
+        agents in increasing order. A citywide round's tubes wait a day for their results; packed,
+        they keep 1 bit per agent of the round's range instead of 4 bytes per swab.
     due_day : int
         Day the results are reported (set when the batch is processed; -1 before).
+    packed_base : int
+        -1: ``members`` are agent ids; else the agent of bit 0 of the packed ``members``.
     """
 
     swab_day: np.ndarray
@@ -166,6 +179,7 @@ class TubeBatch:
     member_start: np.ndarray
     members: np.ndarray
     due_day: int = -1
+    packed_base: int = -1
 
     @property
     def tube_count(self) -> int:
@@ -176,14 +190,56 @@ class TubeBatch:
         return int(self.member_start[-1] - self.member_start[0])
 
     def member_ids(self) -> np.ndarray:
-        """The agents of the batch's tubes, tube by tube (a view), (member_count,) int32."""
-        return self.members[self.member_start[0] : self.member_start[-1]]
+        """The agents of the batch's tubes, tube by tube, (member_count,) int32 (a view unless packed)."""
+        if self.packed_base < 0:
+            return self.members[self.member_start[0] : self.member_start[-1]]
+        out = np.empty(self.member_count, dtype=np.int32)
+        found = unpack_members(self.members, self.packed_base, int(self.member_start[0]), out)
+        if found != out.size:
+            raise RuntimeError(f"packed tube batch holds {found} of its {out.size} members")
+        return out
+
+    def unpacked(self) -> "TubeBatch":
+        """This batch with its members as agent ids (itself when they already are)."""
+        if self.packed_base < 0:
+            return self
+        return TubeBatch(self.swab_day, self.flags, self.member_start - self.member_start[0], self.member_ids(),
+                         self.due_day)
+
+    def pack(self) -> "TubeBatch":
+        """This batch with its members as one bit per agent of their range, when that is smaller
+        (members strictly increasing, as a round's swabs are); else itself."""
+        ids = self.member_ids()
+        if self.packed_base >= 0 or ids.size == 0:
+            return self
+        base = int(ids[0])
+        nbytes = (int(ids[-1]) - base) // 8 + 1
+        if nbytes <= 0 or nbytes >= ids.nbytes:
+            return self
+        bits = np.zeros(nbytes, dtype=np.uint8)
+        if not pack_members(ids, base, bits):  # not strictly increasing: a bit set cannot keep the order
+            return self
+        return TubeBatch(self.swab_day, self.flags, self.member_start - self.member_start[0], bits, self.due_day, base)
+
+    def pieces(self, members: int) -> Iterator["TubeBatch"]:
+        """The batch in consecutive runs of whole tubes of about ``members`` members each (at least
+        one tube), each with its members as agent ids: a packed batch is unpacked a piece at a time."""
+        if self.packed_base < 0 or self.member_count <= members:
+            yield self.unpacked()
+            return
+        start = self.member_start
+        first = 0
+        while first < self.tube_count:
+            stop = int(np.searchsorted(start, start[first] + members, side="right")) - 1
+            stop = min(max(stop, first + 1), self.tube_count)
+            yield self.slice(first, stop).unpacked()
+            first = stop
 
     def slice(self, first: int, stop: int) -> "TubeBatch":
         """Tubes ``first .. stop - 1`` as views."""
         return TubeBatch(
             self.swab_day[first:stop], self.flags[first:stop], self.member_start[first : stop + 1], self.members,
-            self.due_day,
+            self.due_day, self.packed_base,
         )
 
     @staticmethod
@@ -468,9 +524,14 @@ class Testing:
         state.stores["testing_viral_blocks"] = _ever_detectable_blocks(state)
         try:
             self._start_rounds(state, day, rng)
+            if state.testing_counts[TestingCounter.PENDING_REQUESTS] > state.size // 8:
+                # A big round's swabs and tubes (about 5 bytes per swab) come next: first give back the
+                # free heap the day's smaller arrays left (glibc keeps it), so they do not add up.
+                release_freed_memory()
             swabbed = self._swab_requests(state, day)
             if swabbed.size:
-                queue.mass.append(self._pooled_batch(state, swabbed, day, rng))
+                queue.mass.append(self._pooled_batch(state, swabbed, day, rng).pack())
+                del swabbed
             for batch in self._individual_tests(state, day, rng):
                 queue.priority.append(batch)
             self._run_lab(state, day)
@@ -740,7 +801,7 @@ class Testing:
         # The day's batches in order, pass by pass: the same as joining them, without copying members.
         totals = np.zeros(4, dtype=np.int64)
         for stage in (1, 2, 3):
-            for batch in due:
+            for batch in (piece for whole in due for piece in whole.pieces(RESULT_PIECE_MEMBERS)):
                 apply_result_stage(
                     stage, day, batch.swab_day, batch.flags, batch.member_start, batch.members, retest,
                     state.test_result, state.day_last_result, state.consecutive_negatives, state.day_detected,

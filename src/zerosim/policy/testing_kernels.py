@@ -855,3 +855,66 @@ def apply_result_stage(
                 consecutive_negatives[i] = 0
                 retest_out[counts[3]] = i
                 counts[3] += 1
+
+
+@njit(cache=True, nogil=True)
+def pack_members(ids, base, bits):
+    """Set bit ``ids[a] - base`` of ``bits`` for every member (a set of agents as one bit each);
+    return False (``bits`` then partly written) if ``ids`` is not strictly increasing or leaves the
+    range of ``bits``.
+
+    Parameters
+    ----------
+    ids : (m,) int32, all ``>= base``
+    base : int
+    bits : (>= (max(ids) - base) // 8 + 1,) uint8, zeroed, written
+    """
+    previous = -1
+    for a in range(ids.size):
+        if ids[a] <= previous:
+            return False
+        previous = ids[a]
+        offset = ids[a] - base
+        if offset < 0 or (offset >> 3) >= bits.size:
+            return False
+        bits[offset >> 3] |= np.uint8(1 << (offset & 7))
+    return True
+
+
+@njit(cache=True, nogil=True)
+def unpack_members(bits, base, first, out):
+    """The inverse of :func:`pack_members`: members ``first .. first + out.size - 1`` (in increasing
+    order) written to ``out``; returns how many were found (``out.size`` unless ``bits`` holds fewer).
+
+    Parameters
+    ----------
+    bits : (b,) uint8
+    base : int
+    first : int
+        Members to skip (a slice of a batch starts at its ``member_start[0]``).
+    out : (k,) int32, written
+    """
+    seen = 0
+    written = 0
+    wanted = out.size
+    for byte_index in range(bits.size):
+        byte = bits[byte_index]
+        if byte == 0:
+            continue
+        count = 0
+        value = byte
+        while value:  # popcount
+            value &= value - 1
+            count += 1
+        if seen + count <= first:
+            seen += count
+            continue
+        for bit in range(8):
+            if byte & (1 << bit):
+                if seen >= first:
+                    if written == wanted:
+                        return written
+                    out[written] = base + byte_index * 8 + bit
+                    written += 1
+                seen += 1
+    return written
