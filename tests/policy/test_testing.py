@@ -396,12 +396,20 @@ def test_quarantine_tests_and_community_flag(make_state):
     infect(state, city_sealed_only)
     state.compound_zone_level[state.compound_id[city_sealed_only]] = ZoneLevel.SEALED
     state.mobility[city_sealed_only] = Mobility.HOME
+    # A case found at home in a compound sealed around cases of its own: under closed-loop control (code 2).
+    sealed_at_home = np.array([1500])
+    infect(state, sealed_at_home)
+    state.compound_zone_level[state.compound_id[sealed_at_home]] = ZoneLevel.SEALED
+    state.compound_case_level[state.compound_id[sealed_at_home]] = ZoneLevel.SEALED
+    state.mobility[sealed_at_home] = Mobility.HOME
     testing.step(state, 2, rng)
-    # Agent 100 is on quarantine day 2 (no test day) but is symptomatic: fever clinic; all five detected.
-    assert (state.day_detected[np.r_[central, home, free_controlled, city_sealed_only]] == 2).all()
-    assert (state.is_community_case[np.r_[central, home, free_controlled]] == 0).all()
+    # Agent 100 is on quarantine day 2 (no test day) but is symptomatic: fever clinic; all six detected.
+    assert (state.day_detected[np.r_[central, home, free_controlled, city_sealed_only, sealed_at_home]] == 2).all()
+    assert state.is_community_case[sealed_at_home[0]] == 2
+    assert (state.is_community_case[np.r_[central, home]] == 0).all()  # found in quarantine
+    assert state.is_community_case[free_controlled[0]] == 2  # found at home inside a controlled compound
     assert state.is_community_case[city_sealed_only[0]] == 1
-    assert testing.report(state, 2)["tests_swabbed"] == 5
+    assert testing.report(state, 2)["tests_swabbed"] == 6
 
 
 def test_quarantine_test_days_only(make_state):
@@ -912,7 +920,7 @@ def test_apply_results_matches_reference():
         day_detected=np.where(rng.random(n) < 0.2, 5, -1).astype(np.int16),
         is_community_case=np.zeros(n, np.int8),
     )
-    quarantine = rng.choice([0, 3], n).astype(np.int8)
+    quarantine = rng.choice([0, 3, 4], n).astype(np.int8)  # none, central, home
     compound = rng.integers(0, compounds, n).astype(np.int32)
     zone = rng.integers(0, 4, compounds).astype(np.int8)
     district = rng.integers(0, districts, n).astype(np.int8)
@@ -941,7 +949,10 @@ def test_apply_results_matches_reference():
         e["consecutive_negatives"][cases_members] = 0
         new = cases_members[e["day_detected"][cases_members] < 0]
         e["day_detected"][new] = day
-        e["is_community_case"][new] = (quarantine[new] == 0) & (zone[compound[new]] < 2)
+        restricted = zone[compound[new]] >= 2  # controlled or sealed
+        # 1: a community case; 2: found at home inside a sealed or controlled compound; 0: in quarantine elsewhere
+        e["is_community_case"][new] = np.where((quarantine[new] == 0) & ~restricted, 1,
+                                               np.where(restricted & (quarantine[new] != 3), 2, 0))
         pending = members[positive & pooled] if retest else np.zeros(0, np.int32)
         e["test_result"][pending] = TestResult.PENDING_RETEST
         e["day_last_result"][pending] = day

@@ -91,6 +91,45 @@ def test_a_new_case_restarts_the_sealed_clock(make_state):
     assert state.compound_zone_level[compound] == ZoneLevel.CONTROLLED
 
 
+def test_a_case_found_inside_a_sealed_compound_keeps_it_sealed(make_state):
+    """With ``cases_at_home_restart_clock``, release counts days with no new case in the compound
+    (docs/policies.md 4.1-4.2): a case found at home in a sealed compound (code 2, not a community case)
+    restarts its clock without drawing zones around it or counting as community, and one found in a
+    controlled compound seals it again. Without the option (the default) neither happens."""
+    state, twin = make_state(5000), make_state(5000)  # the twin has no case inside
+    zoning, twin_zoning = (make_zoning(s, neighbours_level="precaution", sealed_release_days=7,
+                                       controlled_release_days=7, cases_at_home_restart_clock=True)
+                           for s in (state, twin))
+    compound = state.compound_id[42]
+    housemates = np.flatnonzero(state.compound_id == compound)
+    for s, z in ((state, zoning), (twin, twin_zoning)):
+        detect(s, housemates[0], 0)
+        run_days(z, s, range(0, 5))
+    state.day_detected[housemates[1]] = 5
+    state.is_community_case[housemates[1]] = 2
+    run_days(zoning, state, range(5, 12))
+    run_days(twin_zoning, twin, range(5, 12))
+    assert state.compound_zone_level[compound] == ZoneLevel.SEALED  # 6 quiet days since day 5
+    assert twin.compound_zone_level[compound] == ZoneLevel.CONTROLLED  # 7 quiet days since day 0
+    others = np.arange(state.compound_zone_level.size) != compound
+    assert (state.compound_zone_level[others] == twin.compound_zone_level[others]).all()
+    assert state.city_zone[4] == 0  # not a community case
+    run_days(zoning, state, [12])
+    assert state.compound_zone_level[compound] == ZoneLevel.CONTROLLED
+    state.day_detected[housemates[2]] = 13
+    state.is_community_case[housemates[2]] = 2
+    run_days(zoning, state, [13])
+    assert state.compound_zone_level[compound] == ZoneLevel.SEALED
+    # the default: a case at home in a sealed compound changes nothing
+    plain = make_state(5000)
+    plain_zoning = make_zoning(plain, neighbours_level="precaution", sealed_release_days=7, controlled_release_days=7)
+    detect(plain, housemates[0], 0)
+    plain.day_detected[housemates[1]] = 5
+    plain.is_community_case[housemates[1]] = 2
+    run_days(plain_zoning, plain, range(0, 12))
+    assert (plain.compound_zone_level == twin.compound_zone_level).all()
+
+
 def test_one_case_shuts_the_whole_city(make_state):
     state = make_state(20_000)
     zoning = make_zoning(state, city_sealed_after_cases=1, city_release_social_zero_days=10, city_min_sealed_days=20)

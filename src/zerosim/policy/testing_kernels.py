@@ -730,8 +730,13 @@ def _detect(i, day, test_result, day_last_result, consecutive_negatives, day_det
     if day_detected[i] >= 0:
         return 0
     day_detected[i] = day
-    community = quarantine_status[i] == _Q_NONE and compound_case_level[compound_id[i]] < _CONTROLLED
-    is_community_case[i] = 1 if community else 0
+    restricted = compound_case_level[compound_id[i]] >= _CONTROLLED
+    if quarantine_status[i] == _Q_NONE and not restricted:
+        is_community_case[i] = 1  # a community ("social-level") case
+    elif restricted and quarantine_status[i] != _Q_CENTRAL:
+        is_community_case[i] = 2  # found at home in a sealed or controlled compound: the compound still has cases
+    else:
+        is_community_case[i] = 0
     cases_by_district[district_id[i]] += 1
     return 1
 
@@ -772,7 +777,8 @@ def apply_result_stage(
     2. positive single tubes, and positive pools when ``retest_pools`` is False: each member gets
        ``test_result = POSITIVE``, ``consecutive_negatives = 0``, and, if never detected,
        ``day_detected = day`` and ``is_community_case`` (1 if ``quarantine_status`` is NONE and its
-       compound's zone level is below CONTROLLED). With ``confirm_singles``, a positive single tube
+       compound's case level is below CONTROLLED; 2 if that level is CONTROLLED or SEALED and the member is
+       not in central quarantine; else 0). With ``confirm_singles``, a positive single tube
        of someone not already awaiting a re-test (and never detected) is not yet a case: the member
        gets ``PENDING_RETEST`` and a confirmatory re-test (appended to ``retest_out``); a second
        positive confirms the case;

@@ -8,6 +8,8 @@ its own, its subdistrict's, its district's and the city's). ``compound_case_leve
 around cases alone (its own and its subdistrict's): a case found outside quarantine in a compound below
 controlled there counts as a community ("social-level") case even when its district or the whole city is
 sealed -- Shanghai's reading in April-May 2022, when the whole city was locked down (docs/scenarios.md).
+With ``cases_at_home_restart_clock``, a case found at home in a sealed or controlled compound restarts that
+compound's days without a case, as the release rules say (docs/policies.md 4.1-4.2); off by default.
 """
 
 from __future__ import annotations
@@ -178,15 +180,23 @@ class Zoning:
         compounds = np.unique(state.compound_id[triggering]).astype(np.int64)
         hood = state.compound_neighbourhood  # each compound's subdistrict, or its real-size neighbourhood
         subdistricts = np.unique(hood[compounds])
+        # Cases found at home inside sealed or controlled compounds (code 2; not in central quarantine): the
+        # release rules count days "with no new case" in the area, and a positive in a controlled zone seals it
+        # (docs/policies.md 4.1-4.2, [S4][S17][S25]). They are not community cases: with the option on they
+        # restart their own compound's and neighbourhood's clocks but draw no new zones around them.
+        inside = np.zeros(0, dtype=np.int64)
+        if cfg.cases_at_home_restart_clock:
+            inside = np.unique(state.compound_id[detected[state.is_community_case[detected] == 2]]).astype(np.int64)
 
         # -- triggers ---------------------------------------------------------------------------
         case_level = LEVEL_CODE[cfg.compound_level_on_case]
-        if compounds.size and case_level:
-            last_case[compounds] = day
-            state.subdistrict_day_last_case[subdistricts] = day
-            raise_to = compounds[level[compounds] < case_level]
+        if (compounds.size or inside.size) and case_level:
+            cased = np.union1d(compounds, inside)
+            last_case[cased] = day
+            state.subdistrict_day_last_case[np.unique(hood[cased])] = day
+            raise_to = cased[level[cased] < case_level]
             level[raise_to] = case_level
-            since[compounds] = day
+            since[cased] = day
             log.add(day, "compound", raise_to, None, LEVEL_NAMES[case_level], "case among residents")
         neighbour_level = LEVEL_CODE[cfg.neighbours_level]
         if subdistricts.size and neighbour_level:

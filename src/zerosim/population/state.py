@@ -239,8 +239,9 @@ AGENT_SCHEMA: tuple[ArraySpec, ...] = (
           "testing"),
     _spec("day_detected", "int16", NEVER, "day first reported positive (true or false positive), -1 if never",
           "testing"),
-    _spec("is_community_case", "int8", 0, "1 if detected outside quarantine and outside sealed/controlled zones",
-          "testing"),
+    _spec("is_community_case", "int8", 0,
+          "1 if detected outside quarantine and outside sealed/controlled zones (a community case); 2 if detected "
+          "at home in a sealed or controlled compound (not in central quarantine); else 0", "testing"),
     _spec("isolation_status", "int8", 0, "IsolationStatus", "isolation"),
     _spec("day_isolation_change", "int16", NEVER, "day of the last isolation status change", "isolation"),
     _spec("quarantine_status", "int8", 0, "QuarantineStatus", "tracing"),
