@@ -46,3 +46,24 @@ def test_a_region_validates_with_its_own_model():
     region = load_region(region_builtin_names()[0])
     changed = apply_overrides(region, {"seed": 5}, validate=validate_region)
     assert isinstance(changed, RegionScenario) and changed.seed == 5 and region.seed != 5
+
+
+def test_a_containment_override_holds_in_every_timeline_period():
+    """--set containment.X on a scenario with a timeline sets X in every period, not only until the
+    timeline's first step (each step brings its own containment); a step with fewer campaigns keeps its own."""
+    overrides = {"containment.isolation.beds_per_100k": 300, "containment.zoning.cases_at_home_restart_clock": True}
+    for scenario in (zerosim.load_scenario("shanghai-2022", overrides),
+                     apply_overrides(zerosim.load_scenario("shanghai-2022"), overrides)):
+        periods = scenario.resolved_periods()
+        assert len(periods) > 3
+        assert all(config.isolation.beds_per_100k == 300 for _, config in periods)
+        assert all(config.zoning.cases_at_home_restart_clock for _, config in periods)
+    plain = zerosim.load_scenario("shanghai-2022").resolved_periods()
+    assert {config.isolation.beds_per_100k for _, config in plain} == {100, 700}  # the file's own values
+    # a campaign index only where the step has that campaign
+    third = zerosim.load_scenario("shanghai-2022", {"containment.testing.campaigns.2.coverage_fraction": 0.5})
+    for (_, config), (_, before) in zip(third.resolved_periods(), plain):
+        if len(before.testing.campaigns) > 2:
+            assert config.testing.campaigns[2].coverage_fraction == 0.5
+        else:
+            assert config.testing.campaigns == before.testing.campaigns

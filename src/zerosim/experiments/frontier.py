@@ -43,9 +43,8 @@ from zerosim.engine.rng import replicate_seed
 from zerosim.errors import InputError, MissingDependencyError, OutputError, ScenarioError
 from zerosim.io.results import SUMMARY_TOTALS, exclusive, prepare_out_dir, write_atomic
 from zerosim.io.safe_yaml import load_yaml
-from zerosim.io.scenario import Scenario, validate_mapping
+from zerosim.io.scenario import Scenario, apply_dotted, set_containment, validate_mapping
 from zerosim.ledger.totals import LEDGER_TOTALS
-from zerosim.policy.presets import resolve_containment
 
 #: Files a frontier writes into its --out (``--force`` replaces these and the ``points/`` folder's YAML files).
 FRONTIER_FILES = ("frontier.json", "frontier.parquet", "trials.parquet", "frontier.png")
@@ -121,29 +120,14 @@ def _walk(node: Any, keys: Sequence[str]) -> tuple[bool, Any]:
     return True, node
 
 
-def _laid_over(containment: dict, key: str, value: Any) -> dict:
-    kept = {k: v for k, v in containment.items() if k != key}
-    return {**kept, key: value}
-
-
 def apply_levers(scenario: Scenario | dict, values: dict[str, Any]) -> Scenario:
     """A validated copy of ``scenario`` with the lever ``values`` set (``containment.*`` levers in every period
     whose containment has the field). Raises ScenarioError naming the field for a value it refuses."""
     data = scenario.model_dump(mode="json") if isinstance(scenario, Scenario) else json.loads(json.dumps(scenario))
-    from zerosim.io.scenario import apply_dotted
-
     plain = {}
     for path, value in values.items():
         if path.startswith("containment."):
-            rest = path.removeprefix("containment.")
-            data["containment"] = _laid_over(data.get("containment") or {}, rest, value)
-            for step in data.get("timeline") or []:
-                try:
-                    resolved = resolve_containment(step["policy"], step.get("containment") or {}).model_dump(mode="json")
-                except (ValueError, KeyError, TypeError):
-                    continue  # the step's own problem: validation names it
-                if _walk(resolved, rest.split("."))[0]:
-                    step["containment"] = _laid_over(step.get("containment") or {}, rest, value)
+            set_containment(data, path.removeprefix("containment."), value)
         else:
             plain[path] = value
     return validate_mapping(apply_dotted(data, plain))

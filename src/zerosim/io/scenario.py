@@ -316,6 +316,59 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
         node[last] = value
 
 
+def _found(node: Any, keys: list[str]) -> bool:
+    """Whether a dotted path exists in plain data (list items by index)."""
+    for key in keys:
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                return False
+            node = node[int(key)]
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return False
+    return True
+
+
+def set_containment(data: dict, path: str, value: Any) -> dict:
+    """Set ``containment.<path>`` in the raw scenario ``data`` for the whole run, in place; return ``data``.
+
+    A scenario's ``containment`` holds until its timeline's first step; each step brings its own (its
+    preset and its overrides). So a field set only there would silently stop at the first step: it is
+    laid over the scenario's containment and over every step's whose resolved containment has the field
+    (a step with fewer campaigns keeps its own). ``--set``, frontier levers and calibration priors under
+    ``containment.`` all go through here.
+    """
+    keys = path.split(".")
+    data["containment"] = _laid_over(data.get("containment") or {}, path, value)
+    for step in data.get("timeline") or []:
+        if not isinstance(step, dict):
+            continue  # the step's own problem: validation names it
+        try:
+            resolved = resolve_containment(step["policy"], step.get("containment") or {}).model_dump(mode="json")
+        except (ValueError, KeyError, TypeError):
+            continue
+        if _found(resolved, keys):
+            step["containment"] = _laid_over(step.get("containment") or {}, path, value)
+    return data
+
+
+def _laid_over(containment: Any, key: str, value: Any) -> dict:
+    """``containment`` (a mapping of nested or dotted overrides) with the dotted ``key`` set last."""
+    kept = {k: v for k, v in containment.items() if k != key} if isinstance(containment, dict) else {}
+    return {**kept, key: value}
+
+
+def apply_scenario_overrides(data: dict, overrides: Mapping[str, Any] | None) -> dict:
+    """:func:`apply_dotted` for a scenario: ``containment.*`` keys hold in every period (:func:`set_containment`)."""
+    for key, value in (overrides or {}).items():
+        if key.startswith("containment.") and isinstance(data.get("timeline"), list) and data["timeline"]:
+            set_containment(data, key.removeprefix("containment."), value)
+        else:
+            _set_dotted(data, key, value)
+    return data
+
+
 def apply_dotted(data: dict, overrides: Mapping[str, Any] | None) -> dict:
     """Set every dotted key of ``overrides`` in the raw mapping ``data``, in order, in place; no validation.
 
@@ -446,7 +499,7 @@ def load_scenario(source: str | Path, overrides: dict[str, Any] | None = None) -
     data = load_raw(source)
     if "name" not in data:
         data["name"] = Path(str(source)).stem
-    return validate_mapping(apply_dotted(data, overrides))
+    return validate_mapping(apply_scenario_overrides(data, overrides))
 
 
 def validate_mapping(data: dict) -> Scenario:
@@ -484,6 +537,8 @@ def apply_overrides(
     >>> fast = apply_overrides(load_scenario("demo"), {"duration_days": 20, "seed": 7})
     """
     data = scenario.model_dump(mode="json") if isinstance(scenario, BaseModel) else copy.deepcopy(dict(scenario))
+    if validate is validate_mapping:  # a scenario: containment overrides hold in every period
+        return validate(apply_scenario_overrides(data, overrides))
     return validate(apply_dotted(data, overrides))
 
 
