@@ -527,6 +527,9 @@ def _draw_households(rng, tables: CityTables, district_people: np.ndarray) -> tu
         if people == 0:
             continue
         draws = rng.choice(tables.household_size, size=int(people / mean_household * 1.1) + 10, p=tables.household_share)
+        while draws.sum() < people:  # rare (small districts): 10 % more households than the mean needs fell short
+            more = rng.choice(tables.household_size, size=int(people / mean_household * 0.1) + 10, p=tables.household_share)
+            draws = np.concatenate([draws, more])
         cumulative = np.cumsum(draws)
         last = int(np.searchsorted(cumulative, people))
         sizes = draws[: last + 1].copy()
