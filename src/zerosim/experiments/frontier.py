@@ -43,7 +43,7 @@ from zerosim.engine.rng import replicate_seed
 from zerosim.errors import InputError, MissingDependencyError, OutputError, ScenarioError
 from zerosim.io.results import SUMMARY_TOTALS, exclusive, prepare_out_dir, write_atomic
 from zerosim.io.safe_yaml import load_yaml
-from zerosim.io.scenario import Scenario, apply_dotted, set_containment, validate_mapping
+from zerosim.io.scenario import Scenario, apply_dotted, set_containment, validate_mapping, walk_path
 from zerosim.ledger.totals import LEDGER_TOTALS
 
 #: Files a frontier writes into its --out (``--force`` replaces these and the ``points/`` folder's YAML files).
@@ -106,20 +106,6 @@ def parse_lever(text: str) -> Lever:
     return Lever(path, "choice", choices=choices, text=text)
 
 
-def _walk(node: Any, keys: Sequence[str]) -> tuple[bool, Any]:
-    """(found, value) of a dotted path in plain data (list items by index)."""
-    for key in keys:
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                return False, None
-            node = node[int(key)]
-        elif isinstance(node, dict) and key in node:
-            node = node[key]
-        else:
-            return False, None
-    return True, node
-
-
 def apply_levers(scenario: Scenario | dict, values: dict[str, Any]) -> Scenario:
     """A validated copy of ``scenario`` with the lever ``values`` set (``containment.*`` levers in every period
     whose containment has the field). Raises ScenarioError naming the field for a value it refuses."""
@@ -141,7 +127,7 @@ def _suggestion(scenario: Scenario, path: str) -> str:
         root, keys = scenario.resolved_containment().model_dump(mode="json"), keys[1:]
     node = root
     for position, key in enumerate(keys):
-        found, child = _walk(node, [key])
+        found, child = walk_path(node, [key])
         if not found:
             if isinstance(node, dict):
                 near = difflib.get_close_matches(key, list(node), n=1, cutoff=0.5)
@@ -156,8 +142,8 @@ def _suggestion(scenario: Scenario, path: str) -> str:
 def current_value(scenario: Scenario, path: str) -> Any:
     """The scenario's own value at a lever path (containment paths read the resolved containment), or None."""
     if path.startswith("containment."):
-        return _walk(scenario.resolved_containment().model_dump(mode="json"), path.split(".")[1:])[1]
-    return _walk(scenario.model_dump(mode="json"), path.split("."))[1]
+        return walk_path(scenario.resolved_containment().model_dump(mode="json"), path.split(".")[1:])[1]
+    return walk_path(scenario.model_dump(mode="json"), path.split("."))[1]
 
 
 def check_levers(scenario: Scenario, levers: Sequence[Lever]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 import hashlib
 import json
 import os
@@ -316,18 +316,18 @@ def _set_dotted(data: dict, dotted: str, value: Any) -> None:
         node[last] = value
 
 
-def _found(node: Any, keys: list[str]) -> bool:
-    """Whether a dotted path exists in plain data (list items by index)."""
+def walk_path(node: Any, keys: Sequence[str]) -> tuple[bool, Any]:
+    """(found, value) of a dotted path, given as its keys, in plain data (list items by index)."""
     for key in keys:
         if isinstance(node, list):
             if not key.isdigit() or int(key) >= len(node):
-                return False
+                return False, None
             node = node[int(key)]
         elif isinstance(node, dict) and key in node:
             node = node[key]
         else:
-            return False
-    return True
+            return False, None
+    return True, node
 
 
 def set_containment(data: dict, path: str, value: Any) -> dict:
@@ -348,7 +348,7 @@ def set_containment(data: dict, path: str, value: Any) -> dict:
             resolved = resolve_containment(step["policy"], step.get("containment") or {}).model_dump(mode="json")
         except (ValueError, KeyError, TypeError):
             continue
-        if _found(resolved, keys):
+        if walk_path(resolved, keys)[0]:
             step["containment"] = _laid_over(step.get("containment") or {}, path, value)
     return data
 

@@ -191,9 +191,9 @@ class Zoning:
         # -- triggers ---------------------------------------------------------------------------
         case_level = LEVEL_CODE[cfg.compound_level_on_case]
         if (compounds.size or inside.size) and case_level:
-            cased = np.union1d(compounds, inside)
+            cased = np.union1d(compounds, inside) if inside.size else compounds
             last_case[cased] = day
-            state.subdistrict_day_last_case[np.unique(hood[cased])] = day
+            state.subdistrict_day_last_case[np.unique(hood[cased]) if inside.size else subdistricts] = day
             raise_to = cased[level[cased] < case_level]
             level[raise_to] = case_level
             since[cased] = day
