@@ -29,6 +29,7 @@ from zerosim.policy.testing import (
 from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
+    apply_packed_result_stage,
     apply_result_stage,
     TestedPeople,
     TestRules,
@@ -536,28 +537,50 @@ def test_lab_queue_takes_in_fifo_order():
 @settings(max_examples=60, deadline=None)
 @given(st.sets(st.integers(0, 5000), min_size=1, max_size=800), st.data())
 def test_packed_batches_give_back_their_members(members, data):
-    """A batch packed to one bit per agent gives back the same members, tube by tube, whole or sliced."""
+    """A batch packed to one bit per agent gives back the same members, tube by tube, whole or sliced;
+    its results, applied in place from the bits, are those of the same tubes as agent ids."""
     ids = np.array(sorted(members), dtype=np.int32)
     cuts = sorted(data.draw(st.sets(st.integers(1, max(1, ids.size - 1)), max_size=ids.size)) - {ids.size})
     starts = np.array([0, *cuts, ids.size], dtype=np.int64)
     tubes = starts.size - 1
-    batch = TubeBatch(np.zeros(tubes, np.int16), np.zeros(tubes, np.int8), starts, ids)
+    flags = np.array(data.draw(st.lists(st.sampled_from([0, 1, 3]), min_size=tubes, max_size=tubes)), np.int8)
+    batch = TubeBatch(np.zeros(tubes, np.int16), flags, starts, ids)
     packed = batch.pack()
     if (ids[-1] - ids[0]) // 8 + 1 < ids.nbytes:
         assert packed.packed_base == ids[0] and packed.members.dtype == np.uint8
     assert packed.member_ids().tolist() == ids.tolist()
     first = data.draw(st.integers(0, tubes - 1))
     stop = data.draw(st.integers(first + 1, tubes))
-    part = packed.slice(first, stop).unpacked()  # what the results are applied from
-    assert part.packed_base == -1 and np.diff(part.member_start).tolist() == np.diff(starts[first : stop + 1]).tolist()
-    assert part.members[part.member_start[0] : part.member_start[-1]].tolist() == ids[starts[first] : starts[stop]].tolist()
-    size = data.draw(st.integers(1, ids.size))
-    pieces = list(packed.pieces(size))  # how the results are applied: a piece at a time
-    assert np.concatenate([piece.member_ids() for piece in pieces]).tolist() == ids.tolist()
-    assert np.concatenate([np.diff(piece.member_start) for piece in pieces]).tolist() == np.diff(starts).tolist()
-    assert all(piece.packed_base == -1 for piece in pieces)
-    if packed.packed_base >= 0:  # ids already in memory are not cut up
-        assert all(piece.member_count <= size or piece.tube_count == 1 for piece in pieces)
+    part = packed.slice(first, stop)
+    assert np.diff(part.member_start).tolist() == np.diff(starts[first : stop + 1]).tolist()
+    assert part.member_ids().tolist() == ids[starts[first] : starts[stop]].tolist()
+    # Results from the packed slice, read in place, against the same tubes as ids.
+    n = 5001
+    rng = np.random.default_rng(len(members))
+    start = {"test_result": rng.choice([0, 1, 3], n).astype(np.int8), "day_last_result": np.full(n, -1, np.int16),
+             "consecutive_negatives": rng.integers(0, 5, n).astype(np.int8),
+             "day_detected": np.where(rng.random(n) < 0.1, 3, -1).astype(np.int16),
+             "is_community_case": np.zeros(n, np.int8)}
+    context = (np.zeros(n, np.int8), np.zeros(n, np.int32), np.zeros(1, np.int8), np.zeros(n, np.int8))
+    read = data.draw(st.integers(1, 40))  # members read from the bits at a time (more tubes than one read)
+    outcomes = []
+    for as_bits in (False, True):
+        agents = {k: v.copy() for k, v in start.items()}
+        cases, retest_out, totals = np.zeros(1, np.int64), np.empty(ids.size, np.int64), np.zeros(4, np.int64)
+        head = (part.swab_day, part.flags, part.member_start)
+        for stage in (1, 2, 3):
+            if as_bits and part.packed_base >= 0:
+                apply_packed_result_stage(stage, 9, *head, part.members, part.packed_base, True, *agents.values(),
+                                          *context, cases, retest_out, totals, True, read)
+            else:
+                apply_result_stage(stage, 9, *head, ids, True, *agents.values(), *context, cases, retest_out,
+                                   totals, True)
+        outcomes.append((agents, totals.tolist(), retest_out[: totals[3]].tolist(), cases.tolist()))
+    (plain, *rest_plain), (bits, *rest_bits) = outcomes
+    assert rest_plain == rest_bits
+    for name in start:
+        assert np.array_equal(plain[name], bits[name]), name
+    assert (plain["day_last_result"] == 9).sum() == part.member_count  # every member got its result
 
 
 def test_unsorted_members_are_not_packed():

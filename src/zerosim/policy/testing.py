@@ -95,7 +95,6 @@ and the unit arrays ``swab_pool_size`` (per agent, a schema row), ``testing_coun
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -112,6 +111,7 @@ from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     STREAM_CAMPAIGN,
+    apply_packed_result_stage,
     apply_result_stage,
     TestedPeople,
     TestRules,
@@ -136,8 +136,6 @@ from zerosim.population.kernels import SCAN_CHUNKS, blocks_with, threads_for, un
 from zerosim.population.state import NEVER, PopulationState, Sector, TestResult, ZoneLevel
 from zerosim.population.testing_counts import TestingCounter
 
-#: Members of a packed tube batch unpacked at a time when its results are applied (16 MiB of ids).
-RESULT_PIECE_MEMBERS = 1 << 22
 
 #: Zone names of campaigns that target compounds by their ``compound_zone_level``.
 ZONE_LEVEL_TARGETS: dict[str, tuple[int, ...]] = {
@@ -199,13 +197,6 @@ class TubeBatch:
             raise RuntimeError(f"packed tube batch holds {found} of its {out.size} members")
         return out
 
-    def unpacked(self) -> "TubeBatch":
-        """This batch with its members as agent ids (itself when they already are)."""
-        if self.packed_base < 0:
-            return self
-        return TubeBatch(self.swab_day, self.flags, self.member_start - self.member_start[0], self.member_ids(),
-                         self.due_day)
-
     def pack(self) -> "TubeBatch":
         """This batch with its members as one bit per agent of their range, when that is smaller
         (members strictly increasing, as a round's swabs are); else itself."""
@@ -220,20 +211,6 @@ class TubeBatch:
         if not pack_members(ids, base, bits):  # not strictly increasing: a bit set cannot keep the order
             return self
         return TubeBatch(self.swab_day, self.flags, self.member_start - self.member_start[0], bits, self.due_day, base)
-
-    def pieces(self, members: int) -> Iterator["TubeBatch"]:
-        """The batch in consecutive runs of whole tubes of about ``members`` members each (at least
-        one tube), each with its members as agent ids: a packed batch is unpacked a piece at a time."""
-        if self.packed_base < 0 or self.member_count <= members:
-            yield self.unpacked()
-            return
-        start = self.member_start
-        first = 0
-        while first < self.tube_count:
-            stop = int(np.searchsorted(start, start[first] + members, side="right")) - 1
-            stop = min(max(stop, first + 1), self.tube_count)
-            yield self.slice(first, stop).unpacked()
-            first = stop
 
     def slice(self, first: int, stop: int) -> "TubeBatch":
         """Tubes ``first .. stop - 1`` as views."""
@@ -800,14 +777,16 @@ class Testing:
         retest_out = np.empty(room, dtype=np.int64)
         # The day's batches in order, pass by pass: the same as joining them, without copying members.
         totals = np.zeros(4, dtype=np.int64)
+        agents = (state.test_result, state.day_last_result, state.consecutive_negatives, state.day_detected,
+                  state.is_community_case, state.quarantine_status, state.compound_id, state.compound_case_level,
+                  state.district_id, state.testing_cases_district, retest_out, totals, confirm)
         for stage in (1, 2, 3):
-            for batch in (piece for whole in due for piece in whole.pieces(RESULT_PIECE_MEMBERS)):
-                apply_result_stage(
-                    stage, day, batch.swab_day, batch.flags, batch.member_start, batch.members, retest,
-                    state.test_result, state.day_last_result, state.consecutive_negatives, state.day_detected,
-                    state.is_community_case, state.quarantine_status, state.compound_id, state.compound_case_level,
-                    state.district_id, state.testing_cases_district, retest_out, totals, confirm,
-                )
+            for batch in due:  # a packed batch is read in place, never unpacked
+                tubes = (stage, day, batch.swab_day, batch.flags, batch.member_start)
+                if batch.packed_base >= 0:
+                    apply_packed_result_stage(*tubes, batch.members, batch.packed_base, retest, *agents)
+                else:
+                    apply_result_stage(*tubes, batch.members, retest, *agents)
         new_cases, false_positives, turnaround, retests = (int(value) for value in totals)
         counts[TestingCounter.TUBES_REPORTED_TODAY] += sum(batch.tube_count for batch in due)
         counts[TestingCounter.CASES_TODAY] += new_cases

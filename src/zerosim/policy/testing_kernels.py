@@ -65,6 +65,13 @@ KIND_SINGLE = 0
 
 _NO_THRESHOLD = np.int64(1 << 40)  # a request day above any int16 day: "take every pending request"
 
+#: Members of a packed tube batch read into agent ids at a time when its results are applied (256 KiB).
+PACKED_READ_MEMBERS = 1 << 16
+
+#: Index of the bit set in a byte with one bit set (``_LOWEST_BIT[1 << k] == k``), for reading packed members.
+_LOWEST_BIT = np.zeros(129, dtype=np.int64)
+_LOWEST_BIT[[1 << k for k in range(8)]] = np.arange(8)
+
 
 # -- campaign requests -----------------------------------------------------------------------------
 @njit(cache=True, nogil=True, parallel=True)
@@ -861,6 +868,117 @@ def apply_result_stage(
                 consecutive_negatives[i] = 0
                 retest_out[counts[3]] = i
                 counts[3] += 1
+
+
+@njit(cache=True, nogil=True)
+def apply_packed_result_stage(
+    stage,
+    day,
+    swab_day,
+    flags,
+    member_start,
+    bits,
+    base,
+    retest_pools,
+    test_result,
+    day_last_result,
+    consecutive_negatives,
+    day_detected,
+    is_community_case,
+    quarantine_status,
+    compound_id,
+    compound_case_level,
+    district_id,
+    cases_by_district,
+    retest_out,
+    counts,
+    confirm_singles=False,
+    read_members=PACKED_READ_MEMBERS,
+):
+    """:func:`apply_result_stage` for a packed batch (``TubeBatch.pack``), read in place a tube at a
+    time: its members are the agents ``base + k`` of the bits ``k`` set in ``bits``, in increasing
+    order, tube j holding members ``member_start[j] .. member_start[j + 1] - 1`` of that order (a
+    slice of a batch starts past member 0). Whole tubes of up to ``read_members`` members (or one
+    tube) are read at a time into a small buffer; nothing is unpacked whole.
+
+    Parameters
+    ----------
+    bits : (b,) uint8
+    base : int
+    read_members : int
+        Members read into ids at a time.
+    (the others as :func:`apply_result_stage`)
+    """
+    tubes = swab_day.size
+    if tubes == 0 or stage != 1 and not _any_positive(flags):
+        return  # stages 2 and 3 visit the members of positive tubes only
+    largest = 1
+    for j in range(tubes):
+        largest = max(largest, member_start[j + 1] - member_start[j])
+    room = max(largest, read_members)
+    ids = np.empty(room, dtype=np.int32)
+    start = np.empty(room + 1, dtype=np.int64)
+    b, rest = _seek_member(bits, member_start[0])
+    j0 = 0
+    while j0 < tubes:  # whole tubes j0 .. j1 - 1, read from the bits, then applied as ids
+        first = member_start[j0]
+        j1 = j0 + 1
+        while j1 < tubes and member_start[j1 + 1] - first <= room:
+            j1 += 1
+        for k in range(member_start[j1] - first):  # the next bit set
+            while rest == 0:
+                b += 1
+                rest = np.int64(bits[b])
+            low = rest & -rest
+            rest ^= low
+            ids[k] = base + b * 8 + _LOWEST_BIT[low]
+        for j in range(j0, j1 + 1):
+            start[j - j0] = member_start[j] - first
+        # A call, not inlined: inlined in this loop, the stage's code ran 3x slower.
+        apply_result_stage(stage, day, swab_day[j0:j1], flags[j0:j1], start[: j1 - j0 + 1], ids, retest_pools,
+                           test_result, day_last_result, consecutive_negatives, day_detected, is_community_case,
+                           quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
+                           retest_out, counts, confirm_singles)
+        j0 = j1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _any_positive(flags):
+    """Whether a tube of ``flags`` is positive."""
+    for j in range(flags.size):
+        if flags[j] & FLAG_POSITIVE:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bits_set(byte):
+    """The number of bits set in a byte (0..255)."""
+    count = 0
+    while byte:
+        byte &= byte - 1
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _seek_member(bits, first):
+    """Where member ``first`` of a packed set is: (byte index, the bits of that byte from that member
+    on); whole bytes are skipped by their bit counts. Past the last member: (last byte, 0)."""
+    seen = 0
+    b = 0
+    while b < bits.size:
+        count = _bits_set(np.int64(bits[b]))
+        if seen + count > first:
+            break
+        seen += count
+        b += 1
+    if b == bits.size:  # no member left (an empty slice at the end)
+        return bits.size - 1, np.int64(0)
+    rest = np.int64(bits[b])
+    for _ in range(first - seen):
+        rest &= rest - 1  # drop the lowest member
+    return b, rest
 
 
 @njit(cache=True, nogil=True)
