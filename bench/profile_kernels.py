@@ -26,7 +26,7 @@ from profile_day import warm_simulation  # bench/ is the script's folder, first 
 DEFAULT_MODULES = (
     "zerosim.policy.testing", "zerosim.policy.isolation", "zerosim.policy.confinement", "zerosim.policy.tracing",
     "zerosim.policy.healthcode", "zerosim.policy.closures", "zerosim.policy.zoning", "zerosim.ledger.components",
-    "zerosim.disease.components", "zerosim.transmission.components",
+    "zerosim.disease.components", "zerosim.transmission.components", "zerosim.behaviour.components",
 )
 
 #: Plain Python helpers worth timing beside the kernels.

@@ -75,6 +75,9 @@ PACKED_READ_MEMBERS = 1 << 16
 _LOWEST_BIT = np.zeros(129, dtype=np.int64)
 _LOWEST_BIT[[1 << k for k in range(8)]] = np.arange(8)
 
+#: Bits set in each byte value.
+_BITS_SET = np.array([bin(value).count("1") for value in range(256)], dtype=np.int64)
+
 
 # -- campaign requests -----------------------------------------------------------------------------
 @njit(cache=True, nogil=True, parallel=True)
@@ -922,6 +925,12 @@ def apply_packed_result_stage(
     tubes = swab_day.size
     if tubes == 0 or stage != 1 and not _any_positive(flags):
         return  # stages 2 and 3 visit the members of positive tubes only
+    if stage != 1:
+        _apply_packed_positives(stage, day, swab_day, flags, member_start, bits, base, retest_pools, test_result,
+                                day_last_result, consecutive_negatives, day_detected, is_community_case,
+                                quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
+                                retest_out, counts, confirm_singles)
+        return
     largest = 1
     for j in range(tubes):
         largest = max(largest, member_start[j + 1] - member_start[j])
@@ -950,6 +959,57 @@ def apply_packed_result_stage(
                            quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
                            retest_out, counts, confirm_singles)
         j0 = j1
+
+
+@njit(cache=True, nogil=True)
+def _apply_packed_positives(stage, day, swab_day, flags, member_start, bits, base, retest_pools, test_result,
+                            day_last_result, consecutive_negatives, day_detected, is_community_case,
+                            quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
+                            retest_out, counts, confirm_singles):
+    """Stage 2 or 3 of :func:`apply_packed_result_stage`: only the positive tubes' members are read
+    (the members between them are skipped a byte at a time by their bit counts), each tube applied
+    in order by :func:`apply_result_stage`."""
+    b, rest = _seek_member(bits, member_start[0])
+    at = member_start[0]  # the member the cursor (b, rest) is at
+    ids = np.empty(1, dtype=np.int32)
+    start = np.zeros(2, dtype=np.int64)
+    for j in range(swab_day.size):
+        if not flags[j] & FLAG_POSITIVE:
+            continue
+        b, rest = _skip_members(bits, b, rest, member_start[j] - at)
+        size = member_start[j + 1] - member_start[j]
+        if ids.size < size:
+            ids = np.empty(size, dtype=np.int32)
+        for k in range(size):
+            while rest == 0:
+                b += 1
+                rest = np.int64(bits[b])
+            low = rest & -rest
+            rest ^= low
+            ids[k] = base + b * 8 + _LOWEST_BIT[low]
+        at = member_start[j + 1]
+        start[1] = size
+        apply_result_stage(stage, day, swab_day[j : j + 1], flags[j : j + 1], start, ids, retest_pools, test_result,
+                           day_last_result, consecutive_negatives, day_detected, is_community_case, quarantine_status,
+                           compound_id, compound_case_level, district_id, cases_by_district, retest_out, counts,
+                           confirm_singles)
+
+
+@njit(cache=True, nogil=True)
+def _skip_members(bits, b, rest, count):
+    """The cursor (byte index, unread bits of that byte) ``count`` members after (b, rest)."""
+    while count > 0:
+        here = _BITS_SET[rest]
+        if here > count:
+            break
+        count -= here
+        b += 1
+        if b == bits.size:
+            return b - 1, np.int64(0)
+        rest = np.int64(bits[b])
+    for _ in range(count):
+        rest &= rest - 1
+    return b, rest
 
 
 @njit(cache=True, nogil=True, inline="always")
