@@ -27,6 +27,8 @@ from zerosim.policy.testing import (
     swab_capacity_by_subdistrict,
 )
 from zerosim.policy.testing_kernels import (
+    _block_members,
+    _seek_member,
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     apply_packed_result_stage,
@@ -581,6 +583,28 @@ def test_packed_batches_give_back_their_members(members, data):
     for name in start:
         assert np.array_equal(plain[name], bits[name]), name
     assert (plain["day_last_result"] == 9).sum() == part.member_count  # every member got its result
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 60_000), st.floats(0.001, 0.9), st.integers(0, 2**32 - 1))
+def test_seek_finds_every_member_of_a_packed_set_across_blocks(size, density, seed):
+    """The cursor of member k (its block from the block counts, then bytes skipped by their bit counts)
+    reads the k-th bit set next, across many seek blocks, at the ends; past the last member, nothing."""
+    rng = np.random.default_rng(seed)
+    bits = (rng.random(size) < density).astype(np.uint8) * rng.integers(1, 256, size).astype(np.uint8)
+    positions = np.flatnonzero(np.unpackbits(bits, bitorder="little"))
+    prefix = _block_members(bits)
+    assert prefix[-1] == positions.size
+    for first in {0, positions.size // 3, max(positions.size - 1, 0), positions.size, *rng.integers(0, positions.size + 1, 5)}:
+        b, rest = _seek_member(bits, prefix, int(first))
+        if first < positions.size:
+            while rest == 0:  # as the readers do: the member is the next bit set from the cursor on
+                b += 1
+                rest = int(bits[b])
+            low = rest & -rest
+            assert b * 8 + int(low).bit_length() - 1 == positions[first]
+        else:
+            assert rest == 0 and not bits[b + 1 :].any()
 
 
 def test_unsorted_members_are_not_packed():

@@ -75,6 +75,9 @@ PACKED_READ_MEMBERS = 1 << 16
 _LOWEST_BIT = np.zeros(129, dtype=np.int64)
 _LOWEST_BIT[[1 << k for k in range(8)]] = np.arange(8)
 
+#: Bytes of a packed set per block of its member count index (:func:`_block_members`).
+PACKED_SEEK_BLOCK = 4096
+
 #: Bits set in each byte value.
 _BITS_SET = np.array([bin(value).count("1") for value in range(256)], dtype=np.int64)
 
@@ -883,7 +886,7 @@ def apply_result_stage(
                 counts[3] += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def apply_packed_result_stage(
     stage,
     day,
@@ -931,18 +934,44 @@ def apply_packed_result_stage(
                                 quarantine_status, compound_id, compound_case_level, district_id, cases_by_district,
                                 retest_out, counts, confirm_singles)
         return
+    # Stage 1 writes each member alone (a packed batch's members are distinct): chunks of tubes in parallel.
+    prefix = _block_members(bits)
+    chunks = min(SCAN_CHUNKS, tubes)
+    per_chunk = (tubes + chunks - 1) // chunks
+    chunk_counts = np.zeros((chunks, counts.size), dtype=np.int64)
+    for c in prange(chunks):
+        first_tube = min(tubes, c * per_chunk)
+        stop_tube = min(tubes, first_tube + per_chunk)
+        if first_tube < stop_tube:
+            _apply_packed_tubes(stage, day, swab_day, flags, member_start, bits, base, prefix, first_tube, stop_tube,
+                                read_members, retest_pools, test_result, day_last_result, consecutive_negatives,
+                                day_detected, is_community_case, quarantine_status, compound_id, compound_case_level,
+                                district_id, cases_by_district, retest_out, chunk_counts[c], confirm_singles)
+    for c in range(chunks):
+        for k in range(counts.size):
+            counts[k] += chunk_counts[c, k]
+
+
+@njit(cache=True, nogil=True)
+def _apply_packed_tubes(stage, day, swab_day, flags, member_start, bits, base, prefix, first_tube, stop_tube,
+                        read_members, retest_pools, test_result, day_last_result, consecutive_negatives, day_detected,
+                        is_community_case, quarantine_status, compound_id, compound_case_level, district_id,
+                        cases_by_district, retest_out, counts, confirm_singles):
+    """Stage ``stage`` of :func:`apply_packed_result_stage` for tubes ``first_tube .. stop_tube - 1``:
+    whole tubes of up to ``read_members`` members (or one tube) read at a time into a small buffer
+    and applied by :func:`apply_result_stage`."""
     largest = 1
-    for j in range(tubes):
+    for j in range(first_tube, stop_tube):
         largest = max(largest, member_start[j + 1] - member_start[j])
     room = max(largest, read_members)
     ids = np.empty(room, dtype=np.int32)
     start = np.empty(room + 1, dtype=np.int64)
-    b, rest = _seek_member(bits, member_start[0])
-    j0 = 0
-    while j0 < tubes:  # whole tubes j0 .. j1 - 1, read from the bits, then applied as ids
+    b, rest = _seek_member(bits, prefix, member_start[first_tube])
+    j0 = first_tube
+    while j0 < stop_tube:  # whole tubes j0 .. j1 - 1, read from the bits, then applied as ids
         first = member_start[j0]
         j1 = j0 + 1
-        while j1 < tubes and member_start[j1 + 1] - first <= room:
+        while j1 < stop_tube and member_start[j1 + 1] - first <= room:
             j1 += 1
         for k in range(member_start[j1] - first):  # the next bit set
             while rest == 0:
@@ -969,7 +998,7 @@ def _apply_packed_positives(stage, day, swab_day, flags, member_start, bits, bas
     """Stage 2 or 3 of :func:`apply_packed_result_stage`: only the positive tubes' members are read
     (the members between them are skipped a byte at a time by their bit counts), each tube applied
     in order by :func:`apply_result_stage`."""
-    b, rest = _seek_member(bits, member_start[0])
+    b, rest = _seek_member(bits, _block_members(bits), member_start[0])
     at = member_start[0]  # the member the cursor (b, rest) is at
     ids = np.empty(1, dtype=np.int32)
     start = np.zeros(2, dtype=np.int64)
@@ -1021,34 +1050,31 @@ def _any_positive(flags):
     return False
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bits_set(byte):
-    """The number of bits set in a byte (0..255)."""
-    count = 0
-    while byte:
-        byte &= byte - 1
-        count += 1
-    return count
+@njit(cache=True, nogil=True, parallel=True)
+def _block_members(bits):
+    """Exclusive prefix sum of the members (bits set) per block of ``PACKED_SEEK_BLOCK`` bytes: (B + 1,) int64."""
+    blocks = (bits.size + PACKED_SEEK_BLOCK - 1) // PACKED_SEEK_BLOCK
+    prefix = np.zeros(blocks + 1, dtype=np.int64)
+    for k in prange(blocks):
+        count = 0
+        for b in range(k * PACKED_SEEK_BLOCK, min(bits.size, (k + 1) * PACKED_SEEK_BLOCK)):
+            count += _BITS_SET[bits[b]]
+        prefix[k + 1] = count
+    for k in range(blocks):
+        prefix[k + 1] += prefix[k]
+    return prefix
 
 
 @njit(cache=True, nogil=True)
-def _seek_member(bits, first):
-    """Where member ``first`` of a packed set is: (byte index, the bits of that byte from that member
-    on); whole bytes are skipped by their bit counts. Past the last member: (last byte, 0)."""
-    seen = 0
-    b = 0
-    while b < bits.size:
-        count = _bits_set(np.int64(bits[b]))
-        if seen + count > first:
-            break
-        seen += count
-        b += 1
-    if b == bits.size:  # no member left (an empty slice at the end)
+def _seek_member(bits, prefix, first):
+    """Where member ``first`` (counted from the first bit set) of a packed set is, as a cursor (byte
+    index, the bits of that byte from that member on): its block found in ``prefix``
+    (:func:`_block_members`), then bytes skipped by their bit counts. Past the last member: (last byte, 0)."""
+    k = np.searchsorted(prefix, first, side="right") - 1
+    b = k * PACKED_SEEK_BLOCK
+    if b >= bits.size:
         return bits.size - 1, np.int64(0)
-    rest = np.int64(bits[b])
-    for _ in range(first - seen):
-        rest &= rest - 1  # drop the lowest member
-    return b, rest
+    return _skip_members(bits, b, np.int64(bits[b]), first - prefix[k])
 
 
 @njit(cache=True, nogil=True)
