@@ -666,11 +666,15 @@ class Testing:
             workers = ids[group_start[1 + index] : group_start[2 + index]]
             if workers.size == 0:
                 continue
-            tube_start = np.empty(workers.size + 1, dtype=np.int64)
-            no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
-            tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size, state.household_id,
-                               no_households, tube_start)
-            batches.append(self._tube_batch(state, workers, tube_start[: tubes + 1].copy(), day, rng))
+            if config.pool_size == 1:  # a tube per worker: no pass over their workplaces needed
+                tube_start = np.arange(workers.size + 1, dtype=np.int64)
+            else:
+                tube_start = np.empty(workers.size + 1, dtype=np.int64)
+                no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
+                tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size,
+                                   state.household_id, no_households, tube_start)
+                tube_start = tube_start[: tubes + 1].copy()
+            batches.append(self._tube_batch(state, workers, tube_start, day, rng))
         return batches
 
     def _screening_due(self, state: PopulationState, day: int, screen_of_sector: np.ndarray) -> list[np.ndarray]:
