@@ -31,6 +31,7 @@ from zerosim.policy.testing_kernels import (
     _seek_member,
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
+    apply_distinct_result_stage,
     apply_packed_result_stage,
     apply_result_stage,
     TestedPeople,
@@ -938,17 +939,18 @@ def test_listed_individual_tests_equal_the_full_scan_without_antigen():
     assert (kinds == 0).sum() > 0 and (kinds == 1).sum() > 0 and (kinds == 2).sum() > 0
 
 
-def apply_results(*args):
+def apply_results(*args, kernel=apply_result_stage):
     """The three result stages over one batch, as the component runs them per batch; arguments as
     :func:`apply_result_stage` without ``stage`` and ``counts`` (``confirm_singles`` last, optional)."""
     head, confirm = (args[:-1], args[-1]) if len(args) == 18 else (args, False)
     counts = np.zeros(4, np.int64)
     for stage in (1, 2, 3):
-        apply_result_stage(stage, *head, counts, confirm)
+        kernel(stage, *head, counts, confirm)
     return tuple(int(value) for value in counts)
 
 
-def test_apply_results_matches_reference():
+@pytest.mark.parametrize("kernel", [apply_result_stage, apply_distinct_result_stage])
+def test_apply_results_matches_reference(kernel):
     rng = np.random.default_rng(6)
     n, day, compounds, districts = 6000, 12, 30, 4
     members = rng.permutation(n)[:4000].astype(np.int32)  # every agent in at most one tube
@@ -979,7 +981,7 @@ def test_apply_results_matches_reference():
         new_cases, false_positives, turnaround, retests = apply_results(
             day, swab_day, flags, member_start, members, retest, s["test_result"], s["day_last_result"],
             s["consecutive_negatives"], s["day_detected"], s["is_community_case"], quarantine, compound, zone,
-            district, cases, retest_out)
+            district, cases, retest_out, kernel=kernel)
         # reference (members unique, so the passes are independent)
         tube = np.repeat(np.arange(tubes), sizes)
         positive = (flags[tube] & FLAG_POSITIVE) != 0

@@ -111,8 +111,8 @@ from zerosim.policy.testing_kernels import (
     FLAG_FALSE_POSITIVE,
     FLAG_POSITIVE,
     STREAM_CAMPAIGN,
+    apply_distinct_result_stage,
     apply_packed_result_stage,
-    apply_result_stage,
     TestedPeople,
     TestRules,
     classify_individual_tests,
@@ -152,7 +152,9 @@ class TubeBatch:
     """Tubes swabbed (or processed) together, as arrays.
 
     Tube j holds agents ``members[member_start[j]:member_start[j + 1]]`` (absolute offsets into
-    ``members``, so slicing a batch copies nothing).
+    ``members``, so slicing a batch copies nothing). No agent is in two tubes of a batch (each
+    batch is one day's swabs of one lane, each swabbed once), so its negative results are applied
+    in parallel.
 
     Attributes
     ----------
@@ -790,7 +792,7 @@ class Testing:
                 if batch.packed_base >= 0:
                     apply_packed_result_stage(*tubes, batch.members, batch.packed_base, retest, *agents)
                 else:
-                    apply_result_stage(*tubes, batch.members, retest, *agents)
+                    apply_distinct_result_stage(*tubes, batch.members, retest, *agents)
         new_cases, false_positives, turnaround, retests = (int(value) for value in totals)
         counts[TestingCounter.TUBES_REPORTED_TODAY] += sum(batch.tube_count for batch in due)
         counts[TestingCounter.CASES_TODAY] += new_cases

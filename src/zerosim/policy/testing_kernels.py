@@ -887,6 +887,54 @@ def apply_result_stage(
 
 
 @njit(cache=True, nogil=True, parallel=True)
+def apply_distinct_result_stage(
+    stage,
+    day,
+    swab_day,
+    flags,
+    member_start,
+    members,
+    retest_pools,
+    test_result,
+    day_last_result,
+    consecutive_negatives,
+    day_detected,
+    is_community_case,
+    quarantine_status,
+    compound_id,
+    compound_case_level,
+    district_id,
+    cases_by_district,
+    retest_out,
+    counts,
+    confirm_singles=False,
+):
+    """:func:`apply_result_stage` for a batch in which no agent is in two tubes (every batch the testing
+    component makes): stage 1, which writes each member alone, runs on 64 chunks of tubes in parallel
+    (the same result on any number of threads); stages 2 and 3 run in order."""
+    tubes = swab_day.size
+    if stage != 1 or tubes < 2 * SCAN_CHUNKS:
+        apply_result_stage(stage, day, swab_day, flags, member_start, members, retest_pools, test_result,
+                           day_last_result, consecutive_negatives, day_detected, is_community_case, quarantine_status,
+                           compound_id, compound_case_level, district_id, cases_by_district, retest_out, counts,
+                           confirm_singles)
+        return
+    per_chunk = (tubes + SCAN_CHUNKS - 1) // SCAN_CHUNKS
+    chunk_counts = np.zeros((SCAN_CHUNKS, counts.size), dtype=np.int64)
+    for c in prange(SCAN_CHUNKS):
+        first_tube = min(tubes, c * per_chunk)
+        stop_tube = min(tubes, first_tube + per_chunk)
+        apply_result_stage(stage, day, swab_day[first_tube:stop_tube], flags[first_tube:stop_tube],
+                           member_start[first_tube : stop_tube + 1], members, retest_pools, test_result,
+                           day_last_result, consecutive_negatives, day_detected, is_community_case, quarantine_status,
+                           compound_id, compound_case_level, district_id, cases_by_district, retest_out,
+                           chunk_counts[c], confirm_singles)
+    for c in range(SCAN_CHUNKS):
+        for k in range(counts.size):
+            counts[k] += chunk_counts[c, k]
+
+
+@njit(cache=True, nogil=True, parallel=True)
 def apply_packed_result_stage(
     stage,
     day,
