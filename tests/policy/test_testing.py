@@ -47,6 +47,7 @@ from zerosim.policy.testing_kernels import (
     request_swabs,
     request_swabs_in_compounds,
     take_swabs,
+    tubes_of_buckets,
     viral_samples,
 )
 from zerosim.population.kernels import blocks_with
@@ -796,7 +797,7 @@ def test_group_swabbed_matches_masks_and_stable_sorts():
     kinds = rng.integers(-1, 3, ids.size).astype(np.int8)
     workplace = rng.integers(0, workplaces, n).astype(np.int32)
     last_swab = np.full(n, -1, np.int16)
-    swabbed, group_start = group_swabbed(ids, kinds, 2, workplace, workplaces, 7, last_swab)
+    swabbed, group_start, bucket_end = group_swabbed(ids, kinds, 2, workplace, workplaces, 7, last_swab)
     expected = [ids[kinds == 0]]
     for s in range(2):
         workers = ids[kinds == 1 + s]
@@ -804,6 +805,14 @@ def test_group_swabbed_matches_masks_and_stable_sorts():
     assert np.array_equal(group_start, np.r_[0, np.cumsum([e.size for e in expected])])
     assert np.array_equal(swabbed, np.concatenate(expected))
     assert np.array_equal(np.flatnonzero(last_swab == 7), np.sort(ids[kinds >= 0]))
+    # Each config's tubes, cut from the workplaces' runs, are those form_pools cuts from the workers.
+    for s, pool_size in ((0, 1), (1, 4), (1, 10)):
+        workers = swabbed[group_start[1 + s] : group_start[2 + s]]
+        reference = np.empty(workers.size + 1, np.int64)
+        tubes = form_pools(workers, workplace, np.zeros(n, np.int8), pool_size, np.zeros(n, np.int32),
+                           np.zeros(workplaces, np.int8), reference)
+        assert np.array_equal(tubes_of_buckets(bucket_end, 1 + s * workplaces, workplaces, pool_size),
+                              reference[: tubes + 1])
 
 
 def test_viral_samples_matches_reference():

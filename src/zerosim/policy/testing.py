@@ -128,6 +128,7 @@ from zerosim.policy.testing_kernels import (
     screened_workers_by_turn,
     symptomatic_agents,
     take_swabs,
+    tubes_of_buckets,
     unpack_members,
     viral_samples,
 )
@@ -655,8 +656,9 @@ class Testing:
             ids = candidates  # with kind -1 for those not swabbed
         # The swabbed, grouped for their tubes (singles in agent order, then each screening config's
         # workers by workplace), in one counting sort that also sets their day_last_swab.
-        ids, group_start = group_swabbed(ids, kinds, len(screening), state.workplace_id, state.groups.workplace_count,
-                                         day, state.day_last_swab)
+        workplaces = state.groups.workplace_count
+        ids, group_start, bucket_end = group_swabbed(ids, kinds, len(screening), state.workplace_id, workplaces, day,
+                                                     state.day_last_swab)
         if ids.size == 0:
             return []
         counts[TestingCounter.SWABBED_TODAY] += ids.size
@@ -668,14 +670,8 @@ class Testing:
             workers = ids[group_start[1 + index] : group_start[2 + index]]
             if workers.size == 0:
                 continue
-            if config.pool_size == 1:  # a tube per worker: no pass over their workplaces needed
-                tube_start = np.arange(workers.size + 1, dtype=np.int64)
-            else:
-                tube_start = np.empty(workers.size + 1, dtype=np.int64)
-                no_households = np.zeros(state.groups.workplace_count, dtype=np.int8)
-                tubes = form_pools(workers, state.workplace_id, state.swab_pool_size, config.pool_size,
-                                   state.household_id, no_households, tube_start)
-                tube_start = tube_start[: tubes + 1].copy()
+            # Tubes of pool_size workers of one workplace: cut from each workplace's run of workers.
+            tube_start = tubes_of_buckets(bucket_end, 1 + index * workplaces, workplaces, config.pool_size)
             batches.append(self._tube_batch(state, workers, tube_start, day, rng))
         return batches
 

@@ -672,6 +672,9 @@ def group_swabbed(ids, kinds, configs, workplace_id, workplace_count, day, day_l
     swabbed : (s,) int32
     group_start : (configs + 2,) int64
         Group 0 (singles) is ``swabbed[group_start[0]:group_start[1]]``, config s is group ``1 + s``.
+    bucket_end : (1 + configs * workplace_count + 1,) int64
+        Where each key's run ends in ``swabbed``: key 0 the singles, key ``1 + s * workplace_count + w``
+        config s's workers of workplace w (for :func:`tubes_of_buckets`).
     """
     keys = 1 + configs * workplace_count
     starts = np.zeros(keys + 1, dtype=np.int64)
@@ -697,7 +700,32 @@ def group_swabbed(ids, kinds, configs, workplace_id, workplace_count, day, day_l
         swabbed[starts[key]] = i
         starts[key] += 1
         day_last_swab[i] = day
-    return swabbed, group_start
+    return swabbed, group_start, starts
+
+
+@njit(cache=True, nogil=True)
+def tubes_of_buckets(bucket_end, first_key, keys, pool_size):
+    """Tube starts cutting the runs of keys ``first_key .. first_key + keys - 1`` (consecutive, key k
+    ending at ``bucket_end[k]``, the first starting at ``bucket_end[first_key - 1]``) into tubes of
+    ``pool_size`` consecutive samples, a run's last tube holding the rest: what :func:`form_pools`
+    gives for a fixed pool size without household pools, from the run lengths alone (no read of the
+    samples' workplaces). Offsets from the first run's start: (tubes + 1,) int64."""
+    origin = bucket_end[first_key - 1]
+    tubes = 0
+    previous = origin
+    for key in range(first_key, first_key + keys):
+        tubes += (bucket_end[key] - previous + pool_size - 1) // pool_size
+        previous = bucket_end[key]
+    tube_start = np.empty(tubes + 1, dtype=np.int64)
+    t = 0
+    previous = origin
+    for key in range(first_key, first_key + keys):
+        for p in range(previous, bucket_end[key], pool_size):
+            tube_start[t] = p - origin
+            t += 1
+        previous = bucket_end[key]
+    tube_start[tubes] = previous - origin
+    return tube_start
 
 
 @njit(cache=True, nogil=True)
