@@ -533,6 +533,19 @@ def section_leaks(runner: Runner, scale: float, seeds: list[int]) -> list[Line]:
         lines.append(Line("leaks", f"{name}: share of cases found already under control, "
                           f"{first:%d %b}-{last:%d %b}", lo, hi, float(np.nanmedian(shares)), "share", source,
                           spread=shares))
+    # Shanghai's three-zone lists of 16 May 2022 (People's Daily 2022-05-18, docs/policies.md 4.2 [S23]): 4,057
+    # sealed units (~0.86 M people, 3.5 %), 16,484 controlled (~3.0 M, 12 %), 51,803 precaution (~19.44 M, 78 %):
+    # the zones drawn around cases, while the whole city stayed at home. The window is the record +- a third
+    # (ASSUMPTION: one day's published count, with no spread given).
+    day = (date(2022, 5, 16) - start).days
+    for column, share, label in (("sealed_around_cases", 0.86 / 24.87, "sealed"),
+                                 ("controlled_around_cases", 3.0 / 24.87, "controlled")):
+        shares = [float(runner.run(name, size, seed).timeseries[column].iloc[day]) / size for seed in seeds]
+        lines.append(Line("leaks", f"{name}: share of residents in {label} zones drawn around cases, 16 May",
+                          share * 2 / 3, share * 4 / 3, float(np.median(shares)), "share",
+                          f"{share:.1%} of 24.87 M residents in {label} units on 16 May 2022 (People's Daily "
+                          "2022-05-18, docs/policies.md 4.2 [S23]); ASSUMPTION window: the record +- a third",
+                          spread=shares))
     return lines
 
 

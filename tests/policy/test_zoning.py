@@ -136,6 +136,14 @@ def test_one_case_shuts_the_whole_city(make_state):
     detect(state, 777, 3)
     run_days(zoning, state, range(0, 4))
     assert (state.compound_zone_level == ZoneLevel.SEALED).all()
+    # The report counts everyone as sealed, and, apart, the zones drawn around the case alone (its compound).
+    report = zoning.report(state, 3)
+    case_compound = state.compound_id[777]
+    residents = state.groups.compound_start[case_compound + 1] - state.groups.compound_start[case_compound]
+    assert report["sealed"] == state.size
+    assert report["sealed_around_cases"] == residents < state.size
+    assert (report["sealed_around_cases"] + report["controlled_around_cases"] + report["precaution_around_cases"]
+            == (state.compound_case_level > ZoneLevel.NONE) @ np.diff(state.groups.compound_start))
     log = state.stores["zone_events"]
     city_events = [r for s, r in zip(log.scope, log.reason) if s == "city"]
     assert city_events == ["a single positive case shuts the whole city"]

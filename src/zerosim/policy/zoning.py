@@ -315,11 +315,17 @@ class Zoning:
         people = np.diff(g.compound_start)
         levels = state.compound_zone_level
         by_level = np.bincount(levels, weights=people, minlength=len(ZoneLevel))
+        # The zones drawn around cases alone, without district or city lockdowns: what Shanghai published
+        # as its three-zone lists (sealed, controlled, precaution) while the whole city stayed at home.
+        by_case_level = np.bincount(state.compound_case_level, weights=people, minlength=len(ZoneLevel))
         compound_district = g.subdistrict_district[g.compound_subdistrict]
         return {
             "sealed": float(by_level[ZoneLevel.SEALED]),
             "controlled": float(by_level[ZoneLevel.CONTROLLED]),
             "precaution": float(by_level[ZoneLevel.PRECAUTION]),
+            "sealed_around_cases": float(by_case_level[ZoneLevel.SEALED]),
+            "controlled_around_cases": float(by_case_level[ZoneLevel.CONTROLLED]),
+            "precaution_around_cases": float(by_case_level[ZoneLevel.PRECAUTION]),
             "city_sealed": float(state.city_zone[0] == ZoneLevel.SEALED),
             "zone_changes": float(state.city_zone[3]),
             "cases_detected_community": float(state.city_zone[4]),
