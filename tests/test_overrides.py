@@ -67,3 +67,25 @@ def test_a_containment_override_holds_in_every_timeline_period():
             assert config.testing.campaigns[2].coverage_fraction == 0.5
         else:
             assert config.testing.campaigns == before.testing.campaigns
+
+
+def test_a_bad_containment_override_on_a_timeline_names_the_key_given():
+    """The value reaches every timeline step too, but the error names the key the user set, not a step's copy."""
+    with pytest.raises(zerosim.ScenarioError) as caught:
+        zerosim.load_scenario("shanghai-2022", {"containment.testing.specificity": 2})
+    assert str(caught.value).startswith("containment.testing.specificity: must be <= 1")
+
+
+def test_a_shorter_run_drops_the_timeline_steps_after_its_end(tmp_path):
+    """--days shorter than a built-in's timeline runs its first days (the later steps could not act); a
+    scenario file whose own step lies past its own end is still an error that says how to fix it."""
+    full = zerosim.load_scenario("shanghai-2022")
+    short = zerosim.load_scenario("shanghai-2022", {"duration_days": 20})
+    assert short.duration_days == 20
+    assert [step.day for step in short.timeline] == [step.day for step in full.timeline if step.day < 20]
+    assert 0 < len(short.timeline) < len(full.timeline)
+    assert apply_overrides(full, {"duration_days": 20}).timeline == short.timeline
+    path = tmp_path / "late.yaml"
+    path.write_text("duration_days: 10\ntimeline:\n  - {day: 12, policy: none}\n")
+    with pytest.raises(zerosim.ScenarioError, match=r"timeline\.0\.day is 12 but the run lasts 10 days; run at least 13"):
+        zerosim.load_scenario(path)

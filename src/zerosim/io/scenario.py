@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 import hashlib
 import json
+import math
 import os
 from datetime import date
 from importlib import resources
@@ -227,12 +228,21 @@ class Scenario(ScenarioDocument):
                 raise ValueError(f"{section}." + describe_validation_error(error)) from None
             except ValueError as error:
                 raise ValueError(f"{section}: {error}") from None
+        # The scenario's own containment first: a --set containment.X lands there and in every timeline
+        # step, and the error should name the key the user gave.
+        try:
+            self.resolved_containment()
+        except ValidationError as error:
+            raise ValueError("containment." + describe_validation_error(error)) from None
+        except ValueError as error:
+            raise ValueError(f"containment: {error}") from None
         days = [step.day for step in self.timeline]
         if days != sorted(set(days)):
             raise ValueError("timeline: days must increase strictly; give each policy change its own later day")
         for index, step in enumerate(self.timeline):
             if step.day >= self.duration_days:
-                raise ValueError(f"timeline.{index}.day is {step.day} but the run lasts {self.duration_days} days")
+                raise ValueError(f"timeline.{index}.day is {step.day} but the run lasts {self.duration_days} days; "
+                                 f"run at least {step.day + 1} days or move the step earlier")
             if step.policy not in policy_preset_names():
                 raise ValueError(f"timeline.{index}.policy: unknown preset {step.policy!r}; choose one of "
                                  f"{', '.join(policy_preset_names())}")
@@ -240,12 +250,6 @@ class Scenario(ScenarioDocument):
                 resolve_containment(step.policy, step.containment)
             except ValidationError as error:
                 raise ValueError(f"timeline.{index}.containment." + describe_validation_error(error)) from None
-        try:
-            self.resolved_containment()
-        except ValidationError as error:
-            raise ValueError("containment." + describe_validation_error(error)) from None
-        except ValueError as error:
-            raise ValueError(f"containment: {error}") from None
         size = self.population.size
         for index, seeding in enumerate(self.seeding):
             if seeding.day >= self.duration_days:
@@ -360,13 +364,33 @@ def _laid_over(containment: Any, key: str, value: Any) -> dict:
 
 
 def apply_scenario_overrides(data: dict, overrides: Mapping[str, Any] | None) -> dict:
-    """:func:`apply_dotted` for a scenario: ``containment.*`` keys hold in every period (:func:`set_containment`)."""
+    """:func:`apply_dotted` for a scenario: ``containment.*`` keys hold in every period (:func:`set_containment`),
+    and a run shortened by ``duration_days`` drops the timeline steps that fall after its end (they could not
+    act; a scenario file whose own steps lie past its own end is still an error)."""
     for key, value in (overrides or {}).items():
         if key.startswith("containment.") and isinstance(data.get("timeline"), list) and data["timeline"]:
             set_containment(data, key.removeprefix("containment."), value)
         else:
             _set_dotted(data, key, value)
+        if key == "duration_days" and isinstance(value, int) and not isinstance(value, bool) \
+                and isinstance(data.get("timeline"), list):
+            data["timeline"] = [step for step in data["timeline"] if not _step_day(step, data) >= value]
     return data
+
+
+def _step_day(step: Any, data: dict) -> float:
+    """The day of a raw timeline step (its ``day``, or its ``date`` from the scenario's ``start_date``);
+    -inf when it cannot be told here (validation then names the problem)."""
+    if not isinstance(step, dict):
+        return -math.inf
+    if isinstance(step.get("day"), int) and not isinstance(step.get("day"), bool):
+        return step["day"]
+    try:
+        when, start = (value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+                       for value in (step["date"], data["start_date"]))
+    except (KeyError, TypeError, ValueError):
+        return -math.inf
+    return (when - start).days
 
 
 def apply_dotted(data: dict, overrides: Mapping[str, Any] | None) -> dict:
